@@ -1,0 +1,46 @@
+"""Files to chunks: code along its syntax, documents along their structure.
+
+`chunk_file` is the one entry point; it picks the chunker from the path. Sizes are in encoder tokens and
+count the header with the text, since the encoder sees both (`Chunk.embed_text`).
+"""
+
+from __future__ import annotations
+
+from groundmcp.chunking.base import Chunk, TokenCounter
+from groundmcp.chunking.code import chunk_code
+from groundmcp.chunking.docs import chunk_markdown, chunk_rst, chunk_text
+from groundmcp.chunking.languages import CODE, DOC, has_grammar, language_for
+from groundmcp.chunking.markup import chunk_html, chunk_pdf
+
+__all__ = ["Chunk", "TokenCounter", "chunk_file", "language_for"]
+
+_DOC_CHUNKERS = {"markdown": chunk_markdown, "rst": chunk_rst, "html": chunk_html}
+
+
+def chunk_file(
+    path: str, data: bytes, *, count_tokens: TokenCounter, max_tokens: int = 256, overlap_tokens: int = 32
+) -> list[Chunk]:
+    """Chunks of one file; `path` is relative to the ingest root with forward slashes.
+
+    PDFs are read from the bytes; anything else is decoded as UTF-8 (a `UnicodeDecodeError` is the
+    caller's to handle: it should have skipped binary files). Files of an unknown type are chunked as
+    plain text. Chunks with no word character in them (whitespace, lone braces) are dropped.
+    """
+    if max_tokens < 8 or not 0 <= overlap_tokens < max_tokens:
+        raise ValueError(
+            f"chunk sizes max_tokens={max_tokens}, overlap_tokens={overlap_tokens} do not work: "
+            "max_tokens must be at least 8 and overlap_tokens between 0 and max_tokens - 1"
+        )
+    language, kind = language_for(path) or ("text", DOC)
+    sizes = {"max_tokens": max_tokens, "overlap_tokens": overlap_tokens}
+    if language == "pdf":
+        chunks = chunk_pdf(path, data, count_tokens=count_tokens, **sizes)
+    else:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+        if kind == CODE or has_grammar(language):
+            chunks = chunk_code(path, text, language, count_tokens=count_tokens, **sizes)
+        elif language in _DOC_CHUNKERS:
+            chunks = _DOC_CHUNKERS[language](path, text, count_tokens=count_tokens, **sizes)
+        else:
+            chunks = chunk_text(path, text, language, count_tokens=count_tokens, **sizes)
+    return [c for c in chunks if c.text.strip()]

@@ -1,0 +1,198 @@
+"""The command line: thin; every command calls the same Engine the MCP tools call.
+
+Results go to stdout (tables, or JSON with --json); progress bars and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import GroundError
+from .search.engine import SearchRequest
+from .settings import Settings
+
+app = typer.Typer(
+    help="Grounded retrieval over code and documents: ingest a folder, search it, serve it over MCP.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+_overrides: dict = {}
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    data_dir: Annotated[Optional[Path], typer.Option(help="Index directory [GROUNDMCP_DATA_DIR].")] = None,
+    qdrant_url: Annotated[Optional[str], typer.Option(help="Qdrant server URL [GROUNDMCP_QDRANT_URL].")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Encoder: HF name or path [GROUNDMCP_MODEL].")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or mps [GROUNDMCP_DEVICE].")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log to stderr.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    given = {"data_dir": data_dir, "qdrant_url": qdrant_url, "model": model, "device": device}
+    _overrides.update({k: v for k, v in given.items() if v is not None})
+
+
+@contextmanager
+def _engine(**more):
+    """An Engine from env + flags; expected failures become a message and exit code 1."""
+    from .engine import Engine
+
+    try:
+        settings = Settings(**_overrides, **{k: v for k, v in more.items() if v is not None})
+    except ValidationError as exc:
+        msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        err.print(f"[red]error:[/] invalid settings: {msgs}")
+        raise typer.Exit(2) from None
+    engine = None
+    try:
+        engine = Engine(settings)
+        yield engine
+    except GroundError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        if engine is not None:
+            engine.close()
+
+
+@app.command()
+def ingest(
+    path: Annotated[str, typer.Argument(help="Folder, git checkout or single file to index.")],
+    collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Report what would be encoded; write nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Index PATH incrementally: new and changed files are encoded, deleted ones removed."""
+    with _engine() as engine:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[chunks]} chunks"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("dry run" if dry_run else "ingest", total=None, chunks=0)
+
+            def progress(p) -> None:
+                bar.update(task, completed=p.files_done, total=p.files_total, chunks=p.chunks_done)
+
+            report = engine.ingest(path, collection=collection, dry_run=dry_run, progress=progress)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    _print_report(report)
+
+
+def _print_report(r) -> None:
+    verb = "would encode" if r.dry_run else "encoded"
+    out.print(
+        f"[bold]{r.collection}[/] ← {r.root}\n"
+        f"  files: {r.files_seen} seen, {len(r.added)} added, {len(r.changed)} changed, "
+        f"{r.unchanged} unchanged, {len(r.removed)} removed, {len(r.skipped)} skipped"
+        + (f", {len(r.empty)} empty" if r.empty else "")
+    )
+    rate = f" ({r.chunks / r.encode_seconds:.1f} chunks/s encoding)" if r.encode_seconds > 0 else ""
+    out.print(f"  chunks: {verb} {r.chunks} ({r.tokens} tokens), removed {r.chunks_removed}{rate}")
+    if r.leftovers_dropped:
+        out.print(f"  dropped {r.leftovers_dropped} unpublished chunks left by an interrupted ingest")
+    for s in r.skipped[:20]:
+        out.print(f"  [yellow]skipped[/] {s.path}: {s.reason}")
+    if len(r.skipped) > 20:
+        out.print(f"  … and {len(r.skipped) - 20} more skipped (see --json)")
+    out.print(f"  took {r.seconds:.1f} s")
+
+
+@app.command("search")
+def search_cmd(
+    query: Annotated[str, typer.Argument(help="Words, a question or an identifier.")],
+    collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 10,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
+    path: Annotated[Optional[str], typer.Option(help="Path glob, e.g. 'src/**/*.py'.")] = None,
+    language: Annotated[Optional[list[str]], typer.Option(help="Only these languages.")] = None,
+    kind: Annotated[Optional[list[str]], typer.Option(help="code or doc.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+) -> None:
+    """Search a collection: hybrid (dense + BM25, fused by Qdrant) unless told otherwise."""
+    request = SearchRequest(
+        query=query,
+        top_k=top_k,
+        mode=mode,  # type: ignore[arg-type]  # checked by the engine
+        path_glob=path,
+        languages=tuple(language or ()),
+        kinds=tuple(kind or ()),
+    )
+    with _engine() as engine:
+        hits = engine.search(request, collection=collection)
+    if as_json:
+        out.print_json(json.dumps([h.to_dict() for h in hits]))
+        return
+    if not hits:
+        out.print("no results")
+        return
+    table = Table(show_lines=True)
+    for col in ("#", "score", "location", "symbol / heading", "text"):
+        table.add_column(col, overflow="fold")
+    for i, h in enumerate(hits, 1):
+        snippet = "\n".join(h.text.strip().splitlines()[:6])
+        table.add_row(str(i), f"{h.score:.3f}", h.citation, h.symbol, snippet)
+    out.print(table)
+
+
+@app.command()
+def collections(
+    delete: Annotated[Optional[str], typer.Option(help="Delete this collection.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List collections with their model, dimension and size (or delete one)."""
+    with _engine() as engine:
+        if delete:
+            engine.delete_collection(delete)
+            err.print(f"deleted collection {delete!r}")
+        rows = engine.collections()
+    if as_json:
+        out.print_json(json.dumps([asdict(r) for r in rows]))
+        return
+    table = Table()
+    for col in ("collection", "model", "dim", "chunks", "created"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.name, r.model, str(r.dim), str(r.chunks), r.created)
+    out.print(table if rows else "no collections yet: run `groundmcp ingest PATH`")
+
+
+def main() -> None:
+    app()

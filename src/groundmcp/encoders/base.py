@@ -1,0 +1,60 @@
+"""The encoder interface. Batching, length-sorting, clipping and normalisation live here, once."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+CHARS_PER_TOKEN_CAP = 16
+"""Texts longer than max_tokens * this many characters are clipped before tokenising: the model
+truncates to max_tokens anyway, and tokenising megabytes only to throw them away is waste."""
+
+
+class Encoder(ABC):
+    """Turns texts into unit-length float32 vectors. Queries and documents are encoded separately
+    because many models prompt them differently."""
+
+    name: str  # the model's name as recorded with a collection
+    dim: int
+    max_tokens: int
+    batch_size: int = 32
+
+    @abstractmethod
+    def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        """Vectors for one batch, in order; need not be normalised."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text` (no special tokens, no truncation)."""
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, is_query=False)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, is_query=True)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._encode([text], is_query=True)[0]
+
+    def _encode(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        cap = self.max_tokens * CHARS_PER_TOKEN_CAP
+        clipped = [t[:cap] for t in texts]
+        # Sorting by length keeps padding inside a batch small: on a CPU, padding is most of the
+        # waste when chunk lengths vary.
+        order = sorted(range(len(clipped)), key=lambda i: len(clipped[i]))
+        out = np.empty((len(clipped), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            vecs = np.asarray(self._embed([clipped[i] for i in idx], is_query=is_query), dtype=np.float32)
+            if vecs.shape != (len(idx), self.dim):
+                raise RuntimeError(
+                    f"encoder {self.name} returned shape {vecs.shape}, expected {(len(idx), self.dim)}"
+                )
+            out[idx] = vecs
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out

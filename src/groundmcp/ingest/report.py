@@ -1,0 +1,49 @@
+"""What an ingest did (or, dry, would do), and the progress it reports while it runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+from .walk import Skipped
+
+
+class IngestProgress(NamedTuple):
+    files_done: int
+    files_total: int  # files whose content has to be read (stat changed or new)
+    chunks_done: int
+
+
+@dataclass(slots=True)
+class IngestReport:
+    collection: str
+    root: str
+    dry_run: bool = False
+    files_seen: int = 0
+    unchanged: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)  # readable files that gave no chunk
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks: int = 0  # chunks encoded (dry run: that would be encoded)
+    tokens: int = 0
+    chunks_removed: int = 0
+    leftovers_dropped: int = 0  # unpublished points of an interrupted run, deleted first
+    seconds: float = 0.0
+    encode_seconds: float = 0.0
+
+    def record(self, path: str, old, chunks: int, tokens: int) -> None:
+        if old is not None:
+            self.changed.append(path)
+        elif chunks == 0:
+            self.empty.append(path)
+        else:
+            self.added.append(path)
+        self.chunks += chunks
+        self.tokens += tokens
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        return data

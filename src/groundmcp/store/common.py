@@ -1,0 +1,95 @@
+"""Logic both backends share: filter terms, argument checks and error messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from groundmcp.errors import CollectionNotFound, IncompatibleCollection, InputError
+from groundmcp.store.base import Filters, PointData, SearchMode, SparseVec
+
+VISIBLE = "visible"
+RRF_K = 60
+
+_KEYWORD_FILTERS = (
+    ("root", "roots"),
+    ("path", "paths"),
+    ("ext", "exts"),
+    ("language", "languages"),
+    ("kind", "kinds"),
+    ("file_hash", "file_hashes"),
+)
+
+
+def keyword_terms(filters: Filters) -> list[tuple[str, list[str]]]:
+    """(payload field, accepted values) for each keyword list that is set in `filters`."""
+    terms = []
+    for field_name, attr in _KEYWORD_FILTERS:
+        values: Sequence[str] = getattr(filters, attr)
+        if values:
+            terms.append((field_name, [values] if isinstance(values, str) else list(values)))
+    return terms
+
+
+def under_terms(filters: Filters) -> list[tuple[str, list[str]]]:
+    """Alternatives (OR) for `filters.under`: the path itself, or one of its parent folders
+    (the payload's `dirs` list). Empty when `under` is not set."""
+    if not filters.under:
+        return []
+    values = list(filters.under)
+    return [("path", values), ("dirs", values)]
+
+
+def not_found(name: str, existing: Sequence[str], location: str) -> CollectionNotFound:
+    """The error for a missing collection, naming the ones that exist."""
+    have = ", ".join(repr(n) for n in sorted(existing)) or "none"
+    return CollectionNotFound(
+        f"collection {name!r} does not exist in {location} (existing: {have}); "
+        "ingest into it first or pick one of the existing collections"
+    )
+
+
+def already_exists(name: str, location: str) -> InputError:
+    return InputError(
+        f"collection {name!r} already exists in {location}; delete it first or choose another name"
+    )
+
+
+def check_dims(name: str, dim: int, points: Sequence[PointData]) -> None:
+    """Raise IncompatibleCollection if any point's dense vector is not `dim`-d."""
+    for point in points:
+        if len(point.dense) != dim:
+            raise IncompatibleCollection(
+                f"collection {name!r} holds {dim}-d vectors but point {point.id} has "
+                f"{len(point.dense)}-d; use the model the collection was built with or re-ingest"
+            )
+
+
+def check_query(
+    name: str,
+    dim: int,
+    dense: list[float] | None,
+    sparse: SparseVec | None,
+    mode: SearchMode,
+) -> None:
+    """InputError if `mode` lacks a vector it needs; IncompatibleCollection on a dim clash."""
+    if mode not in ("dense", "sparse", "hybrid"):
+        raise InputError(f"unknown search mode {mode!r}; use 'dense', 'sparse' or 'hybrid'")
+    if mode in ("dense", "hybrid") and dense is None:
+        raise InputError(f"{mode} search needs a dense query vector")
+    if mode in ("sparse", "hybrid") and sparse is None:
+        raise InputError(f"{mode} search needs a sparse query vector")
+    if dense is not None and mode != "sparse" and len(dense) != dim:
+        raise IncompatibleCollection(
+            f"collection {name!r} holds {dim}-d vectors but the query vector is {len(dense)}-d; "
+            "query with the model the collection was built with"
+        )
+
+
+def json_ready(meta: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of `meta` through JSON; InputError if it does not serialise."""
+    try:
+        return dict(json.loads(json.dumps(meta)))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"collection meta must be JSON-serialisable: {exc}") from exc

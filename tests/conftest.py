@@ -1,0 +1,98 @@
+"""Shared fixtures: the real bundled encoder (loaded once), fresh stores, small real corpora."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from groundmcp.encoders.base import Encoder
+from groundmcp.encoders.hashing import HashingEncoder
+
+STDLIB_JSON = Path(json.__file__).parent  # a small, real, always-present Python package
+
+
+@pytest.fixture(scope="session")
+def real_encoder() -> Encoder:
+    from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(batch_size=32)
+
+
+@pytest.fixture
+def hashing_encoder() -> Encoder:
+    return HashingEncoder(dim=64)
+
+
+@pytest.fixture(params=["edge", "qdrant-local"])
+def store(request, tmp_path):
+    """A fresh store of each backend: the embedded engine, and qdrant-client (local mode stands in
+    for a server, which needs the same calls)."""
+    from groundmcp.store.factory import open_store
+
+    if request.param == "edge":
+        s = open_store(data_dir=tmp_path / "data", qdrant_url=None, qdrant_api_key=None, qdrant_local_path=None)
+    else:
+        s = open_store(
+            data_dir=tmp_path / "data", qdrant_url=None, qdrant_api_key=None, qdrant_local_path=tmp_path / "local"
+        )
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def edge_store(tmp_path):
+    from groundmcp.store.factory import open_store
+
+    s = open_store(data_dir=tmp_path / "data", qdrant_url=None, qdrant_api_key=None, qdrant_local_path=None)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A small mixed tree: Python, JavaScript, Markdown and an ignored build folder."""
+    root = tmp_path / "project"
+    (root / "src").mkdir(parents=True)
+    (root / "docs").mkdir()
+    (root / "build").mkdir()
+    (root / "src" / "billing.py").write_text(
+        '"""Billing helpers."""\n\n\n'
+        "class InvoiceCalculator:\n"
+        '    """Computes invoice totals with tax."""\n\n'
+        "    def __init__(self, tax_rate: float) -> None:\n"
+        "        self.tax_rate = tax_rate\n\n"
+        "    def total_with_tax(self, amounts: list[float]) -> float:\n"
+        "        subtotal = sum(amounts)\n"
+        "        return round(subtotal * (1 + self.tax_rate), 2)\n\n\n"
+        "def parse_currency(text: str) -> float:\n"
+        '    """Turn "$1,234.50" into 1234.5."""\n'
+        '    return float(text.replace("$", "").replace(",", ""))\n'
+    )
+    (root / "src" / "retry.js").write_text(
+        "// Retry a promise-returning function with exponential backoff.\n"
+        "export async function retryWithBackoff(fn, attempts = 5, baseDelayMs = 100) {\n"
+        "  for (let i = 0; i < attempts; i++) {\n"
+        "    try { return await fn(); } catch (err) {\n"
+        "      await new Promise((r) => setTimeout(r, baseDelayMs * 2 ** i));\n"
+        "    }\n"
+        "  }\n"
+        "  throw new Error('retries exhausted');\n"
+        "}\n"
+    )
+    (root / "docs" / "guide.md").write_text(
+        "# User guide\n\nWelcome to the billing service.\n\n"
+        "## Installation\n\nRun `pip install billing` and set BILLING_TOKEN in your environment.\n\n"
+        "## Refunds\n\nRefunds are issued within 14 days to the original payment method.\n"
+    )
+    (root / "build" / "generated.py").write_text("def generated():\n    return 1\n")
+    return root
+
+
+@pytest.fixture
+def stdlib_json_copy(tmp_path) -> Path:
+    dest = tmp_path / "json_pkg"
+    shutil.copytree(STDLIB_JSON, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest

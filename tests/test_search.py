@@ -1,0 +1,78 @@
+"""Search with the real bundled encoder over real files, on both store backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from groundmcp.errors import CollectionNotFound, IncompatibleCollection, InputError
+from groundmcp.encoders.hashing import HashingEncoder
+from groundmcp.ingest.pipeline import IngestOptions, ingest_path
+from groundmcp.search.engine import SearchRequest, search
+
+
+@pytest.fixture
+def indexed(store, real_encoder, project, stdlib_json_copy):
+    for root in (project, stdlib_json_copy):
+        ingest_path(str(root), store=store, encoder=real_encoder, options=IngestOptions(collection="c"))
+    return store
+
+
+def find(store, encoder, query, **kw):
+    return search(store, encoder, "c", SearchRequest(query=query, **kw))
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "sparse"])
+def test_finds_the_function_by_meaning_and_by_name(indexed, real_encoder, mode):
+    hits = find(indexed, real_encoder, "retry with exponential backoff", mode=mode, top_k=3)
+    assert hits[0].path == "src/retry.js"
+    assert hits[0].symbol == "retryWithBackoff"
+    hits = find(indexed, real_encoder, "InvoiceCalculator total_with_tax", mode=mode, top_k=3)
+    assert hits[0].symbol == "InvoiceCalculator.total_with_tax"
+
+
+def test_hits_carry_citations(indexed, real_encoder, project):
+    hit = find(indexed, real_encoder, "how are refunds issued", top_k=1)[0]
+    assert hit.path == "docs/guide.md" and hit.kind == "doc" and hit.language == "markdown"
+    assert hit.symbol.startswith("User guide")
+    lines = (project / "docs" / "guide.md").read_text().splitlines()
+    refund_line = next(i for i, line in enumerate(lines, 1) if "14 days" in line)
+    assert hit.start_line <= refund_line <= hit.end_line
+    assert hit.text == "\n".join(lines[hit.start_line - 1 : hit.end_line])
+    assert hit.citation == f"docs/guide.md:{hit.start_line}-{hit.end_line}"
+
+
+def test_real_library_code_is_found(indexed, real_encoder):
+    hits = find(indexed, real_encoder, "decode a JSON document from a string", top_k=5, languages=("python",))
+    assert any(h.path in ("decoder.py", "__init__.py") for h in hits)
+
+
+def test_filters_by_language_kind_and_path_glob(indexed, real_encoder):
+    q = "billing"
+    assert {h.language for h in find(indexed, real_encoder, q, languages=("markdown",))} == {"markdown"}
+    assert {h.kind for h in find(indexed, real_encoder, q, kinds=("code",))} == {"code"}
+    hits = find(indexed, real_encoder, q, path_glob="src/**/*.py")
+    assert hits and {h.path for h in hits} == {"src/billing.py"}
+    hits = find(indexed, real_encoder, "scanner", path_glob="*.py", top_k=20)
+    assert hits and all(h.path.endswith(".py") for h in hits)
+    hits = find(indexed, real_encoder, "anything", path_glob="docs")
+    assert hits and {h.path for h in hits} == {"docs/guide.md"}
+    hits = find(indexed, real_encoder, "anything", path_glob="docs/guide.md")
+    assert {h.path for h in hits} == {"docs/guide.md"}
+
+
+def test_bad_requests_get_actionable_errors(indexed, real_encoder):
+    with pytest.raises(InputError, match="empty"):
+        find(indexed, real_encoder, "   ")
+    with pytest.raises(InputError, match="top_k"):
+        find(indexed, real_encoder, "x", top_k=0)
+    with pytest.raises(InputError, match="mode"):
+        find(indexed, real_encoder, "x", mode="fuzzy")
+    with pytest.raises(CollectionNotFound, match="'c'"):
+        search(indexed, real_encoder, "nope", SearchRequest(query="x"))
+    with pytest.raises(IncompatibleCollection, match="384-d"):
+        search(indexed, HashingEncoder(dim=16), "c", SearchRequest(query="x"))
+
+
+def test_stop_word_only_query_falls_back_to_dense(indexed, real_encoder):
+    assert find(indexed, real_encoder, "the of and", mode="hybrid")
+    assert find(indexed, real_encoder, "the of and", mode="sparse") == []
