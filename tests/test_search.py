@@ -76,3 +76,16 @@ def test_bad_requests_get_actionable_errors(indexed, real_encoder):
 def test_stop_word_only_query_falls_back_to_dense(indexed, real_encoder):
     assert find(indexed, real_encoder, "the of and", mode="hybrid")
     assert find(indexed, real_encoder, "the of and", mode="sparse") == []
+
+
+def test_snippet_window_centres_on_query_terms():
+    from groundmcp.search.snippet import best_window
+
+    text = "\n".join(f"filler line {i}" for i in range(30)) + "\nrefunds are issued in 14 days\n" + "tail\n" * 5
+    snip = best_window(text, 101, "when are refunds issued", 4)
+    assert any("refunds" in line for line in snip.lines)
+    assert snip.end_line - snip.start_line == 3
+    assert snip.cut_before + len(snip.lines) + snip.cut_after == len(text.split("\n"))
+    assert snip.lines[0] == text.split("\n")[snip.start_line - 101]
+    short = best_window("a\nb", 7, "x", 4)
+    assert (short.start_line, short.end_line, short.cut_before, short.cut_after) == (7, 8, 0, 0)

@@ -22,6 +22,7 @@ from rich.table import Table
 from . import __version__
 from .errors import GroundError
 from .search.engine import SearchRequest
+from .search.snippet import best_window
 from .settings import Settings
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 _overrides: dict = {}
+SNIPPET_LINES = 8
 
 
 def _version(value: bool) -> None:
@@ -163,13 +165,17 @@ def search_cmd(
     if not hits:
         out.print("no results")
         return
-    table = Table(show_lines=True)
-    for col in ("#", "score", "location", "symbol / heading", "text"):
-        table.add_column(col, overflow="fold")
     for i, h in enumerate(hits, 1):
-        snippet = "\n".join(h.text.strip().splitlines()[:6])
-        table.add_row(str(i), f"{h.score:.3f}", h.citation, h.symbol, snippet)
-    out.print(table)
+        label = f"  [dim]{h.symbol}[/]" if h.symbol else ""
+        out.print(f"[bold]{i:>2}[/]  [cyan]{h.citation}[/]{label}  [dim]score {h.score:.3f}[/]")
+        snip = best_window(h.text, h.start_line, query, SNIPPET_LINES)
+        if snip.cut_before:
+            out.print(f"    │ … {snip.cut_before} lines above", style="dim")
+        for line in snip.lines:
+            out.print(f"    │ {line[:160]}", markup=False, highlight=False)
+        if snip.cut_after:
+            out.print(f"    │ … {snip.cut_after} more lines", style="dim")
+        out.print()
 
 
 @app.command()

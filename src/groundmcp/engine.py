@@ -14,7 +14,7 @@ from .encoders.base import Encoder
 from .errors import CollectionNotFound
 from .ingest.pipeline import IngestOptions, ingest_path
 from .ingest.report import IngestProgress, IngestReport
-from .ingest.walk import WalkOptions
+from .ingest.walk import WalkOptions, resolve_root
 from .search.engine import SearchHit, SearchRequest, search
 from .settings import Settings
 from .store.base import Store
@@ -64,6 +64,7 @@ class Engine:
     ) -> IngestReport:
         s = self.settings
         name = collection or s.collection
+        resolve_root(path)  # a bad path fails here, before the model loads
         options = IngestOptions(
             collection=name,
             chunk_tokens=min(s.chunk_tokens, self.encoder.max_tokens),
@@ -76,7 +77,9 @@ class Engine:
             return ingest_path(path, store=self.store, encoder=self.encoder, options=options, progress=progress)
 
     def search(self, request: SearchRequest, *, collection: str | None = None) -> list[SearchHit]:
-        return search(self.store, self.encoder, collection or self.settings.collection, request)
+        name = collection or self.settings.collection
+        self.store.info(name)  # an unknown collection fails here, before the model loads
+        return search(self.store, self.encoder, name, request)
 
     def collections(self) -> list[CollectionSummary]:
         out = []

@@ -72,12 +72,11 @@ def chunk_sections(
             starts = first.unit_starts
             units = blocks(sizer.lines, a, b) if starts is None else units_from_starts(sizer.lines, starts, a, b)
             ranges = pack(sizer, units, budget, overlap_tokens)
-        else:
-            while j < len(sections) and sections[j].level > anchor.level and sections[j].page == first.page:
-                extra = _cost(sizer, sections[j], max_tokens)
-                if used + 1 + extra > budget:
+        else:  # a preamble (level 0) that could not join the first section stays alone
+            while anchor.level and j < len(sections) and sections[j].level > anchor.level:
+                if sections[j].page != first.page or used + 1 + _cost(sizer, sections[j], max_tokens) > budget:
                     break
-                used += 1 + extra
+                used += 1 + _cost(sizer, sections[j], max_tokens)
                 b = max(b, trim(sizer.lines, sections[j].start, sections[j].end)[1])
                 j += 1
             ranges = [(a, b)] if b > a else []

@@ -27,44 +27,11 @@ from groundmcp.chunking.windows import Sizer
 
 _DROPPED = ["script", "style", "nav", "noscript", "template", "svg"]
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
-_BLOCKS = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "body",
-        "caption",
-        "dd",
-        "details",
-        "dialog",
-        "div",
-        "dl",
-        "dt",
-        "fieldset",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "header",
-        "hr",
-        "li",
-        "main",
-        "menu",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "summary",
-        "table",
-        "tbody",
-        "tfoot",
-        "thead",
-        "tr",
-        "ul",
-        "br",
-    ]
-)
+_BLOCKS = frozenset({
+    "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "details", "dialog", "div", "dl",
+    "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "li", "main", "menu", "ol", "p",
+    "pre", "section", "summary", "table", "tbody", "tfoot", "thead", "tr", "ul"
+})  # fmt: skip
 _HIDDEN_SOURCE = re.compile(r"<!--.*?-->|<(script|style)\b.*?</\1\s*>", re.S | re.I)
 _SOURCE_HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1\s*>", re.S | re.I)
 _TAG = re.compile(r"<[^>]*>")
@@ -135,9 +102,10 @@ def _walk(root: LexborNode) -> list[tuple[int, str, list[str]]]:
         if not node.is_element_node:
             continue
         tag = node.tag or ""
-        if tag in _HEADINGS:
+        heading = " ".join(node.text().split()) if tag in _HEADINGS else ""
+        if heading:
             flush()
-            parts.append((_HEADINGS[tag], " ".join(node.text().split()), []))
+            parts.append((_HEADINGS[tag], heading, []))
             continue
         if tag == "pre":
             flush()

@@ -2,8 +2,8 @@
 
 Every chunker ends here: it hands over line ranges of some text (a function, a section, a gap between
 definitions) and gets back ranges that fit. Ranges are 0-based and half-open `(start, end)` over a list
-of lines. The token counter is called on candidate pieces (a whole region, then its blocks, then the
-lines of a block that is still too big), never per character, and each line is counted at most once.
+of lines. The token counter is called on candidate pieces (a whole region, then its blocks, then a
+window of estimated lines to check it), never per line of a big block nor per character.
 """
 
 from __future__ import annotations

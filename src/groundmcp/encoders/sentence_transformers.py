@@ -70,7 +70,7 @@ class SentenceTransformerEncoder(Encoder):
         ) else self._model.get_sentence_embedding_dimension()
         self.dim = int(dim)
         self.batch_size = batch_size
-        self._tokenizer = self._model.tokenizer
+        self._count = _token_counter(self._model.tokenizer)
         prompts = getattr(self._model, "prompts", {}) or {}
         self._query_prompt = "query" if prompts.get("query") else None
         self._doc_prompt = next((p for p in ("document", "passage") if prompts.get(p)), None)
@@ -88,4 +88,30 @@ class SentenceTransformerEncoder(Encoder):
         ).astype(np.float32, copy=False)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        return self._count(text)
+
+
+def _token_counter(tokenizer):
+    """A token counter with its own tokenizer instance.
+
+    The model's tokenizer keeps padding and truncation settings as mutable state, so counting with
+    it from the chunking thread while another thread encodes corrupts the encoder's batches. A
+    separate Rust tokenizer, set once to neither pad nor truncate, is safe to share."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        from tokenizers import Tokenizer
+
+        own = Tokenizer.from_str(backend.to_str())
+        own.no_truncation()
+        own.no_padding()
+        return lambda text: len(own.encode(text, add_special_tokens=False).ids)
+    import copy
+    import threading
+
+    slow, lock = copy.deepcopy(tokenizer), threading.Lock()
+
+    def count(text: str) -> int:
+        with lock:
+            return len(slow(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    return count
