@@ -100,7 +100,7 @@ def ingest(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[chunks]} chunks"),
+            TextColumn("files, {task.fields[chunks]} chunks encoded"),
             TimeElapsedColumn(),
             console=err,
             transient=True,
@@ -109,7 +109,7 @@ def ingest(
             task = bar.add_task("dry run" if dry_run else "ingest", total=None, chunks=0)
 
             def progress(p) -> None:
-                bar.update(task, completed=p.files_done, total=p.files_total, chunks=p.chunks_done)
+                bar.update(task, completed=p.files_done, total=p.files_total, chunks=p.chunks_encoded)
 
             report = engine.ingest(path, collection=collection, dry_run=dry_run, progress=progress)
     if as_json:

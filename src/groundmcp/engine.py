@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .encoders.base import Encoder
 from .errors import CollectionNotFound
-from .ingest.pipeline import IngestOptions, ingest_path
+from .ingest.pipeline import IngestOptions, chunk_budget, ingest_path
 from .ingest.report import IngestProgress, IngestReport
 from .ingest.walk import WalkOptions, resolve_root
 from .search.engine import SearchHit, SearchRequest, search
@@ -67,7 +67,7 @@ class Engine:
         resolve_root(path)  # a bad path fails here, before the model loads
         options = IngestOptions(
             collection=name,
-            chunk_tokens=min(s.chunk_tokens, self.encoder.max_tokens),
+            chunk_tokens=chunk_budget(self.encoder, s.chunk_tokens),
             chunk_overlap=s.chunk_overlap,
             walk=WalkOptions(max_file_bytes=s.max_file_bytes, extra_ignores=tuple(s.ignore)),
             dry_run=dry_run,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -18,7 +18,8 @@ class Encoder(ABC):
 
     name: str  # the model's name as recorded with a collection
     dim: int
-    max_tokens: int
+    max_tokens: int  # the model's limit, special tokens included
+    special_tokens: int = 0  # tokens the model adds to every text ([CLS], [SEP], ...)
     batch_size: int = 32
 
     @abstractmethod
@@ -29,8 +30,11 @@ class Encoder(ABC):
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text` (no special tokens, no truncation)."""
 
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, is_query=False)
+    def encode_documents(
+        self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Vectors for `texts`; `on_batch(n)` is called after each batch of n texts."""
+        return self._encode(texts, is_query=False, on_batch=on_batch)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, is_query=True)
@@ -38,7 +42,9 @@ class Encoder(ABC):
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([text], is_query=True)[0]
 
-    def _encode(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
+    def _encode(
+        self, texts: Sequence[str], *, is_query: bool, on_batch: Callable[[int], None] | None = None
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         cap = self.max_tokens * CHARS_PER_TOKEN_CAP
@@ -55,6 +61,8 @@ class Encoder(ABC):
                     f"encoder {self.name} returned shape {vecs.shape}, expected {(len(idx), self.dim)}"
                 )
             out[idx] = vecs
+            if on_batch is not None:
+                on_batch(len(idx))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out

@@ -71,6 +71,7 @@ class SentenceTransformerEncoder(Encoder):
         self.dim = int(dim)
         self.batch_size = batch_size
         self._count = _token_counter(self._model.tokenizer)
+        self.special_tokens = len(self._model.tokenizer("")["input_ids"])
         prompts = getattr(self._model, "prompts", {}) or {}
         self._query_prompt = "query" if prompts.get("query") else None
         self._doc_prompt = next((p for p in ("document", "passage") if prompts.get(p)), None)

@@ -38,7 +38,9 @@ class IngestOptions:
     chunk_overlap: int = 32
     walk: WalkOptions = field(default_factory=WalkOptions)
     dry_run: bool = False
-    window_chunks: int = 256  # chunks encoded together: length-sorting works within a window
+    # Chunks encoded together. Length-sorting works within a window, so bigger windows pad less:
+    # at 256 the pipeline cost 17% over encoding alone here, at 1024 nothing measurable.
+    window_chunks: int = 1024
 
 
 @dataclass(slots=True)
@@ -49,6 +51,11 @@ class _FileWork:
     sparse: list[SparseVec]
     tokens: int
     old: FileState | None
+
+
+def chunk_budget(encoder: Encoder, wanted: int) -> int:
+    """Chunk size in tokens: what was asked, within what the model reads past its special tokens."""
+    return min(wanted, encoder.max_tokens - encoder.special_tokens)
 
 
 def point_id(root: str, path: str, file_hash: str, index: int) -> str:
@@ -124,7 +131,8 @@ def _encode_and_write(store, encoder, options, root, report, tick, prepared, pre
         for window in _windows(_drain(prepared, preparer), options.window_chunks):
             chunks = [c for w in window for c in w.chunks]
             t0 = time.perf_counter()
-            dense = encoder.encode_documents([c.embed_text for c in chunks]) if chunks else None
+            texts = [c.embed_text for c in chunks]
+            dense = encoder.encode_documents(texts, on_batch=lambda n: tick(encoded=n)) if chunks else None
             report.encode_seconds += time.perf_counter() - t0
             _put(writes, (window, dense), writer, stop)
     finally:
@@ -221,7 +229,7 @@ def _write(store: Store, collection: str, root: str, inbox: queue.Queue, report,
             report.chunks_removed += sum(
                 len(ids) for h, ids in (work.old.ids_by_hash.items() if work.old else ()) if h != work.file_hash
             )
-        tick(files=len(window), chunks=len(points))
+        tick(files=len(window), written=len(points))
 
 
 def _payload(root: str, work: _FileWork, chunk: Chunk, index: int) -> dict:
@@ -249,12 +257,13 @@ def _payload(root: str, work: _FileWork, chunk: Chunk, index: int) -> dict:
 
 class _Ticker:
     def __init__(self, progress, total: int) -> None:
-        self._progress, self._state, self._lock = progress, IngestProgress(0, total, 0), threading.Lock()
+        self._progress, self._state, self._lock = progress, IngestProgress(0, total, 0, 0), threading.Lock()
 
-    def __call__(self, files: int = 0, chunks: int = 0) -> None:
+    def __call__(self, files: int = 0, encoded: int = 0, written: int = 0) -> None:
         with self._lock:
+            s = self._state
             self._state = IngestProgress(
-                self._state.files_done + files, self._state.files_total, self._state.chunks_done + chunks
+                s.files_done + files, s.files_total, s.chunks_encoded + encoded, s.chunks_written + written
             )
             if self._progress:
                 self._progress(self._state)

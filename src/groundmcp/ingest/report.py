@@ -9,9 +9,10 @@ from .walk import Skipped
 
 
 class IngestProgress(NamedTuple):
-    files_done: int
+    files_done: int  # files written (or, in a dry run, chunked)
     files_total: int  # files whose content has to be read (stat changed or new)
-    chunks_done: int
+    chunks_encoded: int
+    chunks_written: int
 
 
 @dataclass(slots=True)
