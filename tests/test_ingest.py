@@ -11,7 +11,6 @@ import pytest
 from groundmcp.encoders.base import Encoder
 from groundmcp.errors import IncompatibleCollection, InputError
 from groundmcp.encoders.hashing import HashingEncoder
-from groundmcp.ingest.manifest import load_manifest
 from groundmcp.ingest.pipeline import IngestOptions, ingest_path
 from groundmcp.store.base import Filters
 

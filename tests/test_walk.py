@@ -10,23 +10,9 @@ import pathspec
 import pytest
 
 from groundmcp.errors import InputError
-from groundmcp.ingest.walk import (
-    DEFAULT_IGNORES,
-    FileEntry,
-    Skipped,
-    WalkOptions,
-    WalkStats,
-    _default_ignores,
-    _Layer,
-    _Walker,
-    decode_text,
-    is_binary,
-    read_bytes,
-    read_text,
-    resolve_root,
-    walk,
-    wants_bytes,
-)
+from groundmcp.ingest.ignore import DEFAULT_IGNORES, _default_ignores, _Layer
+from groundmcp.ingest.read import decode_text, is_binary, read_bytes, read_text, wants_bytes
+from groundmcp.ingest.walk import FileEntry, Skipped, WalkOptions, WalkStats, _Walker, resolve_root, walk
 
 
 def make(root: Path, files: dict[str, str | bytes]) -> Path:

@@ -24,11 +24,12 @@ from ..encoders.base import Encoder
 from ..sparse import document_vector
 from ..store.base import Filters, PointData, SparseVec, Store
 from .manifest import FileState, drop_unpublished, load_manifest
+from .read import decode_text, read_bytes, wants_bytes
 from .report import IngestProgress, IngestReport
-from .walk import FileEntry, Skipped, WalkOptions, decode_text, read_bytes, resolve_root, walk, wants_bytes
+from .threads import DONE, put, drain, start
+from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk
 
 _ID_NAMESPACE = uuid.UUID("6f1c7a4e-2b0d-4c59-9a43-5d3e8f0b7c21")
-_DONE = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +103,10 @@ def ingest_path(
 
     stop = threading.Event()  # set when this thread fails, so the helpers stop waiting on it
     prepared: queue.Queue = queue.Queue(maxsize=64)
-    preparer = _start(_prepare, todo, manifest, encoder, options, report, prepared, stop)
+    preparer = start(_prepare, todo, manifest, encoder, options, report, prepared, stop)
     try:
         if options.dry_run:
-            for work in _drain(prepared, preparer):
+            for work in drain(prepared, preparer):
                 report.record(work.entry.path, work.old, len(work.chunks), work.tokens)
                 tick(files=1)
         else:
@@ -126,18 +127,18 @@ def ingest_path(
 
 def _encode_and_write(store, encoder, options, root, report, tick, prepared, preparer, stop) -> None:
     writes: queue.Queue = queue.Queue(maxsize=2)
-    writer = _start(_write, store, options.collection, root, writes, report, tick)
+    writer = start(_write, store, options.collection, root, writes, report, tick)
     try:
-        for window in _windows(_drain(prepared, preparer), options.window_chunks):
+        for window in _windows(drain(prepared, preparer), options.window_chunks):
             chunks = [c for w in window for c in w.chunks]
             t0 = time.perf_counter()
             texts = [c.embed_text for c in chunks]
             dense = encoder.encode_documents(texts, on_batch=lambda n: tick(encoded=n)) if chunks else None
             report.encode_seconds += time.perf_counter() - t0
-            _put(writes, (window, dense), writer, stop)
+            put(writes, (window, dense), writer, stop)
     finally:
         if writer.is_alive():
-            _put(writes, _DONE, writer, stop, force=True)
+            put(writes, DONE, writer, stop, force=True)
         writer.join_and_raise()
 
 
@@ -154,7 +155,7 @@ def _prepare(todo, manifest, encoder, options, report, out: queue.Queue, stop: t
             report.unchanged += 1  # touched, not changed
             continue
         if old is not None and file_hash in old.hashes:
-            _put(out, _FileWork(entry, file_hash, [], [], 0, old), None, stop)  # finish a swap
+            put(out, _FileWork(entry, file_hash, [], [], 0, old), None, stop)  # finish a swap
             continue
         try:
             chunks = chunk_file(
@@ -169,7 +170,7 @@ def _prepare(todo, manifest, encoder, options, report, out: queue.Queue, stop: t
             continue
         tokens = sum(min(encoder.count_tokens(c.embed_text), encoder.max_tokens) for c in chunks)
         sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
-        if not _put(out, _FileWork(entry, file_hash, chunks, sparse, tokens, old), None, stop):
+        if not put(out, _FileWork(entry, file_hash, chunks, sparse, tokens, old), None, stop):
             return
 
 
@@ -196,7 +197,7 @@ def _windows(works: Iterator[_FileWork], size: int) -> Iterator[list[_FileWork]]
 
 
 def _write(store: Store, collection: str, root: str, inbox: queue.Queue, report, tick) -> None:
-    while (item := inbox.get()) is not _DONE:
+    while (item := inbox.get()) is not DONE:
         window, dense = item
         points: list[PointData] = []
         row = 0
@@ -267,60 +268,3 @@ class _Ticker:
             )
             if self._progress:
                 self._progress(self._state)
-
-
-class _Worker(threading.Thread):
-    """A daemon thread whose exception is re-raised in the thread that joins or checks it."""
-
-    def __init__(self, target, args) -> None:
-        super().__init__(daemon=True)
-        self._fn, self._args, self.error = target, args, None
-
-    def run(self) -> None:
-        try:
-            self._fn(*self._args)
-        except BaseException as exc:  # re-raised in the caller
-            self.error = exc
-
-    def check(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def join_and_raise(self) -> None:
-        self.join()
-        self.check()
-
-
-def _start(fn, *args) -> _Worker:
-    worker = _Worker(fn, args)
-    worker.start()
-    return worker
-
-
-def _put(box: queue.Queue, item, consumer: _Worker | None, stop: threading.Event, force=False) -> bool:
-    """Put unless the consumer died or (without `force`) the run stopped; False if it gave up."""
-    while True:
-        try:
-            box.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            if consumer is not None and not consumer.is_alive():
-                consumer.check()
-                return False
-            if stop.is_set() and not force:
-                return False
-
-
-def _drain(inbox: queue.Queue, producer: _Worker) -> Iterator:
-    """Items from `inbox` until `producer` finishes; its error surfaces here."""
-    while True:
-        try:
-            item = inbox.get(timeout=0.1)
-        except queue.Empty:
-            if not producer.is_alive():
-                producer.check()
-                while not inbox.empty():
-                    yield inbox.get()
-                return
-            continue
-        yield item

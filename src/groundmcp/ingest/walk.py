@@ -1,16 +1,8 @@
 """Find the files under a root that ingest should read.
 
 ``walk`` only lists and stats; it never opens a file it yields. Reading, and the checks that need the
-bytes (binary sniffing, UTF-8), live in ``read_bytes`` / ``read_text`` so the caller decides when to pay.
-
-Ignore rules, highest precedence first (the first layer with an opinion about a path decides, so
-negations in a deeper file can re-include what a shallower one excluded, as in git):
-
-1. ``WalkOptions.extra_ignores`` (settings / CLI), relative to the root;
-2. ``.groundmcpignore`` then ``.gitignore`` in each directory, deepest directory first;
-3. ``.gitignore`` files of the enclosing git work tree above the root, then its ``.git/info/exclude``
-   (dropped when the root itself is ignored by them: naming a directory is asking for it);
-4. ``DEFAULT_IGNORES`` and ``BINARY_EXTENSIONS`` (unless ``use_default_ignores=False``).
+bytes (binary sniffing, UTF-8), live in ``read.py`` (``read_bytes`` / ``read_text``) so the caller
+decides when to pay. The ignore rules and their precedence live in ``ignore.py``.
 
 An ignored directory is pruned, never listed, which is also what git does: a file cannot be
 re-included once its parent directory is excluded. ``.git`` is never entered. Files left out by these
@@ -25,61 +17,16 @@ real path always wins, and every real directory and file is yielded at most once
 from __future__ import annotations
 
 import errno
-import functools
 import heapq
 import os
-import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pathspec
-
 from groundmcp.errors import InputError
 
-DEFAULT_IGNORES: tuple[str, ...] = (
-    # version control
-    ".git/", ".hg/", ".svn/", ".bzr/", "_darcs/", ".jj/", "CVS/",
-    # Python environments, caches and build metadata
-    "__pycache__/", ".venv/", "venv/", "env/", "*.egg-info/", ".eggs/",
-    ".tox/", ".nox/", ".mypy_cache/", ".pytest_cache/", ".ruff_cache/",
-    # JavaScript dependencies and framework output
-    "node_modules/", "bower_components/", ".next/", ".nuxt/", "coverage/",
-    # vendored dependencies (Go, PHP) and build output
-    "vendor/", "dist/", "build/", "target/", "out/",
-    # editors and OS litter
-    ".idea/", ".vscode/", ".DS_Store",
-    # lock files
-    "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "Cargo.lock",
-    "Gemfile.lock", "composer.lock", "uv.lock", "go.sum", "*.lock",
-    # minified code, source maps, vector art (text, but nothing to retrieve)
-    "*.min.js", "*.min.css", "*.map", "*.svg",
-)
-
-# Known binary formats, matched case-insensitively on the last suffix. While walking they are ignored
-# silently like DEFAULT_IGNORES; read_text refuses them whatever the walk options were.
-BINARY_EXTENSIONS: frozenset[str] = frozenset(
-    # images
-    ".png .jpg .jpeg .gif .bmp .ico .icns .webp .tif .tiff .psd .heic .avif "
-    # audio and video
-    ".mp3 .wav .flac .ogg .m4a .aac .opus .wma .mp4 .m4v .mov .avi .mkv .webm .wmv .flv .mpg .mpeg "
-    # fonts
-    ".ttf .otf .woff .woff2 .eot "
-    # archives and packages
-    ".zip .tar .gz .tgz .bz2 .xz .zst .7z .rar .jar .war .whl .egg .apk .dmg .iso .deb .rpm "
-    # compiled code
-    ".so .dll .dylib .exe .o .a .pyc .pyo .pyd .class .wasm "
-    # databases, arrays and model weights
-    ".db .sqlite .sqlite3 .npy .npz .pt .pth .ckpt .safetensors .onnx .bin .pkl .pickle "
-    ".h5 .hdf5 .parquet .gguf .tflite".split()
-)
-
-# Binary formats that are wanted: the caller reads them with read_bytes and parses them itself.
-BYTES_EXTENSIONS: frozenset[str] = frozenset({".pdf"})
-
-IGNORE_FILES: tuple[str, ...] = (".gitignore", ".groundmcpignore")  # shallow to deep precedence
-SNIFF_BYTES = 8192  # a NUL byte in this many leading bytes marks a file as binary
+from .ignore import IGNORE_FILES, _compile, _compile_file, _default_ignores, _enclosing_layers, _Layer
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,196 +111,8 @@ def walk(
     return _Walker(real, options, extra, stats if stats is not None else WalkStats()).run()
 
 
-# --- reading ---------------------------------------------------------------------------------------
-
-
-def wants_bytes(path: str) -> bool:
-    """True for wanted binary formats (PDF) that the caller should read with ``read_bytes``."""
-    return os.path.splitext(path)[1].lower() in BYTES_EXTENSIONS
-
-
-def is_binary(data: bytes) -> bool:
-    """True when the leading bytes hold a NUL, which text in any 8-bit encoding or UTF-8 never does."""
-    return b"\0" in data[:SNIFF_BYTES]
-
-
-def read_bytes(entry: FileEntry, limit: int | None = None) -> bytes | Skipped:
-    """The file's bytes, or a Skipped if it cannot be read or has grown past ``limit`` bytes."""
-    try:
-        with open(entry.abs_path, "rb") as fh:
-            if limit is None:
-                return fh.read()
-            data = fh.read(limit + 1)
-            if len(data) > limit:
-                return Skipped(entry.path, _too_large(limit, os.fstat(fh.fileno()).st_size))
-            return data
-    except OSError as exc:
-        return Skipped(entry.path, f"unreadable: {exc.strerror or exc}")
-
-
-def decode_text(data: bytes, path: str) -> str | Skipped:
-    """UTF-8 text without its BOM, or a Skipped saying why the bytes are not text we can use."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return Skipped(path, "not UTF-8 text")  # UTF-16: NULs everywhere, but not binary
-    if is_binary(data):
-        return Skipped(path, "binary file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return Skipped(path, "not UTF-8 text")
-
-
-def read_text(entry: FileEntry, limit: int | None = None) -> str | Skipped:
-    """The file as text, or a Skipped: binary by extension (PDF included) or content, not UTF-8,
-    unreadable, or grown past ``limit``."""
-    ext = os.path.splitext(entry.path)[1].lower()
-    if ext in BINARY_EXTENSIONS or ext in BYTES_EXTENSIONS:
-        return Skipped(entry.path, "binary file")
-    data = read_bytes(entry, limit)
-    return data if isinstance(data, Skipped) else decode_text(data, entry.path)
-
-
-# --- ignore rules ----------------------------------------------------------------------------------
-
-
-def _compile(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
-    try:
-        return pathspec.GitIgnoreSpec.from_lines(list(patterns))
-    except ValueError as exc:
-        raise InputError(f"extra ignore patterns: {exc}; fix or remove that pattern") from None
-
-
-def _compile_file(path: str) -> pathspec.GitIgnoreSpec | None:
-    """Patterns from an ignore file; lines git would not understand are dropped, as git drops them."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return None
-    try:
-        spec = pathspec.GitIgnoreSpec.from_lines(lines)
-    except ValueError:
-        spec = pathspec.GitIgnoreSpec.from_lines(line for line in lines if _valid(line))
-    return spec if len(spec) else None
-
-
-def _valid(line: str) -> bool:
-    try:
-        pathspec.GitIgnoreSpec.from_lines([line])
-    except ValueError:
-        return False
-    return True
-
-
-class _Layer:
-    """One ignore file: a path relative to the walk root becomes ``prepend + path[strip:]`` in it.
-
-    Besides the pathspec verdict, a layer keeps two pre-filters, one regex joining its ignoring
-    patterns and one joining its negations, so the usual question (does anything here match at all?)
-    costs one regex search instead of one per pattern. pathspec always has the last word."""
-
-    __slots__ = ("spec", "strip", "prepend", "_ignores", "_negates", "_exact")
-
-    def __init__(self, spec: pathspec.GitIgnoreSpec, strip: int = 0, prepend: str = "") -> None:
-        self.spec, self.strip, self.prepend = spec, strip, prepend
-        self._ignores, ok_ignores = _joined(spec, include=True)
-        self._negates, ok_negates = _joined(spec, include=False)
-        self._exact = ok_ignores and ok_negates
-
-    def local(self, query: str) -> str:
-        return self.prepend + query[self.strip :]
-
-    def may_negate(self, local: str) -> bool:
-        """False only when no negation here can match (always True without usable pre-filters)."""
-        return not self._exact or (self._negates is not None and self._negates.search(local) is not None)
-
-    def ignores(self, local: str) -> bool:
-        """Whether an ignoring pattern matches; the verdict itself when ``may_negate`` is False."""
-        return self._ignores is not None and self._ignores.search(local) is not None
-
-    def verdict(self, query: str) -> bool | None:
-        """True: ignored; False: re-included by a negation; None: no pattern here matches."""
-        local = self.local(query)
-        if self._exact and not self.may_negate(local) and not self.ignores(local):
-            return None
-        return self.spec.check_file(local).include
-
-
-_NAMED_GROUP = re.compile(r"(?<!\\)\(\?P<\w+>")
-_ANY_DEPTH = "^(?:.+/)?"  # how pathspec starts the regex of a pattern with no inner slash
-
-
-def _joined(spec: pathspec.GitIgnoreSpec, *, include: bool) -> tuple[re.Pattern[str] | None, bool]:
-    """One regex that matches a path when any pattern of the spec with this ``include`` does, and
-    whether that worked (None and True: there are no such patterns). The common ``^(?:.+/)?`` is
-    factored out, so the engine tries each directory boundary once, not once per pattern."""
-    regexes = [p.regex for p in spec.patterns if p.include is include and p.regex is not None]
-    if not regexes:
-        return None, True
-    if len({r.flags for r in regexes}) != 1 or not all(isinstance(r.pattern, str) for r in regexes):
-        return None, False
-    bodies = [_NAMED_GROUP.sub("(?:", r.pattern) for r in regexes]
-    any_depth = [b.removeprefix(_ANY_DEPTH) for b in bodies if b.startswith(_ANY_DEPTH)]
-    parts = [f"(?:{b})" for b in bodies if not b.startswith(_ANY_DEPTH)]
-    if any_depth:
-        parts.append(_ANY_DEPTH + "(?:" + "|".join(f"(?:{b})" for b in any_depth) + ")")
-    try:
-        return re.compile("|".join(parts), regexes[0].flags), True
-    except re.error:
-        return None, False
-
-
-_DEFAULT_ALL = pathspec.GitIgnoreSpec.from_lines(DEFAULT_IGNORES)
-# Patterns ending in "/" only match directories, and ignored directories are pruned before their files
-# are looked at, so files need only the others.
-_DEFAULT_FILES = pathspec.GitIgnoreSpec.from_lines(p for p in DEFAULT_IGNORES if not p.endswith("/"))
-# No default pattern holds a slash before its end, so each matches a name at any depth: the verdict
-# depends on the name alone, and names (src/, tests/, __init__.py) repeat, so it is cached by name.
-
-
-@functools.lru_cache(maxsize=8192)
-def _default_ignores(name: str, is_dir: bool) -> bool:
-    if is_dir:
-        return bool(_DEFAULT_ALL.check_file(name + "/").include)
-    if os.path.splitext(name)[1].lower() in BINARY_EXTENSIONS:
-        return True
-    return bool(_DEFAULT_FILES.check_file(name).include)
-
-
 def _inside(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
-
-
-def _enclosing_layers(root: str) -> tuple[_Layer, ...]:
-    """Layers from the git work tree that holds ``root``: info/exclude and the .gitignore files above it."""
-    top = root
-    while not os.path.exists(os.path.join(top, ".git")):
-        parent = os.path.dirname(top)
-        if parent == top:
-            top = root  # not in a work tree: only the root's own files count
-            break
-        top = parent
-    layers: list[_Layer] = []
-    exclude = _compile_file(os.path.join(top, ".git", "info", "exclude"))
-    if exclude is not None:
-        layers.append(_Layer(exclude, prepend=_rel_dir(root, top)))
-    directory = top
-    for part in ([] if top == root else os.path.relpath(root, top).split(os.sep)):
-        for name in IGNORE_FILES:
-            spec = _compile_file(os.path.join(directory, name))
-            if spec is not None:
-                layers.append(_Layer(spec, prepend=_rel_dir(root, directory)))
-        directory = os.path.join(directory, part)
-    for layer in reversed(layers):
-        if layer.prepend and (verdict := layer.verdict("")) is not None:
-            if verdict:  # the root itself is ignored from above: naming it overrides that
-                return tuple(layer for layer in layers if not layer.prepend)
-            break
-    return tuple(layers)
-
-
-def _rel_dir(path: str, start: str) -> str:
-    return "" if path == start else os.path.relpath(path, start).replace(os.sep, "/") + "/"
 
 
 # --- the walk --------------------------------------------------------------------------------------
@@ -492,9 +251,9 @@ class _Walker:
         query = rel + "/" if is_dir else rel
         ordered = [self.extra, *reversed(layers)] if self.extra is not None else [*reversed(layers)]
         locals_ = [layer.local(query) for layer in ordered]
-        if not any(layer.may_negate(q) for layer, q in zip(ordered, locals_)):
+        if not any(layer.may_negate(q) for layer, q in zip(ordered, locals_, strict=True)):
             # With no negation in play every verdict is "ignored" or "no opinion", so any match decides.
-            if any(layer.ignores(q) for layer, q in zip(ordered, locals_)):
+            if any(layer.ignores(q) for layer, q in zip(ordered, locals_, strict=True)):
                 return True
         else:
             for layer in ordered:
