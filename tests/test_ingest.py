@@ -187,3 +187,31 @@ def test_payload_carries_citation_fields(store, project, hashing_encoder):
     lines = (project / "src" / "billing.py").read_text().splitlines()
     assert method["text"] == "\n".join(lines[method["start_line"] - 1 : method["end_line"]])
     assert np.isfinite(method["start_line"])
+
+
+def test_dry_run_on_an_existing_index_changes_nothing(store, project, hashing_encoder):
+    run(store, hashing_encoder, project)
+    before = snapshot(store)
+    (project / "src" / "retry.js").unlink()
+    (project / "docs" / "guide.md").write_text("# Changed\n\nNew text.\n")
+    report = run(store, hashing_encoder, project, dry_run=True)
+    assert report.removed == ["src/retry.js"] and report.changed == ["docs/guide.md"]
+    assert snapshot(store) == before
+
+
+def test_texts_ingest_incrementally_and_leave_files_alone(store, project, hashing_encoder):
+    from groundmcp.ingest.pipeline import TEXTS_ROOT, ingest_texts
+
+    run(store, hashing_encoder, project)
+    files = store.count("t", Filters(roots=[str(project.resolve())]))
+    opts = IngestOptions(collection="t")
+    docs = [("notes/a.md", "# A\n\nalpha text"), ("b", "beta paragraph one.\n\nbeta paragraph two.")]
+    first = ingest_texts(docs, store=store, encoder=hashing_encoder, options=opts)
+    assert sorted(first.added) == ["b", "notes/a.md"] and first.chunks >= 2
+    enc = CountingEncoder(hashing_encoder)
+    again = ingest_texts([docs[0], ("b", "beta changed")], store=store, encoder=enc, options=opts)
+    assert again.unchanged == 1 and again.changed == ["b"] and enc.encoded == again.chunks
+    assert store.count("t", Filters(roots=[TEXTS_ROOT], paths=["b"])) == again.chunks
+    assert store.count("t", Filters(roots=[str(project.resolve())])) == files
+    with pytest.raises(InputError, match="unique"):
+        ingest_texts([("x", "1"), ("x", "2")], store=store, encoder=hashing_encoder, options=opts)

@@ -126,7 +126,7 @@ def _print_report(r) -> None:
         f"{r.unchanged} unchanged, {len(r.removed)} removed, {len(r.skipped)} skipped"
         + (f", {len(r.empty)} empty" if r.empty else "")
     )
-    rate = f" ({r.chunks / r.encode_seconds:.1f} chunks/s encoding)" if r.encode_seconds > 0 else ""
+    rate = f" ({r.chunks / r.encode_seconds:.1f} chunks/s encoding)" if r.chunks and r.encode_seconds else ""
     out.print(f"  chunks: {verb} {r.chunks} ({r.tokens} tokens), removed {r.chunks_removed}{rate}")
     if r.leftovers_dropped:
         out.print(f"  dropped {r.leftovers_dropped} unpublished chunks left by an interrupted ingest")
@@ -194,7 +194,7 @@ def collections(
         return
     table = Table()
     for col in ("collection", "model", "dim", "chunks", "created"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r.name, r.model, str(r.dim), str(r.chunks), r.created)
     out.print(table if rows else "no collections yet: run `groundmcp ingest PATH`")

@@ -27,7 +27,6 @@ class CollectionSummary:
     model: str
     dim: int
     chunks: int
-    files: int | None = None
     created: str = ""
 
 

@@ -9,18 +9,21 @@ never half-written; a killed run leaves only unpublished points, which the next 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from ..chunking import chunk_file
 from ..chunking.base import Chunk
 from ..collections import open_or_create
 from ..encoders.base import Encoder
+from ..errors import InputError
 from ..sparse import document_vector
 from ..store.base import Filters, PointData, SparseVec, Store
 from .manifest import FileState, drop_unpublished, load_manifest
@@ -29,6 +32,7 @@ from .report import IngestProgress, IngestReport
 from .threads import DONE, put, drain, start
 from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk
 
+TEXTS_ROOT = "texts:"  # the root recorded for documents ingested as texts, not files
 _ID_NAMESPACE = uuid.UUID("6f1c7a4e-2b0d-4c59-9a43-5d3e8f0b7c21")
 
 
@@ -72,17 +76,13 @@ def ingest_path(
     options: IngestOptions,
     progress: Callable[[IngestProgress], None] | None = None,
 ) -> IngestReport:
+    """Bring `collection` in line with the files under `path` (or the one file `path` names)."""
     started = time.perf_counter()
     target = resolve_root(path)
     single_file = target.is_file()  # then the root is its folder, and nothing else is touched
     root = str(target.parent if single_file else target)
     report = IngestReport(collection=options.collection, root=root, dry_run=options.dry_run)
-    exists = open_or_create(store, options.collection, encoder, create=not options.dry_run)
-    manifest: dict[str, FileState] = {}
-    if exists is not None:
-        if not options.dry_run:
-            report.leftovers_dropped = drop_unpublished(store, options.collection, root)
-        manifest = load_manifest(store, options.collection, root)
+    manifest = _open(store, encoder, options, root, report)
 
     todo: list[FileEntry] = []
     seen: set[str] = set()
@@ -98,12 +98,54 @@ def ingest_path(
         else:
             todo.append(item)
     gone = [] if single_file else sorted(p for p in manifest if p not in seen)
-    total = len(todo)
-    tick = _Ticker(progress, total)
+    loader = functools.partial(_load, options=options.walk)
+    _run(todo, loader, manifest, gone, store, encoder, options, root, report, progress)
+    report.seconds = time.perf_counter() - started
+    return report
 
+
+def ingest_texts(
+    docs: Sequence[tuple[str, str]],
+    *,
+    store: Store,
+    encoder: Encoder,
+    options: IngestOptions,
+    progress: Callable[[IngestProgress], None] | None = None,
+) -> IngestReport:
+    """Ingest (doc_id, text) pairs as if each were a file named doc_id under the root TEXTS_ROOT.
+
+    Incremental like files: an unchanged text is not re-encoded, a changed one is replaced. Texts
+    not passed are left alone (nothing is removed)."""
+    started = time.perf_counter()
+    data: dict[str, bytes] = {}
+    for doc_id, text in docs:
+        if not doc_id.strip() or doc_id in data:
+            raise InputError(f"document ids must be non-empty and unique; got {doc_id!r} (twice or empty)")
+        data[doc_id] = text.encode("utf-8")
+    report = IngestReport(collection=options.collection, root=TEXTS_ROOT, dry_run=options.dry_run)
+    manifest = _open(store, encoder, options, TEXTS_ROOT, report)
+    todo = [FileEntry(doc_id, Path(doc_id), len(raw), 0) for doc_id, raw in data.items()]
+    report.files_seen = len(todo)
+    _run(todo, lambda e: data[e.path], manifest, [], store, encoder, options, TEXTS_ROOT, report, progress)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _open(store, encoder, options, root, report) -> dict[str, FileState]:
+    """Check (or create) the collection, drop an interrupted run's leftovers, read the manifest."""
+    exists = open_or_create(store, options.collection, encoder, create=not options.dry_run)
+    if exists is None:
+        return {}
+    if not options.dry_run:
+        report.leftovers_dropped = drop_unpublished(store, options.collection, root)
+    return load_manifest(store, options.collection, root)
+
+
+def _run(todo, loader, manifest, gone, store, encoder, options, root, report, progress) -> None:
+    tick = _Ticker(progress, len(todo))
     stop = threading.Event()  # set when this thread fails, so the helpers stop waiting on it
     prepared: queue.Queue = queue.Queue(maxsize=64)
-    preparer = start(_prepare, todo, manifest, encoder, options, report, prepared, stop)
+    preparer = start(_prepare, todo, loader, manifest, encoder, options, report, prepared, stop)
     try:
         if options.dry_run:
             for work in drain(prepared, preparer):
@@ -116,13 +158,8 @@ def ingest_path(
                 store.delete(options.collection, ids=ids_gone)
     finally:
         stop.set()
-        ids_gone = [i for p in gone for i in manifest[p].ids]
-        if ids_gone:
-            store.delete(options.collection, ids=ids_gone)
-    report.removed = gone
+    report.removed = list(gone)
     report.chunks_removed += sum(len(manifest[p].ids) for p in gone)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _encode_and_write(store, encoder, options, root, report, tick, prepared, preparer, stop) -> None:
@@ -142,10 +179,10 @@ def _encode_and_write(store, encoder, options, root, report, tick, prepared, pre
         writer.join_and_raise()
 
 
-def _prepare(todo, manifest, encoder, options, report, out: queue.Queue, stop: threading.Event) -> None:
+def _prepare(todo, loader, manifest, encoder, options, report, out: queue.Queue, stop: threading.Event) -> None:
     """Read, hash and chunk each file; hand on the ones whose content changed."""
     for entry in todo:
-        data = _load(entry, options.walk)
+        data = loader(entry)
         if isinstance(data, Skipped):
             report.skipped.append(data)
             continue
@@ -174,7 +211,7 @@ def _prepare(todo, manifest, encoder, options, report, out: queue.Queue, stop: t
             return
 
 
-def _load(entry: FileEntry, options: WalkOptions) -> bytes | Skipped:
+def _load(entry: FileEntry, *, options: WalkOptions) -> bytes | Skipped:
     """The file's bytes if it is something we can chunk: UTF-8 text, or a PDF."""
     data = read_bytes(entry, options.max_file_bytes)
     if isinstance(data, Skipped) or wants_bytes(entry.path):

