@@ -54,7 +54,10 @@ def edge_store(tmp_path):
 @pytest.fixture
 def project(tmp_path) -> Path:
     """A small mixed tree: Python, JavaScript, Markdown and an ignored build folder."""
-    root = tmp_path / "project"
+    return write_project(tmp_path / "project")
+
+
+def write_project(root: Path) -> Path:
     (root / "src").mkdir(parents=True)
     (root / "docs").mkdir()
     (root / "build").mkdir()

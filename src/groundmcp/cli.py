@@ -179,6 +179,36 @@ def search_cmd(
 
 
 @app.command()
+def serve(
+    http: Annotated[bool, typer.Option("--http", help="Serve Streamable HTTP instead of stdio.")] = False,
+    host: Annotated[Optional[str], typer.Option(help="HTTP bind address [GROUNDMCP_HTTP_HOST].")] = None,
+    port: Annotated[Optional[int], typer.Option(help="HTTP port [GROUNDMCP_HTTP_PORT].")] = None,
+    token: Annotated[
+        Optional[str], typer.Option(help="Require this bearer token over HTTP [GROUNDMCP_HTTP_TOKEN].")
+    ] = None,
+    root: Annotated[
+        Optional[list[Path]],
+        typer.Option(help="Folder the ingest tool may index (repeatable; default: the current one)."),
+    ] = None,
+    allow_host: Annotated[
+        Optional[list[str]], typer.Option(help="Extra Host header to accept over HTTP (host:port).")
+    ] = None,
+) -> None:
+    """Serve the MCP tools over stdio (for IDEs and desktop apps) or Streamable HTTP (/mcp)."""
+    from .server.app import build_server
+    from .server.transports import serve_http, serve_stdio
+
+    more = {"http_host": host, "http_port": port, "http_token": token, "roots": root or None}
+    with _engine(**more) as engine:
+        s = engine.settings
+        mcp = build_server(s, engine=engine)
+        if http:
+            serve_http(mcp, host=s.http_host, port=s.http_port, token=s.http_token, allowed_hosts=allow_host or [])
+        else:
+            serve_stdio(mcp)
+
+
+@app.command()
 def collections(
     delete: Annotated[Optional[str], typer.Option(help="Delete this collection.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,

@@ -7,17 +7,18 @@ is one code path whatever the front end.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .encoders.base import Encoder
-from .errors import CollectionNotFound
-from .ingest.pipeline import IngestOptions, chunk_budget, ingest_path
+from .errors import CollectionNotFound, InputError
+from .ingest.pipeline import IngestOptions, chunk_budget, ingest_path, ingest_texts
 from .ingest.report import IngestProgress, IngestReport
 from .ingest.walk import WalkOptions, resolve_root
 from .search.engine import SearchHit, SearchRequest, search
 from .settings import Settings
-from .store.base import Store
+from .store.base import Filters, Store
 from .store.factory import open_store
 
 
@@ -27,6 +28,19 @@ class CollectionSummary:
     model: str
     dim: int
     chunks: int
+    created: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionStats:
+    name: str
+    model: str
+    dim: int
+    chunks: int
+    files: int
+    roots: list[str]
+    languages: dict[str, int]
+    kinds: dict[str, int]
     created: str = ""
 
 
@@ -75,6 +89,24 @@ class Engine:
         with self._ingest_locks.setdefault(name, threading.Lock()):
             return ingest_path(path, store=self.store, encoder=self.encoder, options=options, progress=progress)
 
+    def ingest_texts(
+        self,
+        docs: list[tuple[str, str]],
+        *,
+        collection: str | None = None,
+        dry_run: bool = False,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        name = collection or self.settings.collection
+        options = IngestOptions(
+            collection=name,
+            chunk_tokens=chunk_budget(self.encoder, self.settings.chunk_tokens),
+            chunk_overlap=self.settings.chunk_overlap,
+            dry_run=dry_run,
+        )
+        with self._ingest_locks.setdefault(name, threading.Lock()):
+            return ingest_texts(docs, store=self.store, encoder=self.encoder, options=options, progress=progress)
+
     def search(self, request: SearchRequest, *, collection: str | None = None) -> list[SearchHit]:
         name = collection or self.settings.collection
         self.store.info(name)  # an unknown collection fails here, before the model loads
@@ -95,12 +127,47 @@ class Engine:
             )
         return out
 
+    def stats(self, name: str) -> CollectionStats:
+        """Counts by file, root, language and kind (a scan of the payloads: O(chunks))."""
+        info = self.store.info(name)
+        files: set[tuple[str, str]] = set()
+        languages: Counter[str] = Counter()
+        kinds: Counter[str] = Counter()
+        for _, p in self.store.scroll(name, Filters(visible=True), ["root", "path", "language", "kind"]):
+            files.add((p["root"], p["path"]))
+            languages[p["language"]] += 1
+            kinds[p["kind"]] += 1
+        return CollectionStats(
+            name=name,
+            model=info.meta.get("model", "?"),
+            dim=info.dim,
+            chunks=info.points,
+            files=len(files),
+            roots=sorted({r for r, _ in files}),
+            languages=dict(languages.most_common()),
+            kinds=dict(kinds),
+            created=info.meta.get("created", ""),
+        )
+
     def delete_collection(self, name: str) -> None:
         if name not in self.store.list_collections():
             raise CollectionNotFound(
                 f"no collection named {name!r}; existing: {', '.join(sorted(self.store.list_collections())) or 'none'}"
             )
         self.store.delete_collection(name)
+
+    def delete_paths(self, name: str, paths: list[str], root: str | None = None) -> int:
+        """Delete the chunks of these files (relative paths; folders include what is under them).
+        Returns how many chunks went."""
+        self.store.info(name)
+        wanted = [p.strip().strip("/") for p in paths]
+        if not wanted or not all(wanted):
+            raise InputError("give one or more non-empty relative paths to delete (a file or a folder)")
+        filters = Filters(under=wanted, roots=[root] if root else [])
+        count = self.store.count(name, filters)
+        if count:
+            self.store.delete(name, filters)
+        return count
 
     def close(self) -> None:
         self.store.close()

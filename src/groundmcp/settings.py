@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     top_k: int = Field(10, ge=1, le=100)
     mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
 
+    # Server
+    roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders the MCP ingest tool and file resources may touch (default: the "
+        "current directory at start-up).",
+    )
+    http_host: str = Field("127.0.0.1", description="Streamable HTTP bind address.")
+    http_port: int = Field(8765, ge=1, le=65535)
+    http_token: str | None = Field(
+        None, description="Bearer token required over HTTP; mandatory when binding beyond loopback."
+    )
+
     @model_validator(mode="after")
     def _reject_contradictions(self) -> Settings:
         if self.qdrant_url and self.qdrant_local_path:

@@ -81,7 +81,7 @@ def search(store: Store, encoder: Encoder, collection: str, request: SearchReque
         prefetch_limit=max(PREFETCH, limit),
         weights=HYBRID_WEIGHTS,
     )
-    shaped = [_hit(h) for h in hits]
+    shaped = [hit_from_payload(h) for h in hits]
     if glob:
         shaped = [h for h in shaped if glob.match_file(h.path)]
     return shaped[: request.top_k]
@@ -112,7 +112,7 @@ def _filters(request: SearchRequest) -> tuple[Filters, pathspec.PathSpec | None]
     return filters, spec
 
 
-def _hit(hit: ScoredHit) -> SearchHit:
+def hit_from_payload(hit: ScoredHit) -> SearchHit:
     p = hit.payload
     return SearchHit(
         id=hit.id,

@@ -1,0 +1,105 @@
+"""Fit search results into a token budget: trim each hit to its best-matching lines, drop the tail.
+
+Agents pay for every token a tool returns, and some clients refuse responses over 25k tokens. The
+budget is shared across hits in rank order: a hit that fits keeps its whole text; one that does
+not keeps the window of lines that best matches the query; hits past the budget are left out.
+Tokens are estimated at 4 characters each, the common rule for English and code with LLM tokenizers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .engine import SearchHit
+from .snippet import best_window
+
+CHARS_PER_TOKEN = 4
+DEFAULT_MAX_TOKENS = 4000
+HARD_CAP_TOKENS = 20000  # well under the 25k some clients refuse
+MIN_MAX_TOKENS = 200
+RESPONSE_OVERHEAD_TOKENS = 120  # query echo aside: counts, mode, the note
+MIN_TEXT_TOKENS = 30  # below this a hit is not worth showing
+
+
+def estimate_tokens(text: str) -> int:
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+def json_tokens(text: str) -> int:
+    """Tokens of `text` as a JSON string (escaped quotes and newlines cost characters too)."""
+    return estimate_tokens(json.dumps(text, ensure_ascii=False))
+
+
+def default_overhead(hit: SearchHit) -> int:
+    """Tokens a hit's fields other than its text take as JSON (ids, path twice, lines, ...)."""
+    return 60 + json_tokens(hit.path) * 2 + json_tokens(hit.symbol) + json_tokens(hit.root)
+
+
+@dataclass(frozen=True, slots=True)
+class FittedHit:
+    hit: SearchHit
+    text: str  # the hit's text, or the lines kept of it
+    start_line: int  # lines of `text` in the file
+    end_line: int
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    hits: list[FittedHit]
+    omitted: list[SearchHit]  # hits left out entirely
+    max_tokens: int
+    used_tokens: int
+
+    @property
+    def trimmed(self) -> int:
+        return sum(h.truncated for h in self.hits)
+
+
+def clamp_budget(max_tokens: int | None) -> int:
+    if max_tokens is None:
+        return DEFAULT_MAX_TOKENS
+    return max(MIN_MAX_TOKENS, min(int(max_tokens), HARD_CAP_TOKENS))
+
+
+def fit(
+    hits: list[SearchHit],
+    query: str,
+    max_tokens: int | None = None,
+    overhead: Callable[[SearchHit], int] = default_overhead,
+) -> Fitted:
+    """Hits in rank order, trimmed or left out so that the response stays within the budget.
+    `overhead(hit)` is what a hit costs besides its text in the caller's response format."""
+    budget = clamp_budget(max_tokens)
+    remaining = budget - RESPONSE_OVERHEAD_TOKENS - 2 * json_tokens(query)
+    kept: list[FittedHit] = []
+    for i, hit in enumerate(hits):
+        cost = overhead(hit)
+        share = remaining // (len(hits) - i) - cost
+        if share < MIN_TEXT_TOKENS:
+            share = remaining - cost  # give this hit what is left, if it is enough
+            if share < MIN_TEXT_TOKENS:
+                return Fitted(kept, hits[i:], budget, budget - remaining)
+        fitted = _trim(hit, query, share)
+        kept.append(fitted)
+        remaining -= cost + json_tokens(fitted.text)
+    return Fitted(kept, [], budget, budget - remaining)
+
+
+def _trim(hit: SearchHit, query: str, tokens: int) -> FittedHit:
+    if json_tokens(hit.text) <= tokens:
+        return FittedHit(hit, hit.text, hit.start_line, hit.end_line, False)
+    lines = hit.text.split("\n")
+    per_line = max(1.0, json_tokens(hit.text) / len(lines))
+    n = max(1, min(len(lines), int(tokens / per_line)))
+    while True:
+        snip = best_window(hit.text, hit.start_line, query, n)
+        text = "\n".join(snip.lines)
+        if json_tokens(text) <= tokens or n == 1:
+            break
+        n -= max(1, n // 8)
+    while json_tokens(text) > tokens and len(text) > 1:  # one very long line
+        text = text[: max(1, len(text) * tokens // json_tokens(text)) - 1] + "…"
+    return FittedHit(hit, text, snip.start_line, snip.end_line, True)

@@ -1,0 +1,70 @@
+"""Follow-up reading: chunks by id, and line ranges of ingested files (never anything else)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..ingest.pipeline import TEXTS_ROOT
+from ..store.base import Filters, Store
+from .engine import SearchHit, hit_from_payload
+
+MAX_LINES = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLines:
+    root: str
+    path: str
+    start_line: int
+    end_line: int
+    total_lines: int
+    text: str
+
+
+def chunks_by_id(store: Store, collection: str, ids: list[str]) -> list[SearchHit]:
+    """Published chunks in the order asked; InputError naming the ids that do not exist."""
+    found = {h.id: h for h in store.retrieve(collection, ids) if h.payload.get("visible")}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InputError(
+            f"no chunk with id {', '.join(missing[:5])} in collection {collection!r}; "
+            "ids come from search results (field `id`) and change when a file is re-ingested"
+        )
+    return [hit_from_payload(found[i]) for i in ids]
+
+
+def read_lines(store: Store, collection: str, path: str, start: int, end: int, root: str | None = None) -> SourceLines:
+    """Lines start..end (1-based, inclusive) of an ingested file, read from disk now.
+
+    Only a path the collection holds is readable, resolved inside the root it was ingested from;
+    `..`, absolute paths and symlinks out of the root are refused."""
+    if start < 1 or end < start:
+        raise InputError(f"line range {start}-{end} is invalid: give 1 <= start <= end")
+    if end - start + 1 > MAX_LINES:
+        raise InputError(f"at most {MAX_LINES} lines per read; ask for {start}-{start + MAX_LINES - 1} first")
+    clean = path.strip().replace("\\", "/")
+    if not clean or clean.startswith("/") or ".." in clean.split("/"):
+        raise InputError(f"path {path!r} must be relative to an ingested root, without '..'")
+    filters = Filters(paths=[clean], roots=[root] if root else [], visible=True)
+    roots = sorted({p["root"] for _, p in store.scroll(collection, filters, ["root"])} - {TEXTS_ROOT})
+    if not roots:
+        raise InputError(
+            f"{clean!r} is not an ingested file of collection {collection!r}; use a path from a search result"
+        )
+    if len(roots) > 1:
+        raise InputError(f"{clean!r} exists under several roots ({', '.join(roots)}); pass root= to choose")
+    base = Path(roots[0])
+    real = Path(os.path.realpath(base / clean))
+    if not real.is_relative_to(base):
+        raise InputError(f"{clean!r} resolves outside its root {base}; refusing to read it")
+    try:
+        lines = real.read_text(encoding="utf-8-sig").split("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {clean!r} under {base}: {exc}; re-ingest to refresh the index") from exc
+    if start > len(lines):
+        raise InputError(f"{clean!r} has {len(lines)} lines; start {start} is past the end")
+    end = min(end, len(lines))
+    return SourceLines(str(base), clean, start, end, len(lines), "\n".join(lines[start - 1 : end]))

@@ -1,0 +1,94 @@
+"""Collection management tools: list, stats, delete a collection, delete files' chunks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from .common import run, state
+
+
+class CollectionRow(BaseModel):
+    name: str
+    model: str
+    dim: int
+    chunks: int
+    created: str
+
+
+class CollectionList(BaseModel):
+    default: str = Field(description="The collection tools use when none is named.")
+    collections: list[CollectionRow]
+
+
+class CollectionStatsResult(CollectionRow):
+    files: int
+    roots: list[str]
+    languages: dict[str, int] = Field(description="Chunks per language.")
+    kinds: dict[str, int] = Field(description="Chunks per kind (code, doc).")
+
+
+class Deleted(BaseModel):
+    collection: str
+    deleted_chunks: int | None = Field(description="Chunks removed (None when a whole collection went).")
+
+
+def register(mcp: MCPServer) -> None:
+    read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+    destructive = ToolAnnotations(
+        read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+    )
+
+    @mcp.tool(title="List collections", annotations=read_only)
+    async def list_collections(ctx: Context) -> CollectionList:
+        """List the collections in the index with their model, vector dimension and size."""
+        app = state(ctx)
+        rows = await run(app.engine.collections)
+        return CollectionList(
+            default=app.settings.collection,
+            collections=[CollectionRow(name=r.name, model=r.model, dim=r.dim, chunks=r.chunks, created=r.created) for r in rows],
+        )
+
+    @mcp.tool(title="Collection statistics", annotations=read_only)
+    async def collection_stats(
+        ctx: Context,
+        collection: Annotated[str | None, Field(description="Collection; omit for the default.")] = None,
+    ) -> CollectionStatsResult:
+        """Files, chunks, ingested roots, and chunks per language and kind of one collection."""
+        app = state(ctx)
+        s = await run(app.engine.stats, collection or app.settings.collection)
+        return CollectionStatsResult(
+            name=s.name, model=s.model, dim=s.dim, chunks=s.chunks, created=s.created,
+            files=s.files, roots=s.roots, languages=s.languages, kinds=s.kinds,
+        )
+
+    @mcp.tool(title="Delete a collection", annotations=destructive)
+    async def delete_collection(
+        ctx: Context,
+        collection: Annotated[str, Field(min_length=1, description="The collection to delete, with all its chunks.")],
+    ) -> Deleted:
+        """Delete a whole collection. This cannot be undone; re-ingest to rebuild it."""
+        await run(state(ctx).engine.delete_collection, collection)
+        return Deleted(collection=collection, deleted_chunks=None)
+
+    @mcp.tool(title="Delete files from a collection", annotations=destructive)
+    async def delete_paths(
+        ctx: Context,
+        paths: Annotated[
+            list[Annotated[str, Field(min_length=1)]],
+            Field(min_length=1, max_length=1000,
+                  description="Relative paths as shown in search results; a folder removes "
+                  "everything under it."),
+        ],
+        collection: Annotated[str | None, Field(description="Collection; omit for the default.")] = None,
+        root: Annotated[str | None, Field(description="Only under this ingested root (see collection_stats).")] = None,
+    ) -> Deleted:
+        """Remove the chunks of some files from the index (the files on disk are not touched).
+        A later ingest of their folder adds them again if they still exist."""
+        app = state(ctx)
+        name = collection or app.settings.collection
+        count = await run(app.engine.delete_paths, name, paths, root)
+        return Deleted(collection=name, deleted_chunks=count)

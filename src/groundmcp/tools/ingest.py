@@ -1,0 +1,142 @@
+"""The `ingest` tool: index a folder, a file or given texts, incrementally, with progress."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated
+
+import anyio
+import anyio.lowlevel
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from ..ingest.report import IngestProgress, IngestReport
+from .common import COLLECTION_DESCRIPTION, run, state, tool_errors
+
+log = logging.getLogger(__name__)
+
+MAX_TEXTS = 1000
+MAX_TEXT_CHARS = 2_000_000
+PROGRESS_EVERY_S = 0.5
+
+
+class TextDoc(BaseModel):
+    id: str = Field(min_length=1, max_length=500, description="Stable id; re-sending it replaces the text.")
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+
+
+class SkippedFile(BaseModel):
+    path: str
+    reason: str
+
+
+class IngestSummary(BaseModel):
+    collection: str
+    root: str
+    dry_run: bool
+    files_seen: int
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+    empty: int
+    skipped: list[SkippedFile] = Field(description="Files left out, with the reason (first 50).")
+    skipped_total: int
+    chunks: int = Field(description="Chunks encoded (dry run: that would be encoded).")
+    tokens: int
+    chunks_removed: int
+    seconds: float
+
+    @classmethod
+    def from_report(cls, r: IngestReport) -> IngestSummary:
+        return cls(
+            collection=r.collection,
+            root=r.root,
+            dry_run=r.dry_run,
+            files_seen=r.files_seen,
+            added=len(r.added),
+            changed=len(r.changed),
+            unchanged=r.unchanged,
+            removed=len(r.removed),
+            empty=len(r.empty),
+            skipped=[SkippedFile(path=s.path, reason=s.reason) for s in r.skipped[:50]],
+            skipped_total=len(r.skipped),
+            chunks=r.chunks,
+            tokens=r.tokens,
+            chunks_removed=r.chunks_removed,
+            seconds=round(r.seconds, 3),
+        )
+
+
+def register(mcp: MCPServer) -> None:
+    @mcp.tool(
+        title="Ingest files or texts",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+    async def ingest(
+        ctx: Context,
+        path: Annotated[
+            str | None,
+            Field(description="Folder, git checkout or file to index, inside the server's allowed "
+                  "roots (relative paths are taken from the root). Re-running it re-encodes only "
+                  "changed files and removes deleted ones."),
+        ] = None,
+        texts: Annotated[
+            list[TextDoc] | None,
+            Field(max_length=MAX_TEXTS, description="Texts to index instead of files, each with an id."),
+        ] = None,
+        collection: Annotated[str | None, Field(description=COLLECTION_DESCRIPTION)] = None,
+        dry_run: Annotated[bool, Field(description="Only count files, chunks and tokens.")] = False,
+    ) -> IngestSummary:
+        """Index a folder, file or list of texts into a collection (created on first use), so
+        `search` can find it. Incremental: unchanged content is not re-encoded. Sends progress
+        notifications while it runs; searches keep working meanwhile."""
+        if (path is None) == (texts is None):
+            raise ToolError("give exactly one of `path` (files to index) or `texts` (documents with ids)")
+        app = state(ctx)
+        report_progress = _progress_sender(ctx)
+        if path is not None:
+            if not path.strip():
+                raise ToolError("`path` is empty: give a folder or file inside the allowed roots")
+            with tool_errors():
+                target = app.allowed_path(path)
+            report = await run(
+                app.engine.ingest, str(target), collection=collection, dry_run=dry_run, progress=report_progress
+            )
+            if target.is_file() and report.skipped and not (report.added or report.changed or report.unchanged):
+                reason = report.skipped[0].reason
+                raise ToolError(
+                    f"{path} was not ingested: {reason}. Only text files (UTF-8) and PDFs under the size "
+                    "limit (GROUNDMCP_MAX_FILE_BYTES) can be indexed; nothing was changed."
+                )
+        else:
+            docs = [(d.id, d.text) for d in texts or []]
+            report = await run(
+                app.engine.ingest_texts, docs, collection=collection, dry_run=dry_run, progress=report_progress
+            )
+        return IngestSummary.from_report(report)
+
+
+def _progress_sender(ctx: Context):
+    """A callback for the engine's threads that forwards progress to the client, at most every
+    PROGRESS_EVERY_S seconds (and always for the last file). A failed send never stops an ingest."""
+    last = [0.0]
+    loop = anyio.lowlevel.current_token()
+
+    def send(p: IngestProgress) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_EVERY_S and p.files_done < p.files_total:
+            return
+        last[0] = now
+        message = f"{p.files_done}/{p.files_total} files, {p.chunks_encoded} chunks encoded"
+        try:
+            anyio.from_thread.run(ctx.report_progress, p.files_done, p.files_total or None, message, token=loop)
+        except Exception:  # the client went away, or the loop is closing
+            log.debug("progress notification not sent", exc_info=True)
+
+    return send

@@ -1,0 +1,49 @@
+"""Result models shared by the tools: what a client sees as structured content."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from ..search.budget import FittedHit, estimate_tokens
+from ..search.engine import SearchHit
+
+
+class Hit(BaseModel):
+    id: str = Field(description="Chunk id: pass to `rerank` or read groundmcp://chunk/{collection}/{id}.")
+    path: str = Field(description="File path relative to the ingested root.")
+    start_line: int
+    end_line: int
+    citation: str = Field(description="path:start-end, the form to cite in an answer.")
+    symbol: str = Field(description="Function/class (Class.method) or heading path, if any.")
+    language: str
+    kind: str = Field(description="code or doc.")
+    score: float = Field(description="Rank score: higher is better; comparable within one response.")
+    text: str = Field(description="The chunk's text, or the lines of it that best match (see truncated).")
+    truncated: bool = Field(description="True when text holds only some of the chunk's lines.")
+    chunk_lines: list[int] = Field(description="[start, end] lines of the whole chunk.")
+    root: str = Field(description="The folder this file was ingested from ('texts:' for texts).")
+
+    @classmethod
+    def overhead(cls, hit: SearchHit) -> int:
+        """Tokens this hit costs as JSON besides its text (for the search budget)."""
+        empty = cls.from_fitted(FittedHit(hit, "", hit.start_line, hit.end_line, False))
+        return estimate_tokens(empty.model_dump_json())
+
+    @classmethod
+    def from_fitted(cls, f: FittedHit) -> Hit:
+        h = f.hit
+        return cls(
+            id=h.id,
+            path=h.path,
+            start_line=f.start_line,
+            end_line=f.end_line,
+            citation=f"{h.path}:{f.start_line}-{f.end_line}",
+            symbol=h.symbol,
+            language=h.language,
+            kind=h.kind,
+            score=round(h.score, 6),
+            text=f.text,
+            truncated=f.truncated,
+            chunk_lines=[h.start_line, h.end_line],
+            root=h.root,
+        )

@@ -1,0 +1,130 @@
+"""The `search` tool: hybrid retrieval with citations, inside a token budget."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
+from ..search.engine import SearchRequest
+from .common import COLLECTION_DESCRIPTION, run, state
+from .results import Hit
+
+
+class SearchResult(BaseModel):
+    query: str
+    collection: str
+    mode: str
+    hits: list[Hit]
+    omitted: int = Field(description="Hits left out to stay within max_tokens.")
+    trimmed: int = Field(description="Hits whose text was cut to their best-matching lines.")
+    max_tokens: int
+    estimated_tokens: int = Field(description="Estimate of this response's size (4 chars per token).")
+    note: str = Field(description="What was cut and how to get the rest; empty when nothing was.")
+
+
+def register(mcp: MCPServer) -> None:
+    @mcp.tool(
+        title="Search the index",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
+    async def search(
+        query: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=2000,
+                description="What to find: a question, keywords, or an exact identifier "
+                "(e.g. 'how are retries backed off' or 'parse_headers').",
+            ),
+        ],
+        ctx: Context,
+        collection: Annotated[str | None, Field(description=COLLECTION_DESCRIPTION)] = None,
+        top_k: Annotated[int, Field(ge=1, le=50, description="How many hits to return.")] = 8,
+        mode: Annotated[
+            Literal["hybrid", "dense", "sparse"],
+            Field(description="hybrid (default): meaning + exact words; dense: meaning only; "
+                  "sparse: exact words/identifiers only (BM25)."),
+        ] = "hybrid",
+        path: Annotated[
+            str | None,
+            Field(description="Only files matching this glob, relative to the root: 'src/**/*.py', "
+                  "'*.md', 'docs/' or an exact file path."),
+        ] = None,
+        languages: Annotated[
+            list[str] | None,
+            Field(description="Only these languages, e.g. ['python', 'markdown']."),
+        ] = None,
+        kind: Annotated[
+            Literal["code", "doc"] | None, Field(description="Only source code, or only documents.")
+        ] = None,
+        max_tokens: Annotated[
+            int,
+            Field(ge=MIN_MAX_TOKENS, le=HARD_CAP_TOKENS,
+                  description="Budget for the whole response; long hits are trimmed to their "
+                  "best-matching lines, and hits past the budget are left out."),
+        ] = DEFAULT_MAX_TOKENS,
+    ) -> Annotated[CallToolResult, SearchResult]:
+        """Search ingested code and documents. Returns ranked chunks with a citation
+        (path:start-end), the symbol or heading, a score and the text. Cite `citation` for every
+        claim you make from a hit; if no hit answers the question, say the index has no answer."""
+        app = state(ctx)
+        name = collection or app.settings.collection
+        request = SearchRequest(
+            query=query,
+            top_k=top_k,
+            mode=mode,
+            path_glob=path,
+            languages=tuple(languages or ()),
+            kinds=(kind,) if kind else (),
+        )
+        hits = await run(app.engine.search, request, collection=name)
+        fitted = fit(hits, query, max_tokens, overhead=Hit.overhead)
+        result = SearchResult(
+            query=query,
+            collection=name,
+            mode=mode,
+            hits=[Hit.from_fitted(f) for f in fitted.hits],
+            omitted=len(fitted.omitted),
+            trimmed=fitted.trimmed,
+            max_tokens=fitted.max_tokens,
+            estimated_tokens=fitted.used_tokens,
+            note=_note(name, fitted),
+        )
+        return CallToolResult(
+            content=[TextContent(type="text", text=render(result))],
+            structured_content=result.model_dump(mode="json"),
+        )
+
+
+def render(result: SearchResult) -> str:
+    """The hits as plain text for clients that show the model `content` rather than the
+    structured result: a citation line per hit, then its text."""
+    if not result.hits:
+        return f"No hits for {result.query!r} in collection {result.collection!r}."
+    out = [f"{len(result.hits)} hit(s) for {result.query!r} in {result.collection!r} ({result.mode}):"]
+    for i, h in enumerate(result.hits, 1):
+        label = f"  {h.symbol}" if h.symbol else ""
+        cut = f"  [lines {h.start_line}-{h.end_line} of {h.chunk_lines[0]}-{h.chunk_lines[1]}]" if h.truncated else ""
+        out.append(f"\n[{i}] {h.citation}{label}  (score {h.score:.4f}, id {h.id}){cut}\n{h.text}")
+    if result.note:
+        out.append(f"\nNote: {result.note}")
+    return "\n".join(out)
+
+
+def _note(collection: str, fitted) -> str:
+    parts = []
+    if fitted.trimmed:
+        parts.append(
+            f"{fitted.trimmed} hit(s) show only their best-matching lines (truncated=true); read a "
+            f"whole chunk at groundmcp://chunk/{collection}/{{id}}"
+        )
+    if fitted.omitted:
+        parts.append(
+            f"{len(fitted.omitted)} hit(s) were left out to stay within max_tokens={fitted.max_tokens}; "
+            f"raise max_tokens (up to {HARD_CAP_TOKENS}), lower top_k, or narrow with path/languages"
+        )
+    return "; ".join(parts)

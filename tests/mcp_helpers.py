@@ -1,0 +1,70 @@
+"""Starting real groundmcp servers for the MCP tests: a subprocess over stdio or HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+
+def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "GROUNDMCP_DATA_DIR": str(data_dir), **extra}
+
+
+def stdio_client(data_dir: Path, root: Path) -> Client:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "groundmcp", "serve", "--root", str(root)],
+        env=server_env(data_dir),
+    )
+    return Client(params, read_timeout_seconds=120)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def http_server(data_dir: Path, root: Path, token: str | None = "s3cret", host: str = "127.0.0.1"):
+    """A `groundmcp serve --http` subprocess; yields its /mcp URL once it accepts connections."""
+    port = free_port()
+    args = [sys.executable, "-m", "groundmcp", "serve", "--http", "--host", host, "--port", str(port), "--root", str(root)]
+    if token:
+        args += ["--token", token]
+    proc = subprocess.Popen(args, env=server_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited {proc.returncode}: {proc.stderr.read().decode()}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("HTTP server did not start within 120 s")
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def http_client(url: str, token: str | None = "s3cret") -> Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    transport = streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers, timeout=120))
+    return Client(transport, read_timeout_seconds=120)
