@@ -64,7 +64,10 @@ def http_server(data_dir: Path, root: Path, token: str | None = "s3cret", host: 
         proc.stderr.close()
 
 
-def http_client(url: str, token: str | None = "s3cret") -> Client:
+@contextlib.asynccontextmanager
+async def http_client(url: str, token: str | None = "s3cret"):
+    """A connected MCP client over Streamable HTTP sending the bearer token."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    transport = streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers, timeout=120))
-    return Client(transport, read_timeout_seconds=120)
+    async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
+        async with Client(streamable_http_client(url, http_client=http), read_timeout_seconds=120) as client:
+            yield client

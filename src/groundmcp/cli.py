@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .errors import GroundError
+from .errors import GroundError, StoreLocked
 from .search.engine import SearchRequest
 from .search.snippet import best_window
 from .settings import Settings
@@ -65,7 +65,7 @@ def _global(
 
 
 @contextmanager
-def _engine(**more):
+def _engine(lock_hint: str = "", **more):
     """An Engine from env + flags; expected failures become a message and exit code 1."""
     from .engine import Engine
 
@@ -80,7 +80,8 @@ def _engine(**more):
         engine = Engine(settings)
         yield engine
     except GroundError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        hint = f" {lock_hint}" if isinstance(exc, StoreLocked) and lock_hint else ""
+        err.print(f"[red]error:[/] {exc}.{hint}".replace("..", "."), markup=True, highlight=False)
         raise typer.Exit(1) from None
     finally:
         if engine is not None:
@@ -199,7 +200,12 @@ def serve(
     from .server.transports import serve_http, serve_stdio
 
     more = {"http_host": host, "http_port": port, "http_token": token, "roots": root or None}
-    with _engine(**more) as engine:
+    share = (
+        "To share one index between several clients (IDE windows, agents), run `groundmcp serve "
+        "--http` once and point every client at its URL (http://127.0.0.1:8765/mcp by default) "
+        "instead of starting a stdio server per client."
+    )
+    with _engine(lock_hint=share, **more) as engine:
         s = engine.settings
         mcp = build_server(s, engine=engine)
         if http:
