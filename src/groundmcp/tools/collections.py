@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from .common import run, state
+from .common import clean_doc, run, state
 
 
 class CollectionRow(BaseModel):
@@ -43,6 +43,7 @@ def register(mcp: MCPServer) -> None:
     )
 
     @mcp.tool(title="List collections", annotations=read_only)
+    @clean_doc
     async def list_collections(ctx: Context) -> CollectionList:
         """List the collections in the index with their model, vector dimension and size."""
         app = state(ctx)
@@ -53,6 +54,7 @@ def register(mcp: MCPServer) -> None:
         )
 
     @mcp.tool(title="Collection statistics", annotations=read_only)
+    @clean_doc
     async def collection_stats(
         ctx: Context,
         collection: Annotated[str | None, Field(description="Collection; omit for the default.")] = None,
@@ -66,6 +68,7 @@ def register(mcp: MCPServer) -> None:
         )
 
     @mcp.tool(title="Delete a collection", annotations=destructive)
+    @clean_doc
     async def delete_collection(
         ctx: Context,
         collection: Annotated[str, Field(min_length=1, description="The collection to delete, with all its chunks.")],
@@ -75,6 +78,7 @@ def register(mcp: MCPServer) -> None:
         return Deleted(collection=collection, deleted_chunks=None)
 
     @mcp.tool(title="Delete files from a collection", annotations=destructive)
+    @clean_doc
     async def delete_paths(
         ctx: Context,
         paths: Annotated[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -15,10 +16,17 @@ from ..errors import GroundError
 from ..server.state import AppState
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 COLLECTION_DESCRIPTION = (
     "Collection to use; omit for the server's default. `list_collections` shows what exists."
 )
+
+
+def clean_doc(fn: F) -> F:
+    """Dedent a tool's docstring, which becomes its description: clients show it to the model."""
+    fn.__doc__ = inspect.cleandoc(fn.__doc__ or "")
+    return fn
 
 
 def state(ctx: Context) -> AppState:

@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from .common import run, state
+from .common import clean_doc, run, state
 
 MAX_TEXTS = 16  # 16 x 384 floats is already ~15k tokens of JSON
 MAX_CHARS = 8000
@@ -26,6 +26,7 @@ def register(mcp: MCPServer) -> None:
         title="Embed texts",
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
     )
+    @clean_doc
     async def embed(
         texts: Annotated[
             list[Annotated[str, Field(max_length=MAX_CHARS)]],

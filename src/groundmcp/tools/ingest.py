@@ -14,7 +14,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..ingest.report import IngestProgress, IngestReport
-from .common import COLLECTION_DESCRIPTION, run, state, tool_errors
+from .common import COLLECTION_DESCRIPTION, clean_doc, run, state, tool_errors
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ def register(mcp: MCPServer) -> None:
             read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
         ),
     )
+    @clean_doc
     async def ingest(
         ctx: Context,
         path: Annotated[

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
 from ..search.engine import SearchRequest
-from .common import COLLECTION_DESCRIPTION, run, state
+from .common import COLLECTION_DESCRIPTION, clean_doc, run, state
 from .results import Hit
 
 
@@ -31,6 +31,7 @@ def register(mcp: MCPServer) -> None:
         title="Search the index",
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
     )
+    @clean_doc
     async def search(
         query: Annotated[
             str,
