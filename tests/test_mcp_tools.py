@@ -195,3 +195,30 @@ def test_state_copies_for_other_tests(tmp_path):
     root = write_project(tmp_path / "p")
     assert sorted(p.name for p in (root / "src").iterdir()) == ["billing.py", "retry.js"]
     shutil.rmtree(root)
+
+
+async def test_searches_from_another_client_run_while_an_ingest_does(served, stdlib_json_copy, tmp_path):
+    mcp, root = served
+    import shutil as _shutil
+
+    _shutil.copytree(stdlib_json_copy, root / "vendored_json")
+    events: list[str] = []
+
+    async def ingest_all():
+        async with Client(mcp) as writer:
+            result = await writer.call_tool("ingest", {"path": str(root)})
+            assert result.structured_content["added"] >= 4
+        events.append("ingest done")
+
+    async def search_meanwhile():
+        async with Client(mcp) as reader:
+            await anyio.sleep(0.3)  # let the ingest start
+            while "ingest done" not in events:
+                hits = (await reader.call_tool("search", {"query": "refund policy"})).structured_content["hits"]
+                assert hits[0]["path"] == "docs/guide.md"
+                events.append("search")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ingest_all)
+        tg.start_soon(search_meanwhile)
+    assert events.index("ingest done") >= 2, events  # searches completed while the ingest ran
