@@ -27,7 +27,7 @@ import numpy as np
 
 from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
 from groundmcp.rerank.fusion import RankFusionReranker
-from groundmcp.rerank.late_interaction import LateInteractionReranker
+from groundmcp.rerank.late_interaction import LateInteractionReranker, TextVectors
 from groundmcp.sparse import document_vector, query_vector
 from groundmcp.store.base import PointData
 from groundmcp.store.edge import EdgeStore
@@ -84,43 +84,44 @@ def dense_vectors(encoder, texts: list[str], key: str) -> np.ndarray:
     return vecs
 
 
-class TokenCache:
-    """Per-passage (token ids, float16 token vectors), filled on demand and kept under /tmp."""
+class VectorCache:
+    """Per-passage late-interaction vectors (float16), filled on demand and kept under /tmp."""
 
     def __init__(self, key: str, size: int) -> None:
         self.path = CACHE / f"{key}-tokens.npz"
-        self.ids: list[np.ndarray | None] = [None] * size
-        self.vecs: list[np.ndarray | None] = [None] * size
+        self.items: list[TextVectors | None] = [None] * size
         if self.path.exists():
             with np.load(self.path) as z:
-                index, all_ids, all_vecs = z["index"], z["ids"], z["vecs"]
+                index, tokens, pooled = z["index"], z["tokens"], z["pooled"]
             for i, (start, n) in enumerate(index):
                 if n >= 0:
-                    self.ids[i] = all_ids[start : start + n]
-                    self.vecs[i] = all_vecs[start : start + n]
+                    self.items[i] = TextVectors(tokens[start : start + n], pooled[i])
 
     def fill(self, reranker: LateInteractionReranker, texts: list[str], wanted: set[int]) -> None:
-        missing = sorted(i for i in wanted if self.ids[i] is None)
+        missing = sorted(i for i in wanted if self.items[i] is None)
         if not missing:
             return
         t0 = time.perf_counter()
         for start in range(0, len(missing), 1024):
             part = missing[start : start + 1024]
-            for i, (ids, vecs) in zip(part, reranker.tokens([texts[i] for i in part]), strict=True):
-                self.ids[i], self.vecs[i] = ids.astype(np.int32), vecs.astype(np.float16)
-            print(f"  token vectors {start + len(part)}/{len(missing)} ({time.perf_counter() - t0:.0f}s)", flush=True)
+            for i, v in zip(part, reranker.vectors([texts[i] for i in part]), strict=True):
+                self.items[i] = TextVectors(v.tokens.astype(np.float16), v.pooled.astype(np.float16))
+            done = start + len(part)
+            print(f"  token vectors {done}/{len(missing)} ({time.perf_counter() - t0:.0f}s)", flush=True)
         self.save()
 
     def save(self) -> None:
-        index = np.full((len(self.ids), 2), -1, dtype=np.int64)
-        ids, vecs, pos = [], [], 0
-        for i, (a, v) in enumerate(zip(self.ids, self.vecs, strict=True)):
-            if a is not None and v is not None:
-                index[i] = (pos, len(a))
-                ids.append(a)
-                vecs.append(v)
-                pos += len(a)
-        np.savez(self.path, index=index, ids=np.concatenate(ids), vecs=np.concatenate(vecs))
+        dim = next(v for v in self.items if v is not None).pooled.shape[0]
+        index = np.full((len(self.items), 2), -1, dtype=np.int64)
+        pooled = np.zeros((len(self.items), dim), dtype=np.float16)
+        tokens, pos = [], 0
+        for i, v in enumerate(self.items):
+            if v is not None:
+                index[i] = (pos, len(v.tokens))
+                pooled[i] = v.pooled
+                tokens.append(v.tokens)
+                pos += len(v.tokens)
+        np.savez(self.path, index=index, tokens=np.concatenate(tokens), pooled=pooled)
 
 
 def build_store(tmp: Path, ids: list[str], texts: list[str], vecs: np.ndarray) -> tuple[EdgeStore, dict[str, str]]:
@@ -169,42 +170,36 @@ def main() -> None:
         pos = {cid: i for i, cid in enumerate(ids)}
         try:
             for (_, text, _), qv in zip(queries, qvecs, strict=True):
-                for mode in runs:
+                for mode, run in runs.items():
                     hits = store.query(
                         COLLECTION, dense=qv.tolist(), sparse=query_vector(text), mode=mode,  # type: ignore[arg-type]
-                        limit=args.candidates if mode == "hybrid" else 10, prefetch_limit=100, weights=(1.0, 1.0),
+                        limit=args.candidates if mode == "hybrid" else 10,
+                        prefetch_limit=100,
+                        weights=(1.0, 1.0),
                     )
-                    runs[mode].append([pos[by_point[h.id]] for h in hits])
+                    run.append([pos[by_point[h.id]] for h in hits])
         finally:
             store.close()
 
-    li = {
-        "late-interaction (mean)": LateInteractionReranker(encoder),
-        "late-interaction (sum)": LateInteractionReranker(encoder, reduce="sum"),
-        "late-interaction, doc punctuation kept": LateInteractionReranker(encoder, skip_doc_punctuation=False),
-        "late-interaction, no punctuation skipped": LateInteractionReranker(
-            encoder, skip_query_punctuation=False, skip_doc_punctuation=False
-        ),
-    }
-    default = li["late-interaction (mean)"]
-    tokens = TokenCache(key, len(ids))
-    tokens.fill(default, texts, {i for run in runs["hybrid"] for i in run})
-    q_tokens = default.tokens([q for _, q, _ in queries])
+    default = LateInteractionReranker(encoder)
+    maxsim_only = LateInteractionReranker(encoder, pooled_weight=0.0)
+    cache = VectorCache(key, len(ids))
+    cache.fill(default, texts, {i for run in runs["hybrid"] for i in run})
+    q_vecs = default.vectors([q for _, q, _ in queries])
 
-    def li_scores(r: LateInteractionReranker, qi: int, cands: list[int]) -> list[float]:
-        q = r.select(*q_tokens[qi], is_query=True)
-        docs = [r.select(tokens.ids[c], tokens.vecs[c].astype(np.float32), is_query=False) for c in cands]  # type: ignore[arg-type, union-attr]
-        return r.maxsim(q, docs)
+    def late(r: LateInteractionReranker, qi: int, cands: list[int]) -> list[float]:
+        return r.maxsim(q_vecs[qi], [cache.items[c] for c in cands])  # type: ignore[misc]
 
     variants: dict[str, Callable[[int, list[int]], list[float]]] = {
-        name: (lambda qi, c, r=r: li_scores(r, qi, c)) for name, r in li.items()
+        "hybrid top-N re-scored by dense cosine (control)": lambda qi, c: (vecs[c] @ qvecs[qi]).tolist(),
+        "late-interaction, MaxSim only": lambda qi, c: late(maxsim_only, qi, c),
+        "late-interaction (MaxSim + pooled cosine)": lambda qi, c: late(default, qi, c),
     }
-    for w in (1.0, 2.0):
-        for k in (10, 60):
-            fuse = RankFusionReranker(default, inner_weight=w, k=k)
-            variants[f"hybrid + late-interaction RRF (li weight {w:g}, k {k})"] = (
-                lambda qi, c, f=fuse: f.fuse(li_scores(default, qi, c))
-            )
+    for w in (1.0, 2.0, 3.0):
+        fuse = RankFusionReranker(default, inner_weight=w)
+        variants[f"RRF(hybrid order, late-interaction), weight {w:g}"] = (
+            lambda qi, c, f=fuse: f.fuse(late(default, qi, c))
+        )
     for name, fn in variants.items():
         runs[name] = []
         for qi, cands in enumerate(runs["hybrid"]):

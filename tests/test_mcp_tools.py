@@ -8,6 +8,7 @@ import shutil
 import anyio
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 
 from groundmcp.engine import Engine
 from groundmcp.server.app import build_server
@@ -171,12 +172,12 @@ async def test_resources_read_chunks_and_file_lines_but_nothing_else(served):
         assert json.loads(chunk.contents[0].text)["text"].startswith(hit["text"][:20])
         lines = await client.read_resource("groundmcp://file/default/1/3/src/billing.py")
         assert lines.contents[0].text.splitlines()[0] == '"""Billing helpers."""'
-        for bad in (
-            "groundmcp://file/default/1/3/../../etc/passwd",
-            "groundmcp://file/default/1/3/src/not-indexed.py",
-            "groundmcp://chunk/default/00000000-0000-0000-0000-000000000000",
+        for bad, why in (
+            ("groundmcp://file/default/1/3/../../etc/passwd", "Unknown resource"),  # refused by the SDK
+            ("groundmcp://file/default/1/3/src/not-indexed.py", "not an ingested file"),
+            ("groundmcp://chunk/default/00000000-0000-0000-0000-000000000000", "no chunk with id"),
         ):
-            with pytest.raises(Exception):
+            with pytest.raises(MCPError, match=why):
                 await client.read_resource(bad)
 
 

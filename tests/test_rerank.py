@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from groundmcp.errors import GroundError, InputError
@@ -44,18 +45,20 @@ def test_late_interaction_ranks_the_relevant_text_first(real_encoder):
     assert reranker.rerank("convert a currency string like $1,234 to a number", TEXTS)[0][0] == 1
     scores = reranker.score("refund", TEXTS)
     assert len(scores) == len(TEXTS) and all(-1.0 <= s <= 1.0 for s in scores)
-    assert scores[3] == -1.0  # an empty text has no tokens to match: the floor
     assert reranker.score("?!", TEXTS[:2])  # a punctuation-only query still scores
 
 
-def test_late_interaction_mean_and_sum_rank_alike(real_encoder):
-    query = "watching birds"
-    mean = LateInteractionReranker(real_encoder).rerank(query, TEXTS[:3])
-    summed = LateInteractionReranker(real_encoder, reduce="sum").rerank(query, TEXTS[:3])
-    assert [i for i, _ in mean] == [i for i, _ in summed]
+def test_late_interaction_vectors_leave_out_special_tokens(real_encoder):
+    reranker = LateInteractionReranker(real_encoder)
+    hello, empty = reranker.vectors(["hello, world!", ""])
+    assert hello.tokens.shape == (4, real_encoder.dim)  # hello , world ! without [CLS] and [SEP]
+    assert np.allclose(np.linalg.norm(hello.tokens, axis=1), 1.0, atol=1e-5)
+    assert empty.tokens.shape == (0, real_encoder.dim)
+    maxsim_only = LateInteractionReranker(real_encoder, pooled_weight=0.0)
+    assert maxsim_only.maxsim(hello, [empty]) == [-1.0]  # nothing to match: the floor
 
 
-def test_fusion_keeps_agreement_and_splits_disagreement():
+def test_fusion_combines_first_stage_and_inner_ranks():
     # first stage a > b > c; inner b > c > a: b is 2nd and 1st, a 1st and 3rd, c 3rd and 2nd
     fused = RankFusionReranker(Fixed([0.0, 1.0, 0.5]))
     assert [i for i, _ in fused.rerank("q", ["a", "b", "c"])] == [1, 0, 2]
@@ -100,7 +103,9 @@ def test_cross_encoder_bad_path_says_what_to_do(tmp_path):
 
 def test_factory(real_encoder, hashing_encoder, tiny_cross_encoder):
     assert load_reranker("none", real_encoder) is None
-    assert isinstance(load_reranker("late-interaction", real_encoder), LateInteractionReranker)
+    default = load_reranker("late-interaction", real_encoder)
+    assert isinstance(default, RankFusionReranker) and isinstance(default.inner, LateInteractionReranker)
+    assert isinstance(load_reranker("Late-Interaction:unfused", real_encoder), LateInteractionReranker)
     ce = load_reranker(f"cross-encoder:{tiny_cross_encoder}", real_encoder)
     assert isinstance(ce, CrossEncoderReranker) and ce.model == str(tiny_cross_encoder)
     assert load_reranker("cross-encoder", None).model == "cross-encoder/ms-marco-MiniLM-L6-v2"

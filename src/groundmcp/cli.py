@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
+from .engine import OPTIMIZE_MIN_POINTS
 from .errors import GroundError, StoreLocked
 from .search.engine import SearchRequest
 from .search.snippet import best_window
@@ -113,6 +114,9 @@ def ingest(
                 bar.update(task, completed=p.files_done, total=p.files_total, chunks=p.chunks_encoded)
 
             report = engine.ingest(path, collection=collection, dry_run=dry_run, progress=progress)
+        if not dry_run and engine.store.info(report.collection).points >= OPTIMIZE_MIN_POINTS:
+            with err.status("building the HNSW index", spinner="dots"):
+                engine.store.optimize(report.collection)
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return

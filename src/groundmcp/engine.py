@@ -22,6 +22,11 @@ from .store.base import Filters, Store
 from .store.factory import open_store
 
 
+OPTIMIZE_MIN_POINTS = 20_000
+"""From this size the CLI builds the HNSW index after an ingest (below it exact search takes a few
+ms). The embedded engine blocks the whole process while it builds, so the server never does."""
+
+
 @dataclass(frozen=True, slots=True)
 class CollectionSummary:
     name: str

@@ -1,11 +1,15 @@
 """Builds the reranker a setting names.
 
-    "late-interaction"                MaxSim over the loaded encoder's token embeddings (offline)
-    "cross-encoder"                   sentence-transformers CrossEncoder, the default ms-marco model
-    "cross-encoder:<name-or-path>"    any Hugging Face cross-encoder name or local directory
-    "none"                            no reranking: load_reranker returns None, keep first-stage order
+    "late-interaction"           offline default: MaxSim + pooled cosine over the loaded encoder's
+                                 token embeddings, fused (RRF) with the order the texts come in, which
+                                 must be the first-stage order, best first
+    "late-interaction:unfused"   the same scores alone, for texts in no meaningful order
+    "cross-encoder"              sentence-transformers CrossEncoder, cross-encoder/ms-marco-MiniLM-L6-v2
+    "cross-encoder:<name|path>"  any Hugging Face cross-encoder name or local directory
+    "none"                       no reranking: load_reranker returns None; keep the first-stage order
 
-Names are case-insensitive except the model after "cross-encoder:". Cross-encoders load on first use.
+The part before ":" is case-insensitive. Cross-encoders load on first use and need the network once
+(no cross-encoder weights ship offline). Numbers behind the default: bench/rerank_eval.py.
 """
 
 from __future__ import annotations
@@ -15,29 +19,38 @@ from ..errors import InputError
 from .base import Reranker
 
 DEFAULT_RERANKER = "late-interaction"
-NAMES = ("late-interaction", "cross-encoder", "cross-encoder:<hugging-face-name-or-local-path>", "none")
+NAMES = ("late-interaction", "late-interaction:unfused", "cross-encoder", "cross-encoder:<name-or-path>", "none")
+FIRST_STAGE_WEIGHT = 1.0
+LATE_INTERACTION_WEIGHT = 2.0  # against the first-stage order's 1 in the fusion
 
 
 def load_reranker(name: str, encoder: Encoder | None = None) -> Reranker | None:
     """The reranker `name` selects, or None for "none". `encoder` is needed by late-interaction only."""
-    spec = name.strip()
-    kind, _, model = spec.partition(":")
-    kind = kind.strip().lower()
-    if kind in ("none", "off", ""):
+    kind, _, arg = name.strip().partition(":")
+    kind, arg = kind.strip().lower(), arg.strip()
+    if kind in ("none", ""):
         return None
-    if kind == "late-interaction" and not model:
-        from ..encoders.sentence_transformers import SentenceTransformerEncoder
-        from .late_interaction import LateInteractionReranker
-
-        if not isinstance(encoder, SentenceTransformerEncoder):
-            raise InputError(
-                f"the late-interaction reranker needs a sentence-transformers encoder (it reuses its token "
-                f"embeddings); the encoder in use is {getattr(encoder, 'name', None)!r}. Pick a "
-                "sentence-transformers model, a cross-encoder reranker, or reranker 'none'."
-            )
-        return LateInteractionReranker(encoder)
+    if kind == "late-interaction" and arg.lower() in ("", "unfused"):
+        return _late_interaction(encoder, fused=not arg)
     if kind == "cross-encoder":
         from .cross_encoder import DEFAULT_CROSS_ENCODER, CrossEncoderReranker
 
-        return CrossEncoderReranker(model.strip() or DEFAULT_CROSS_ENCODER)
+        return CrossEncoderReranker(arg or DEFAULT_CROSS_ENCODER)
     raise InputError(f"unknown reranker {name!r}; choose one of: {', '.join(NAMES)}")
+
+
+def _late_interaction(encoder: Encoder | None, *, fused: bool) -> Reranker:
+    from ..encoders.sentence_transformers import SentenceTransformerEncoder
+    from .fusion import RankFusionReranker
+    from .late_interaction import LateInteractionReranker
+
+    if not isinstance(encoder, SentenceTransformerEncoder):
+        raise InputError(
+            "the late-interaction reranker reuses a sentence-transformers encoder's token embeddings; "
+            f"the encoder in use is {getattr(encoder, 'name', None)!r}. Use a sentence-transformers "
+            "model, a cross-encoder reranker, or reranker 'none'."
+        )
+    inner = LateInteractionReranker(encoder)
+    if not fused:
+        return inner
+    return RankFusionReranker(inner, inner_weight=LATE_INTERACTION_WEIGHT, first_weight=FIRST_STAGE_WEIGHT)

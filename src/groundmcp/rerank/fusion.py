@@ -13,7 +13,9 @@ RRF_K = 60
 
 
 class RankFusionReranker(Reranker):
-    def __init__(self, inner: Reranker, *, inner_weight: float = 1.0, first_weight: float = 1.0, k: int = RRF_K) -> None:
+    def __init__(
+        self, inner: Reranker, *, inner_weight: float = 1.0, first_weight: float = 1.0, k: int = RRF_K
+    ) -> None:
         self.inner = inner
         self.inner_weight = inner_weight
         self.first_weight = first_weight

@@ -1,16 +1,20 @@
-"""Late-interaction (MaxSim) reranking over the loaded encoder's own token embeddings.
+"""Late-interaction reranking over the loaded encoder's own token embeddings (no extra weights).
 
-Each query token is matched with its most similar document token (cosine); the document's score is
-the mean of those maxima over the query tokens (ColBERT's MaxSim, divided by the query length so
-scores lie in [-1, 1]: the ranking is the same as the sum's). Special tokens are dropped on both
-sides, and punctuation-only tokens too by default, as ColBERT does. It needs no weights beyond the
-encoder's, so it works offline, but costs one encode of the candidates per query.
+One encode of the query and the candidates gives each text its token vectors and its pooled
+vector. The score is the mean of two cosines in [-1, 1]:
+  - MaxSim (ColBERT): each query token is matched with its most similar document token, averaged
+    over the query tokens (the mean ranks like ColBERT's sum but stays on the pooled cosine's scale);
+  - the pooled (sentence) cosine, the encoder's own dense score.
+On the public eval the two together beat either one alone (docs nDCG@10 0.589 against 0.573 and
+0.558); see bench/rerank_eval.py. Special and padding tokens are left out; punctuation is kept
+(dropping it measured worse on code and docs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -18,32 +22,27 @@ from ..encoders.base import CHARS_PER_TOKEN_CAP
 from ..encoders.sentence_transformers import SentenceTransformerEncoder
 from .base import Reranker
 
-Reduce = Literal["mean", "sum"]
+
+@dataclass(frozen=True, slots=True)
+class TextVectors:
+    tokens: np.ndarray  # (kept tokens, dim), unit rows
+    pooled: np.ndarray  # (dim,), unit
 
 
 class LateInteractionReranker(Reranker):
     def __init__(
-        self,
-        encoder: SentenceTransformerEncoder,
-        *,
-        reduce: Reduce = "mean",
-        skip_query_punctuation: bool = True,
-        skip_doc_punctuation: bool = True,
-        batch_size: int | None = None,
+        self, encoder: SentenceTransformerEncoder, *, pooled_weight: float = 1.0, batch_size: int | None = None
     ) -> None:
+        """`pooled_weight`: weight of the pooled cosine against MaxSim's 1 (0: MaxSim alone)."""
         self._model: Any = encoder._model  # shared with the encoder: no second load
-        self.name = "late-interaction" if reduce == "mean" else f"late-interaction-{reduce}"
-        self.reduce = reduce
+        self.name = "late-interaction"
+        self.pooled_weight = pooled_weight
         self.batch_size = batch_size or encoder.batch_size
         self._max_chars = encoder.max_tokens * CHARS_PER_TOKEN_CAP
-        self._special, punct = _token_classes(self._model.tokenizer)
-        none = np.zeros_like(punct)
-        self._punct_query = punct if skip_query_punctuation else none
-        self._punct_doc = punct if skip_doc_punctuation else none
+        self._special = _special_mask(self._model.tokenizer)
 
-    def tokens(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(token ids, unit-length float32 vectors) of each text, special and padding tokens left out.
-        The vectors can be kept and scored later with `select` and `maxsim`."""
+    def vectors(self, texts: Sequence[str]) -> list[TextVectors]:
+        """Token and pooled vectors of each text; they can be kept and scored later with `maxsim`."""
         if not texts:
             return []
         feats = self._model.encode(
@@ -53,52 +52,43 @@ class LateInteractionReranker(Reranker):
             convert_to_numpy=False,
             show_progress_bar=False,
         )
-        out = []
-        for f in feats:
-            ids = np.minimum(f["input_ids"].cpu().numpy(), len(self._special) - 1)
-            mask = f["attention_mask"].cpu().numpy()[: len(ids)].astype(bool) & ~self._special[ids]
-            vecs = f["token_embeddings"].float().cpu().numpy()[: len(ids)][mask]
-            norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-            out.append((ids[mask], np.divide(vecs, norms, out=np.zeros_like(vecs), where=norms > 0)))
-        return out
+        return [self._text_vectors(f) for f in feats]
 
-    def select(self, ids: np.ndarray, vecs: np.ndarray, *, is_query: bool) -> np.ndarray:
-        """The vectors MaxSim uses: punctuation dropped where configured. A query of punctuation
-        only keeps all its tokens."""
-        keep = ~(self._punct_query if is_query else self._punct_doc)[ids]
-        if is_query and not keep.any():
-            return vecs
-        return vecs[keep]
+    def _text_vectors(self, feat: dict[str, Any]) -> TextVectors:
+        ids = feat["input_ids"].cpu().numpy()
+        keep = feat["attention_mask"].cpu().numpy()[: len(ids)].astype(bool)
+        keep &= ~self._special[np.minimum(ids, len(self._special) - 1)]
+        tokens = feat["token_embeddings"].float().cpu().numpy()[: len(ids)][keep]
+        pooled = feat["sentence_embedding"].float().cpu().numpy()
+        return TextVectors(_unit_rows(tokens), _unit_rows(pooled[None, :])[0])
 
-    def maxsim(self, query: np.ndarray, docs: Sequence[np.ndarray]) -> list[float]:
-        """MaxSim of query token vectors against each document's token vectors."""
-        n_q = max(len(query), 1)
-        floor = -1.0 if self.reduce == "mean" else -float(n_q)  # a document with no kept token
+    def maxsim(self, query: TextVectors, docs: Sequence[TextVectors]) -> list[float]:
+        """Scores of `docs` against `query`; a text with no token (empty) gets MaxSim's floor, -1."""
         scores = []
         for doc in docs:
-            if len(doc) == 0 or len(query) == 0:
-                scores.append(floor)
-                continue
-            best = (np.asarray(doc, dtype=np.float32) @ query.T).max(axis=0)
-            total = float(best.sum())
-            scores.append(total / n_q if self.reduce == "mean" else total)
+            if len(doc.tokens) and len(query.tokens):
+                late = float((doc.tokens.astype(np.float32) @ query.tokens.T).max(axis=0).mean())
+            else:
+                late = -1.0
+            pooled = float(doc.pooled.astype(np.float32) @ query.pooled)
+            scores.append((late + self.pooled_weight * pooled) / (1.0 + self.pooled_weight))
         return scores
 
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         if not texts:
             return []
-        (q_ids, q_vecs), *docs = self.tokens([query, *texts])
-        query_vecs = self.select(q_ids, q_vecs, is_query=True)
-        return self.maxsim(query_vecs, [self.select(ids, vecs, is_query=False) for ids, vecs in docs])
+        q, *docs = self.vectors([query, *texts])
+        return self.maxsim(q, docs)
 
 
-def _token_classes(tokenizer: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean masks over the vocabulary: special tokens, and tokens with no letter or digit."""
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return np.divide(m, norms, out=np.zeros_like(m, dtype=np.float32), where=norms > 0).astype(np.float32)
+
+
+def _special_mask(tokenizer: Any) -> np.ndarray:
+    """Boolean mask over token ids: True for the tokenizer's special tokens ([CLS], [SEP], [PAD], ...)."""
     size = max(len(tokenizer), max(tokenizer.all_special_ids, default=0) + 1)
-    special = np.zeros(size, dtype=bool)
-    special[list(tokenizer.all_special_ids)] = True
-    punct = np.zeros(size, dtype=bool)
-    for tok, idx in tokenizer.get_vocab().items():
-        if idx < size and not any(c.isalnum() for c in tok.removeprefix("##").removeprefix("▁").removeprefix("Ġ")):
-            punct[idx] = True
-    return special, punct & ~special
+    mask = np.zeros(size, dtype=bool)
+    mask[list(tokenizer.all_special_ids)] = True
+    return mask

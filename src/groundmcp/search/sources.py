@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,11 @@ class SourceLines:
 
 def chunks_by_id(store: Store, collection: str, ids: list[str]) -> list[SearchHit]:
     """Published chunks in the order asked; InputError naming the ids that do not exist."""
+    malformed = [i for i in ids if not _is_uuid(i)]
+    if malformed:
+        raise InputError(
+            f"chunk id {malformed[0]!r} is not a chunk id (a UUID like the `id` field of a search hit)"
+        )
     found = {h.id: h for h in store.retrieve(collection, ids) if h.payload.get("visible")}
     missing = [i for i in ids if i not in found]
     if missing:
@@ -34,6 +40,14 @@ def chunks_by_id(store: Store, collection: str, ids: list[str]) -> list[SearchHi
             "ids come from search results (field `id`) and change when a file is re-ingested"
         )
     return [hit_from_payload(found[i]) for i in ids]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def read_lines(store: Store, collection: str, path: str, start: int, end: int, root: str | None = None) -> SourceLines:
