@@ -44,7 +44,7 @@ async def test_tools_are_listed_with_annotations_and_schemas(served):
     async with Client(served[0]) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     assert set(tools) == {
-        "search", "ingest", "embed", "list_collections", "collection_stats", "delete_collection", "delete_paths"
+        "search", "rerank", "ingest", "embed", "list_collections", "collection_stats", "delete_collection", "delete_paths"
     }
     for tool in tools.values():
         assert tool.annotations is not None and tool.title and tool.description
@@ -223,3 +223,20 @@ async def test_searches_from_another_client_run_while_an_ingest_does(served, std
         tg.start_soon(ingest_all)
         tg.start_soon(search_meanwhile)
     assert events.index("ingest done") >= 2, events  # searches completed while the ingest ran
+
+
+async def test_rerank_tool_orders_texts_and_chunks(served):
+    async with Client(served[0]) as client:
+        texts = ["Refund policy: refunds within 14 days.", "def retry_with_backoff(fn): ...", "Shipping times"]
+        ranked = (await call(client, "rerank", query="how do I get my money back", documents=texts)).structured_content
+        assert ranked["results"][0]["index"] == 0 and len(ranked["results"]) == 3
+        hits = (await call(client, "search", query="retry backoff", top_k=3)).structured_content["hits"]
+        ids = [h["id"] for h in hits]
+        by_id = (await call(client, "rerank", query="exponential backoff retries", chunk_ids=ids, top_k=2)).structured_content
+        assert len(by_id["results"]) == 2 and by_id["results"][0]["citation"].startswith("src/retry.js:")
+        both = await call(client, "rerank", query="x", documents=["a"], chunk_ids=ids)
+        bad_id = await call(client, "rerank", query="x", chunk_ids=["not-an-id"])
+        reranked = (await call(client, "search", query="refunds", rerank=True, top_k=2)).structured_content
+    assert both.is_error and "exactly one" in both.content[0].text
+    assert bad_id.is_error and "not a chunk id" in bad_id.content[0].text
+    assert reranked["mode"] == "hybrid+rerank" and reranked["hits"][0]["path"] == "docs/guide.md"

@@ -151,6 +151,7 @@ def search_cmd(
     path: Annotated[Optional[str], typer.Option(help="Path glob, e.g. 'src/**/*.py'.")] = None,
     language: Annotated[Optional[list[str]], typer.Option(help="Only these languages.")] = None,
     kind: Annotated[Optional[list[str]], typer.Option(help="code or doc.")] = None,
+    rerank: Annotated[bool, typer.Option(help="Re-order the top candidates with the reranker.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
 ) -> None:
     """Search a collection: hybrid (dense + BM25, fused by Qdrant) unless told otherwise."""
@@ -161,6 +162,7 @@ def search_cmd(
         path_glob=path,
         languages=tuple(language or ()),
         kinds=tuple(kind or ()),
+        rerank=rerank,
     )
     with _engine() as engine:
         hits = engine.search(request, collection=collection)

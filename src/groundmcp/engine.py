@@ -16,6 +16,8 @@ from .errors import CollectionNotFound, InputError
 from .ingest.pipeline import IngestOptions, chunk_budget, ingest_path, ingest_texts
 from .ingest.report import IngestProgress, IngestReport
 from .ingest.walk import WalkOptions, resolve_root
+from .rerank.base import Reranker
+from .rerank.factory import load_reranker
 from .search.engine import SearchHit, SearchRequest, search
 from .settings import Settings
 from .store.base import Filters, Store
@@ -60,6 +62,8 @@ class Engine:
         )
         self._encoder = encoder
         self._encoder_lock = threading.Lock()
+        self._reranker: Reranker | None = None
+        self._reranker_loaded = False
         self._ingest_locks: dict[str, threading.Lock] = {}
 
     @property
@@ -71,6 +75,16 @@ class Engine:
 
                 self._encoder = load_encoder(self.settings)
             return self._encoder
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The configured reranker (None for 'none'), built on first use."""
+        encoder = self.encoder
+        with self._encoder_lock:
+            if not self._reranker_loaded:
+                self._reranker = load_reranker(self.settings.reranker, encoder)
+                self._reranker_loaded = True
+            return self._reranker
 
     def ingest(
         self,
@@ -115,7 +129,8 @@ class Engine:
     def search(self, request: SearchRequest, *, collection: str | None = None) -> list[SearchHit]:
         name = collection or self.settings.collection
         self.store.info(name)  # an unknown collection fails here, before the model loads
-        return search(self.store, self.encoder, name, request)
+        reranker = self.reranker if request.rerank else None
+        return search(self.store, self.encoder, name, request, reranker)
 
     def collections(self) -> list[CollectionSummary]:
         out = []

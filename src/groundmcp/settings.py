@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     top_k: int = Field(10, ge=1, le=100)
     mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
 
+    reranker: str = Field(
+        "late-interaction",
+        description="late-interaction (offline, the default), cross-encoder[:NAME-OR-PATH] or none.",
+    )
+
     # Server
     roots: list[Path] = Field(
         default_factory=list,

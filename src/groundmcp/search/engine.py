@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import asdict, dataclass
 
@@ -9,6 +10,7 @@ import pathspec
 
 from ..collections import check_compatible
 from ..encoders.base import Encoder
+from ..rerank.base import Reranker
 from ..errors import InputError
 from ..sparse import query_vector
 from ..store.base import Filters, ScoredHit, SearchMode, Store
@@ -17,6 +19,7 @@ MAX_TOP_K = 100
 PREFETCH = 100  # candidates each side contributes to hybrid fusion
 GLOB_OVERFETCH = 5  # extra candidates fetched when a path glob is checked after the query
 HYBRID_WEIGHTS = (1.0, 1.0)  # dense, sparse
+RERANK_CANDIDATES = 30  # first-stage hits a reranker re-orders (late interaction: ~20 ms each on CPU)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,10 @@ class SearchHit:
     page: int | None = None
 
     @property
+    def embed_text(self) -> str:
+        return f"{self.header}\n{self.text}" if self.header else self.text
+
+    @property
     def citation(self) -> str:
         return f"{self.path}:{self.start_line}-{self.end_line}"
 
@@ -50,9 +57,18 @@ class SearchRequest:
     path_glob: str | None = None
     languages: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
+    rerank: bool = False
 
 
-def search(store: Store, encoder: Encoder, collection: str, request: SearchRequest) -> list[SearchHit]:
+def search(
+    store: Store,
+    encoder: Encoder,
+    collection: str,
+    request: SearchRequest,
+    reranker: Reranker | None = None,
+) -> list[SearchHit]:
+    """Top hits for the request; with `request.rerank`, the first stage's top candidates are
+    re-ordered by `reranker` (InputError if there is none)."""
     query = request.query.strip()
     if not query:
         raise InputError("the query is empty: give a few words or an identifier to search for")
@@ -60,9 +76,12 @@ def search(store: Store, encoder: Encoder, collection: str, request: SearchReque
         raise InputError(f"top_k must be between 1 and {MAX_TOP_K}; got {request.top_k}")
     if request.mode not in ("dense", "sparse", "hybrid"):
         raise InputError(f"mode must be dense, sparse or hybrid; got {request.mode!r}")
+    if request.rerank and reranker is None:
+        raise InputError("rerank was asked for but the reranker is 'none'; set GROUNDMCP_RERANKER")
     check_compatible(store.info(collection), encoder)
     filters, glob = _filters(request)
-    limit = request.top_k * (GLOB_OVERFETCH if glob else 1)
+    wanted = max(request.top_k, RERANK_CANDIDATES) if request.rerank else request.top_k
+    limit = wanted * (GLOB_OVERFETCH if glob else 1)
     dense = encoder.encode_query(query).tolist() if request.mode != "sparse" else None
     sparse = query_vector(query) if request.mode != "dense" else None
     if request.mode == "sparse" and not sparse.indices:
@@ -84,6 +103,10 @@ def search(store: Store, encoder: Encoder, collection: str, request: SearchReque
     shaped = [hit_from_payload(h) for h in hits]
     if glob:
         shaped = [h for h in shaped if glob.match_file(h.path)]
+    shaped = shaped[:wanted]
+    if request.rerank and shaped:
+        order = reranker.rerank(query, [h.embed_text for h in shaped], request.top_k)
+        shaped = [dataclasses.replace(shaped[i], score=float(score)) for i, score in order]
     return shaped[: request.top_k]
 
 

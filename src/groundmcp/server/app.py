@@ -14,7 +14,7 @@ from .. import __version__
 from ..engine import Engine
 from ..prompts import grounded_answer
 from ..settings import Settings
-from ..tools import collections, embed, ingest, search
+from ..tools import collections, embed, ingest, rerank, search
 from . import resources
 from .state import AppState, resolve_roots
 
@@ -50,6 +50,6 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         version=__version__,
         lifespan=lifespan,
     )
-    for module in (search, ingest, embed, collections, resources, grounded_answer):
+    for module in (search, rerank, ingest, embed, collections, resources, grounded_answer):
         module.register(mcp)
     return mcp
