@@ -45,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--window", type=int, default=IngestOptions.window_chunks, help="chunks per encode call")
+    parser.add_argument("--window", type=int, default=IngestOptions().window_chunks, help="chunks per encode call")
     args = parser.parse_args()
 
     encoder = SentenceTransformerEncoder(batch_size=args.batch_size)

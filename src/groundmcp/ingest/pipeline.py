@@ -32,6 +32,7 @@ from .report import IngestProgress, IngestReport
 from .threads import DONE, put, drain, start
 from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk
 
+FIRST_WINDOW_CHUNKS = 64
 TEXTS_ROOT = "texts:"  # the root recorded for documents ingested as texts, not files
 _ID_NAMESPACE = uuid.UUID("6f1c7a4e-2b0d-4c59-9a43-5d3e8f0b7c21")
 
@@ -221,14 +222,18 @@ def _load(entry: FileEntry, *, options: WalkOptions) -> bytes | Skipped:
 
 
 def _windows(works: Iterator[_FileWork], size: int) -> Iterator[list[_FileWork]]:
+    """Whole files grouped into windows of about `size` chunks. The first windows are small so
+    the encoder starts at once instead of waiting for the chunker to fill a full window."""
     window: list[_FileWork] = []
     count = 0
+    target = min(size, FIRST_WINDOW_CHUNKS)
     for work in works:
         window.append(work)
         count += len(work.chunks)
-        if count >= size:
+        if count >= target:
             yield window
             window, count = [], 0
+            target = min(size, target * 4)
     if window:
         yield window
 
