@@ -89,3 +89,23 @@ def test_snippet_window_centres_on_query_terms():
     assert snip.lines[0] == text.split("\n")[snip.start_line - 101]
     short = best_window("a\nb", 7, "x", 4)
     assert (short.start_line, short.end_line, short.cut_before, short.cut_after) == (7, 8, 0, 0)
+
+
+def _hit(i: int, text: str):
+    from groundmcp.search.engine import SearchHit
+
+    return SearchHit(f"id{i}", 1.0 / (i + 1), f"src/f{i}.py", "/r", 1, text.count("\n") + 1, "python", "code", f"f{i}", text)
+
+
+def test_budget_keeps_rank_order_trims_and_omits_within_the_limit():
+    from groundmcp.search.budget import fit, json_tokens
+
+    long = "\n".join(f"line {n} about parsing invoices" for n in range(300))
+    hits = [_hit(0, long)] + [_hit(i, f"def f{i}():\n    return {i}\n") for i in range(1, 60)]
+    fitted = fit(hits, "parsing invoices", 1000)
+    assert [f.hit.id for f in fitted.hits] == [h.id for h in hits[: len(fitted.hits)]]
+    assert fitted.hits[0].truncated and len(fitted.hits) > 5 and fitted.omitted
+    assert fitted.used_tokens <= 1000
+    assert sum(json_tokens(f.text) for f in fitted.hits) < 1000
+    whole = fit(hits[1:4], "x", 4000)
+    assert not whole.omitted and not any(f.truncated for f in whole.hits)

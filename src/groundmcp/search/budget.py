@@ -21,6 +21,7 @@ HARD_CAP_TOKENS = 20000  # well under the 25k some clients refuse
 MIN_MAX_TOKENS = 200
 RESPONSE_OVERHEAD_TOKENS = 120  # query echo aside: counts, mode, the note
 MIN_TEXT_TOKENS = 30  # below this a hit is not worth showing
+SHARE_DIVISOR = 4
 
 
 def estimate_tokens(text: str) -> int:
@@ -77,11 +78,13 @@ def fit(
     kept: list[FittedHit] = []
     for i, hit in enumerate(hits):
         cost = overhead(hit)
-        share = remaining // (len(hits) - i) - cost
-        if share < MIN_TEXT_TOKENS:
-            share = remaining - cost  # give this hit what is left, if it is enough
-            if share < MIN_TEXT_TOKENS:
-                return Fitted(kept, hits[i:], budget, budget - remaining)
+        # A hit may take up to a quarter of what is left (all of it for the last few), so the top
+        # hits are shown whole or nearly, and short hits leave room for the ones after them.
+        share = remaining // min(len(hits) - i, SHARE_DIVISOR) - cost
+        if json_tokens(hit.text) <= min(remaining - cost, max(share, MIN_TEXT_TOKENS)):
+            share = remaining - cost  # small enough to show whole
+        elif share < MIN_TEXT_TOKENS:
+            return Fitted(kept, hits[i:], budget, budget - remaining)
         fitted = _trim(hit, query, share)
         kept.append(fitted)
         remaining -= cost + json_tokens(fitted.text)

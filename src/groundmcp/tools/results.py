@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pydantic import BaseModel, Field
 
 from ..search.budget import FittedHit, estimate_tokens
@@ -27,7 +29,7 @@ class Hit(BaseModel):
     def overhead(cls, hit: SearchHit) -> int:
         """Tokens this hit costs as JSON besides its text (for the search budget)."""
         empty = cls.from_fitted(FittedHit(hit, "", hit.start_line, hit.end_line, False))
-        return estimate_tokens(empty.model_dump_json())
+        return estimate_tokens(json.dumps(empty.model_dump(mode="json")))
 
     @classmethod
     def from_fitted(cls, f: FittedHit) -> Hit:
