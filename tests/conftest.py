@@ -99,3 +99,23 @@ def stdlib_json_copy(tmp_path) -> Path:
     dest = tmp_path / "json_pkg"
     shutil.copytree(STDLIB_JSON, dest, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def index(tmp_path, real_encoder):
+    """(data dir, work dir, project root): an index of the sample project, with the engine closed
+    again so that a server process can own the store."""
+    from groundmcp.engine import Engine
+    from groundmcp.settings import Settings
+
+    work = tmp_path / "work"
+    root = write_project(work / "project")
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=real_encoder)
+    engine.ingest(str(root))
+    engine.close()
+    return tmp_path / "data", work, root

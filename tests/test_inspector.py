@@ -13,10 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from groundmcp.engine import Engine
-from groundmcp.settings import Settings
-
-from .conftest import write_project
 from .mcp_helpers import http_server, server_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,16 +24,6 @@ def inspector() -> str | None:
     if found is None and os.environ.get("CI"):
         pytest.fail("CI must run the MCP Inspector CLI: .ci/run installs it into .tools/")
     return found
-
-
-@pytest.fixture
-def index(tmp_path, real_encoder):
-    work = tmp_path / "work"
-    write_project(work / "project")
-    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=real_encoder)
-    engine.ingest(str(work / "project"))
-    engine.close()
-    return tmp_path / "data", work
 
 
 def run_inspector(*args: str, env: dict) -> dict:
@@ -56,7 +42,7 @@ def check(listed: dict, called: dict) -> None:
 
 
 def test_inspector_over_stdio(index):
-    data, work = index
+    data, work, _ = index
     env = server_env(data)  # the Inspector passes only a minimal environment to the server:
     server = [sys.executable, "-m", "groundmcp", "--data-dir", str(data), "serve", "--root", str(work)]
     listed = run_inspector(*server, "--method", "tools/list", env=env)
@@ -68,7 +54,7 @@ def test_inspector_over_stdio(index):
 
 
 def test_inspector_over_http(index):
-    data, work = index
+    data, work, _ = index
     with http_server(data, work, token="s3cret") as url:
         auth = ["--transport", "http", "--header", "Authorization: Bearer s3cret"]
         listed = run_inspector(url, *auth, "--method", "tools/list", env=dict(os.environ))

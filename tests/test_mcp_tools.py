@@ -20,11 +20,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 def served(tmp_path, real_encoder):
     """A server over an index of the sample project (ingested through the engine), in-process."""
     root = write_project(tmp_path / "work" / "project")

@@ -8,30 +8,9 @@ import sys
 import httpx2
 import pytest
 
-from groundmcp.engine import Engine
-from groundmcp.settings import Settings
-
-from .conftest import write_project
 from .mcp_helpers import http_client, http_server, server_env, stdio_client
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-def index(tmp_path, real_encoder):
-    """A data dir holding an index of the sample project; the engine is closed again so a
-    server process can own the store."""
-    work = tmp_path / "work"
-    root = write_project(work / "project")
-    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=real_encoder)
-    engine.ingest(str(root))
-    engine.close()
-    return tmp_path / "data", work, root
 
 
 async def round_trip(client, root) -> None:
