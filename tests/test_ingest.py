@@ -215,3 +215,11 @@ def test_texts_ingest_incrementally_and_leave_files_alone(store, project, hashin
     assert store.count("t", Filters(roots=[str(project.resolve())])) == files
     with pytest.raises(InputError, match="unique"):
         ingest_texts([("x", "1"), ("x", "2")], store=store, encoder=hashing_encoder, options=opts)
+
+
+def test_a_file_that_turns_binary_loses_its_old_chunks(store, project, hashing_encoder):
+    run(store, hashing_encoder, project)
+    (project / "src" / "retry.js").write_bytes(b"\x00binary now\x00")
+    report = run(store, hashing_encoder, project)
+    assert {s.path: s.reason for s in report.skipped}["src/retry.js"] == "binary file"
+    assert store.count("t", Filters(paths=["src/retry.js"])) == 0

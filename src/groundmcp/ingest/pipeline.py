@@ -184,11 +184,13 @@ def _prepare(todo, loader, manifest, encoder, options, report, out: queue.Queue,
     """Read, hash and chunk each file; hand on the ones whose content changed."""
     for entry in todo:
         data = loader(entry)
+        old = manifest.get(entry.path)
         if isinstance(data, Skipped):
             report.skipped.append(data)
+            if old is not None and not options.dry_run:  # indexed before, unreadable now: drop it
+                put(out, _FileWork(entry, "", [], [], 0, old), None, stop)
             continue
         file_hash = hashlib.sha256(data).hexdigest()
-        old = manifest.get(entry.path)
         if old is not None and old.hashes == {file_hash}:
             report.unchanged += 1  # touched, not changed
             continue
