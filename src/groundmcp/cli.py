@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -74,15 +75,17 @@ def _engine(lock_hint: str = "", **more):
         settings = Settings(**_overrides, **{k: v for k, v in more.items() if v is not None})
     except ValidationError as exc:
         msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-        err.print(f"[red]error:[/] invalid settings: {msgs}")
+        err.print(f"[red]error:[/] invalid settings: {escape(msgs)}")
         raise typer.Exit(2) from None
     engine = None
     try:
         engine = Engine(settings)
         yield engine
     except GroundError as exc:
-        hint = f" {lock_hint}" if isinstance(exc, StoreLocked) and lock_hint else ""
-        err.print(f"[red]error:[/] {exc}.{hint}".replace("..", "."), markup=True, highlight=False)
+        message = str(exc)
+        if isinstance(exc, StoreLocked) and lock_hint:
+            message = f"{message.rstrip('.')}. {lock_hint}"
+        err.print(f"[red]error:[/] {escape(message)}", highlight=False)
         raise typer.Exit(1) from None
     finally:
         if engine is not None:
