@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import anyio
 import pytest
@@ -235,3 +236,18 @@ async def test_rerank_tool_orders_texts_and_chunks(served):
     assert both.is_error and "exactly one" in both.content[0].text
     assert bad_id.is_error and "not a chunk id" in bad_id.content[0].text
     assert reranked["mode"] == "hybrid+rerank" and reranked["hits"][0]["path"] == "docs/guide.md"
+
+
+def test_roots_default_to_the_current_folder_but_never_to_home_or_slash(tmp_path, monkeypatch):
+    from groundmcp.errors import InputError
+    from groundmcp.server.state import AppState, resolve_roots
+
+    monkeypatch.chdir(tmp_path)
+    assert resolve_roots(Settings()) == (tmp_path.resolve(),)
+    assert resolve_roots(Settings(roots=[tmp_path / "a"])) == ((tmp_path / "a").resolve(),)
+    for unsafe in ("/", str(Path.home())):
+        monkeypatch.chdir(unsafe)
+        assert resolve_roots(Settings()) == ()
+    state = AppState(settings=Settings(), engine=None, roots=())
+    with pytest.raises(InputError, match="no allowed roots"):
+        state.allowed_path("/etc")

@@ -19,6 +19,11 @@ class AppState:
 
     def allowed_path(self, path: str) -> Path:
         """`path` resolved, if it lies inside an allowed root; InputError otherwise."""
+        if not self.roots:
+            raise InputError(
+                "this server has no allowed roots (it was started from / or your home folder "
+                "without --root); restart it with --root PATH (or GROUNDMCP_ROOTS) to allow ingest"
+            )
         given = Path(os.path.expanduser(path.strip()))
         if not given.is_absolute():
             if len(self.roots) != 1:
@@ -37,5 +42,11 @@ class AppState:
 
 
 def resolve_roots(settings: Settings) -> tuple[Path, ...]:
-    roots = settings.roots or [Path.cwd()]
-    return tuple(Path(os.path.realpath(os.path.expanduser(r))) for r in roots)
+    """The configured roots, or else the current folder: unless that is / or the home folder
+    (where desktop apps often start servers), which would open the whole disk or every project."""
+    if settings.roots:
+        return tuple(Path(os.path.realpath(os.path.expanduser(r))) for r in settings.roots)
+    cwd = Path(os.path.realpath(Path.cwd()))
+    if cwd == Path("/") or cwd == Path(os.path.realpath(Path.home())):
+        return ()
+    return (cwd,)
