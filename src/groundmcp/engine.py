@@ -128,9 +128,9 @@ class Engine:
 
     def search(self, request: SearchRequest, *, collection: str | None = None) -> list[SearchHit]:
         name = collection or self.settings.collection
-        self.store.info(name)  # an unknown collection fails here, before the model loads
+        info = self.store.info(name)  # an unknown collection fails here, before the model loads
         reranker = self.reranker if request.rerank else None
-        return search(self.store, self.encoder, name, request, reranker)
+        return search(self.store, self.encoder, name, request, reranker, info=info)
 
     def collections(self) -> list[CollectionSummary]:
         out = []

@@ -13,7 +13,7 @@ from ..encoders.base import Encoder
 from ..rerank.base import Reranker
 from ..errors import InputError
 from ..sparse import query_vector
-from ..store.base import Filters, ScoredHit, SearchMode, Store
+from ..store.base import CollectionInfo, Filters, ScoredHit, SearchMode, Store
 
 MAX_TOP_K = 100
 PREFETCH = 100  # candidates each side contributes to hybrid fusion
@@ -66,9 +66,11 @@ def search(
     collection: str,
     request: SearchRequest,
     reranker: Reranker | None = None,
+    info: CollectionInfo | None = None,
 ) -> list[SearchHit]:
     """Top hits for the request; with `request.rerank`, the first stage's top candidates are
-    re-ordered by `reranker` (InputError if there is none)."""
+    re-ordered by `reranker` (InputError if there is none). Pass `info` when the caller has
+    just read it, to save a store round trip."""
     query = request.query.strip()
     if not query:
         raise InputError("the query is empty: give a few words or an identifier to search for")
@@ -78,7 +80,7 @@ def search(
         raise InputError(f"mode must be dense, sparse or hybrid; got {request.mode!r}")
     if request.rerank and reranker is None:
         raise InputError("rerank was asked for but the reranker is 'none'; set GROUNDMCP_RERANKER")
-    check_compatible(store.info(collection), encoder)
+    check_compatible(info or store.info(collection), encoder)
     filters, glob = _filters(request)
     wanted = max(request.top_k, RERANK_CANDIDATES) if request.rerank else request.top_k
     limit = wanted * (GLOB_OVERFETCH if glob else 1)
