@@ -241,6 +241,37 @@ def test_oversized_files_are_reported_with_sizes_and_never_read(tmp_path):
     assert run(tmp_path, max_file_bytes=1000)[1]["edge.txt"] == "larger than 1 kB (1,001 bytes)"
 
 
+def test_credential_files_are_skipped_by_name(tmp_path):
+    make(
+        tmp_path,
+        {
+            ".gitignore": ".env.local\n",
+            ".env": "TOKEN=x\n",
+            ".env.local": "TOKEN=y\n",  # ignored by the rules first: silent, like any ignored file
+            ".env.example": "TOKEN=\n",  # a template stays
+            "certs/site.pem": "",
+            "home/.aws/credentials": "",
+            "src/app.py": "",
+        },
+    )
+    # a link to an ignored file is walked under the link's name; its target's name still counts
+    (tmp_path / "src" / "settings.txt").symlink_to(tmp_path / ".env.local")
+    files, skipped, stats = run(tmp_path)
+    assert files == [".env.example", ".gitignore", "src/app.py"]
+    assert skipped == {
+        ".env": "secret file (.env file)",
+        "certs/site.pem": "secret file (private key or certificate)",
+        "home/.aws/credentials": "secret file (cloud credentials)",
+        "src/settings.txt": "secret file (.env file)",
+    }
+    assert stats.ignored_files == 1
+    # named as the root, where ignore rules do not apply, it is still refused
+    assert list(walk(tmp_path / ".env")) == [Skipped(".env", "secret file (.env file)")]
+    assert list(walk(tmp_path / "home" / ".aws" / "credentials")) == [
+        Skipped("credentials", "secret file (cloud credentials)")
+    ]
+
+
 def test_content_checks_happen_when_reading(tmp_path):
     make(
         tmp_path,

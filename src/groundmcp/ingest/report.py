@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
@@ -44,7 +46,25 @@ class IngestReport:
         self.chunks += chunks
         self.tokens += tokens
 
+    def skipped_by_reason(self) -> dict[str, int]:
+        """Skipped files counted by reason, most common first (a line number or size dropped)."""
+        return dict(Counter(reason_key(s.reason) for s in self.skipped).most_common())
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["skipped"] = [{"path": s.path, "reason": s.reason} for s in self.skipped]
+        data["skipped_by_reason"] = self.skipped_by_reason()
         return data
+
+
+_DETAIL = re.compile(r", line \d+\)$")
+
+
+def reason_key(reason: str) -> str:
+    """A skip reason without what differs file to file, for counting: "secret in content (AWS
+    access key id, line 3)" counts as "secret in content (AWS access key id)"."""
+    if reason.startswith("larger than "):
+        return "too large"
+    if reason.startswith("unreadable: "):
+        return "unreadable"
+    return _DETAIL.sub(")", reason)

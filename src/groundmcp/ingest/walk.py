@@ -8,6 +8,9 @@ An ignored directory is pruned, never listed, which is also what git does: a fil
 re-included once its parent directory is excluded. ``.git`` is never entered. Files left out by these
 rules are silent (counted in ``WalkStats``); files left out for another reason come back as ``Skipped``.
 
+Files that hold credentials by their name (``.env``, private keys, ``.netrc``, cloud credential files:
+see ``secrets.py``) come back as ``Skipped`` and are never opened, even when named as the root.
+
 Symlinks are never followed out of the root. A symlink whose target lies inside the root is walked
 under the link's path only when that target is not walked under its own path (it is ignored, say);
 otherwise the link is dropped silently as a duplicate. Links are resolved after the real tree, so the
@@ -27,6 +30,7 @@ from pathlib import Path
 from groundmcp.errors import InputError
 
 from .ignore import IGNORE_FILES, _compile, _compile_file, _default_ignores, _enclosing_layers, _Layer
+from .secrets import secret_file, secret_file_reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +267,10 @@ class _Walker:
 
     def _add_file(self, rel: str, real: Path, st: os.stat_result) -> None:
         self.seen_files.add((st.st_dev, st.st_ino))
-        if st.st_size > self.options.max_file_bytes:
+        # By the name it is listed under and by its real path (a link's target; a root file's folder).
+        if (label := secret_file(rel) or secret_file(real.as_posix())) is not None:
+            self._skip(rel, secret_file_reason(label))
+        elif st.st_size > self.options.max_file_bytes:
             self._skip(rel, _too_large(self.options.max_file_bytes, st.st_size))
         else:
             self.out.append(FileEntry(rel, real, st.st_size, st.st_mtime_ns))

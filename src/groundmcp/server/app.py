@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,8 @@ from . import resources
 from .state import AppState, resolve_roots
 
 log = logging.getLogger(__name__)
+
+_built: weakref.WeakKeyDictionary[MCPServer, Settings] = weakref.WeakKeyDictionary()
 
 INSTRUCTIONS = """groundmcp answers from an index of code and documents. Use `search` to find \
 relevant chunks (hybrid by default; `mode="sparse"` for exact identifiers; filter with `path`, \
@@ -52,4 +55,10 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
     )
     for module in (search, rerank, ingest, embed, collections, resources, grounded_answer):
         module.register(mcp)
+    _built[mcp] = settings
     return mcp
+
+
+def settings_of(mcp: MCPServer) -> Settings | None:
+    """The settings `build_server` made `mcp` with (the HTTP transport reads its tokens there)."""
+    return _built.get(mcp)

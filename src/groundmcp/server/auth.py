@@ -1,44 +1,109 @@
-"""Bearer-token authentication for the Streamable HTTP transport (pure ASGI, constant-time)."""
+"""Bearer-token authentication for the Streamable HTTP transport (pure ASGI, constant-time).
+
+Each token is a grant: every collection (the single GROUNDMCP_HTTP_TOKEN), or only those its
+allow-list names (GROUNDMCP_HTTP_TOKENS). An accepted request carries the grant in the ASGI scope as
+the MCP SDK's `AuthenticatedUser`, so the tools read it from their request (see access.py) and the
+SDK binds each session to the token that opened it (another token gets 404 for that session id).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+from collections.abc import Mapping, Sequence
+
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+
+COLLECTIONS_CLAIM = "groundmcp_collections"  # list of names/globs; absent or None: every collection
+
+
+def _json_response(status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()):
+    data = json.dumps(body).encode()
+
+    async def respond(send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(data)).encode()),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": data})
+
+    return respond
 
 
 class BearerAuth:
-    """Rejects HTTP requests without `Authorization: Bearer <token>` with 401."""
+    """Rejects HTTP requests without `Authorization: Bearer <token>` (a known token) with 401."""
 
-    def __init__(self, app, token: str) -> None:
-        if not token:
+    def __init__(self, app, tokens: str | Mapping[str, Sequence[str] | None]) -> None:
+        grants = {tokens: None} if isinstance(tokens, str) else dict(tokens)
+        if not grants or not all(grants):
             raise ValueError("an empty bearer token would let anyone in")
-        self.app = app
-        self._token = token.encode()
+        self.app = AuthContextMiddleware(app)
+        # Digests of equal length: the comparison time says nothing about a token's length either.
+        self._grants = [(hashlib.sha256(t.encode()).digest(), _user(t, c)) for t, c in grants.items()]
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and not self._authorized(scope):
-            body = json.dumps(
-                {"error": "unauthorized", "message": "send 'Authorization: Bearer <token>' with the "
-                 "token this server was started with (GROUNDMCP_HTTP_TOKEN)"}
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"www-authenticate", b'Bearer realm="groundmcp"'),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-            return
+        if scope["type"] == "http":
+            user = self._user(scope)
+            if user is None:
+                await _json_response(
+                    401,
+                    {"error": "unauthorized", "message": "send 'Authorization: Bearer <token>' with a "
+                     "token this server was started with (GROUNDMCP_HTTP_TOKEN or GROUNDMCP_HTTP_TOKENS)"},
+                    [(b"www-authenticate", b'Bearer realm="groundmcp"')],
+                )(send)
+                return
+            scope = {**scope, "user": user}
         await self.app(scope, receive, send)
 
-    def _authorized(self, scope) -> bool:
+    def _user(self, scope) -> AuthenticatedUser | None:
         for name, value in scope.get("headers", ()):
             if name == b"authorization":
                 scheme, _, given = value.partition(b" ")
-                return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token)
-        return False
+                if scheme.lower() != b"bearer":
+                    return None
+                digest = hashlib.sha256(given.strip()).digest()
+                found = None
+                for known, user in self._grants:  # no early exit: every token is compared
+                    if hmac.compare_digest(known, digest):
+                        found = user
+                return found
+        return None
+
+
+def _user(token: str, collections: Sequence[str] | None) -> AuthenticatedUser:
+    """The SDK's user for a token: named by a fingerprint, so the token itself is kept nowhere."""
+    label = "token-" + hashlib.sha256(token.encode()).hexdigest()[:12]
+    claims = {COLLECTIONS_CLAIM: list(collections) if collections is not None else None}
+    return AuthenticatedUser(AccessToken(token=label, client_id=label, scopes=[], claims=claims))
+
+
+class BodyLimit:
+    """413 for a request whose Content-Length is over `max_bytes`, with a message that says what to
+    do. Bodies sent without a length (chunked) are capped by the MCP SDK at the same size."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", ()):
+                if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                    await _json_response(
+                        413,
+                        {"error": "request_too_large", "message": f"the request body is {int(value)} bytes; "
+                         f"this server accepts at most {self.max_bytes} (GROUNDMCP_HTTP_MAX_BODY_BYTES). "
+                         "Send fewer or shorter texts per call, or ingest files by path"},
+                    )(send)
+                    return
+        await self.app(scope, receive, send)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Mapping, Sequence
 
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
 from ..errors import InputError
-from .auth import BearerAuth
+from ..settings import DEFAULT_HTTP_MAX_BODY_BYTES
+from .app import settings_of
+from .auth import BearerAuth, BodyLimit
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +29,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_http_binding(host: str, token: str | None) -> None:
-    if not is_loopback(host) and not token:
+def check_http_binding(host: str, token: str | None, tokens: Mapping[str, Sequence[str]] | None = None) -> None:
+    if not is_loopback(host) and not token and not tokens:
         raise InputError(
             f"refusing to serve HTTP on {host} without a token: anyone who can reach it could read "
-            "the index. Set GROUNDMCP_HTTP_TOKEN (or --token), or bind to 127.0.0.1"
+            "the index. Set GROUNDMCP_HTTP_TOKEN (or --token) or GROUNDMCP_HTTP_TOKENS, or bind to 127.0.0.1"
         )
 
 
-def http_app(mcp: MCPServer, *, host: str, token: str | None, allowed_hosts: list[str] = ()):
-    """The Starlette app behind auth. DNS-rebinding protection stays on: loopback hosts always,
-    plus the bind address and any `allowed_hosts` (host:port or host:*)."""
+def http_app(
+    mcp: MCPServer,
+    *,
+    host: str,
+    token: str | None,
+    allowed_hosts: list[str] = (),
+    tokens: Mapping[str, Sequence[str]] | None = None,
+    max_body_bytes: int = DEFAULT_HTTP_MAX_BODY_BYTES,
+):
+    """The Starlette app behind auth and a body-size limit. `token` may use every collection, each
+    of `tokens` only the collections its list names. DNS-rebinding protection stays on: loopback
+    hosts always, plus the bind address and any `allowed_hosts` (host:port or host:*)."""
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
     if not is_loopback(host) and host not in ("0.0.0.0", "::"):
         hosts.append(f"{host}:*")
@@ -46,18 +58,41 @@ def http_app(mcp: MCPServer, *, host: str, token: str | None, allowed_hosts: lis
         allowed_hosts=hosts,
         allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts],
     )
-    app = mcp.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security, host=host)
-    return BearerAuth(app, token) if token else app
+    app = mcp.streamable_http_app(
+        streamable_http_path=MCP_PATH, transport_security=security, host=host, max_request_body_size=max_body_bytes
+    )
+    app = BodyLimit(app, max_body_bytes)
+    grants: dict[str, Sequence[str] | None] = {**(tokens or {})}
+    if token:
+        grants[token] = None
+    return BearerAuth(app, grants) if grants else app
 
 
-def serve_http(mcp: MCPServer, *, host: str, port: int, token: str | None, allowed_hosts: list[str] = ()) -> None:
+def serve_http(
+    mcp: MCPServer,
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    allowed_hosts: list[str] = (),
+    tokens: Mapping[str, Sequence[str]] | None = None,
+    max_body_bytes: int | None = None,
+) -> None:
+    """Serve until stopped. `tokens` and `max_body_bytes` default to the settings `mcp` was built with."""
     import uvicorn
 
-    check_http_binding(host, token)
-    app = http_app(mcp, host=host, token=token, allowed_hosts=list(allowed_hosts))
+    settings = settings_of(mcp)
+    if tokens is None and settings is not None:
+        tokens = settings.http_tokens
+    if max_body_bytes is None:
+        max_body_bytes = settings.http_max_body_bytes if settings is not None else DEFAULT_HTTP_MAX_BODY_BYTES
+    check_http_binding(host, token, tokens)
+    app = http_app(
+        mcp, host=host, token=token, allowed_hosts=list(allowed_hosts), tokens=tokens, max_body_bytes=max_body_bytes
+    )
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     log.warning("groundmcp serving Streamable HTTP on http://%s:%d%s%s", host, port, MCP_PATH,
-                " (bearer token required)" if token else "")
+                " (bearer token required)" if token or tokens else "")
     anyio.run(uvicorn.Server(config).serve)
 
 

@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from .common import clean_doc, run, state
+from .common import MAX_NAME, MAX_PATH, access, clean_doc, run, state, use_collection
 
 
 class CollectionRow(BaseModel):
@@ -46,22 +46,20 @@ def register(mcp: MCPServer) -> None:
     @clean_doc
     async def list_collections(ctx: Context) -> CollectionList:
         """List the collections in the index with their model, vector dimension and size."""
-        app = state(ctx)
-        rows = await run(app.engine.collections)
-        return CollectionList(
-            default=app.settings.collection,
-            collections=[CollectionRow(name=r.name, model=r.model, dim=r.dim, chunks=r.chunks, created=r.created) for r in rows],
-        )
+        mine = access(ctx)
+        rows = await run(_collections, state(ctx).engine, mine)
+        return CollectionList(default=mine.default or "", collections=rows)
 
     @mcp.tool(title="Collection statistics", annotations=read_only)
     @clean_doc
     async def collection_stats(
         ctx: Context,
-        collection: Annotated[str | None, Field(description="Collection; omit for the default.")] = None,
+        collection: Annotated[
+            str | None, Field(max_length=MAX_NAME, description="Collection; omit for the default.")
+        ] = None,
     ) -> CollectionStatsResult:
         """Files, chunks, ingested roots, and chunks per language and kind of one collection."""
-        app = state(ctx)
-        s = await run(app.engine.stats, collection or app.settings.collection)
+        s = await run(state(ctx).engine.stats, await use_collection(ctx, collection))
         return CollectionStatsResult(
             name=s.name, model=s.model, dim=s.dim, chunks=s.chunks, created=s.created,
             files=s.files, roots=s.roots, languages=s.languages, kinds=s.kinds,
@@ -71,10 +69,12 @@ def register(mcp: MCPServer) -> None:
     @clean_doc
     async def delete_collection(
         ctx: Context,
-        collection: Annotated[str, Field(min_length=1, description="The collection to delete, with all its chunks.")],
+        collection: Annotated[
+            str, Field(min_length=1, max_length=MAX_NAME, description="The collection to delete, with all its chunks.")
+        ],
     ) -> Deleted:
         """Delete a whole collection. This cannot be undone; re-ingest to rebuild it."""
-        await run(state(ctx).engine.delete_collection, collection)
+        await run(state(ctx).engine.delete_collection, await use_collection(ctx, collection))
         return Deleted(collection=collection, deleted_chunks=None)
 
     @mcp.tool(title="Delete files from a collection", annotations=destructive)
@@ -82,17 +82,38 @@ def register(mcp: MCPServer) -> None:
     async def delete_paths(
         ctx: Context,
         paths: Annotated[
-            list[Annotated[str, Field(min_length=1)]],
+            list[Annotated[str, Field(min_length=1, max_length=MAX_PATH)]],
             Field(min_length=1, max_length=1000,
                   description="Relative paths as shown in search results; a folder removes "
                   "everything under it."),
         ],
-        collection: Annotated[str | None, Field(description="Collection; omit for the default.")] = None,
-        root: Annotated[str | None, Field(description="Only under this ingested root (see collection_stats).")] = None,
+        collection: Annotated[
+            str | None, Field(max_length=MAX_NAME, description="Collection; omit for the default.")
+        ] = None,
+        root: Annotated[
+            str | None, Field(max_length=MAX_PATH, description="Only under this ingested root (see collection_stats).")
+        ] = None,
     ) -> Deleted:
         """Remove the chunks of some files from the index (the files on disk are not touched).
         A later ingest of their folder adds them again if they still exist."""
-        app = state(ctx)
-        name = collection or app.settings.collection
-        count = await run(app.engine.delete_paths, name, paths, root)
+        name = await use_collection(ctx, collection)
+        count = await run(state(ctx).engine.delete_paths, name, paths, root)
         return Deleted(collection=name, deleted_chunks=count)
+
+
+def _collections(engine, mine) -> list[CollectionRow]:
+    """The collections this request may see. For a token with an allow-list, the others are
+    never opened (their names are filtered before any is read)."""
+    if not mine.limited:
+        rows = engine.collections()
+        return [CollectionRow(name=r.name, model=r.model, dim=r.dim, chunks=r.chunks, created=r.created) for r in rows]
+    out = []
+    for name in sorted(mine.visible(engine.store.list_collections())):
+        info = engine.store.info(name)
+        out.append(
+            CollectionRow(
+                name=name, model=info.meta.get("model", "?"), dim=info.dim, chunks=info.points,
+                created=info.meta.get("created", ""),
+            )
+        )
+    return out

@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..errors import GroundError
+from ..server.access import Access, access_for
 from ..server.state import AppState
 
 T = TypeVar("T")
@@ -21,6 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 COLLECTION_DESCRIPTION = (
     "Collection to use; omit for the server's default. `list_collections` shows what exists."
 )
+MAX_NAME = 255  # collection names (Qdrant's limit)
+MAX_PATH = 4096
 
 
 def clean_doc(fn: F) -> F:
@@ -31,6 +34,17 @@ def clean_doc(fn: F) -> F:
 
 def state(ctx: Context) -> AppState:
     return ctx.request_context.lifespan_context
+
+
+def access(ctx: Context) -> Access:
+    """What this request may touch: every collection, or its bearer token's allow-list."""
+    return access_for(state(ctx), ctx.request_context.request)
+
+
+async def use_collection(ctx: Context, name: str | None, *, must_exist: bool = True) -> str:
+    """The collection to use for `name` (None: the default), refused with a tool error before
+    the collection is read when this request's token may not use it."""
+    return await run(access(ctx).collection, name, must_exist=must_exist)
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..ingest.report import IngestProgress, IngestReport
-from .common import COLLECTION_DESCRIPTION, clean_doc, run, state, tool_errors
+from .common import COLLECTION_DESCRIPTION, MAX_NAME, MAX_PATH, clean_doc, run, state, tool_errors, use_collection
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,10 @@ class IngestSummary(BaseModel):
     empty: int
     skipped: list[SkippedFile] = Field(description="Files left out, with the reason (first 50).")
     skipped_total: int
+    skipped_by_reason: dict[str, int] = Field(
+        description="Skipped files counted by reason, e.g. 'secret file (.env file)' or 'secret in "
+        "content (AWS access key id)': files that hold credentials are never indexed."
+    )
     chunks: int = Field(description="Chunks encoded (dry run: that would be encoded).")
     tokens: int
     chunks_removed: int
@@ -64,6 +68,7 @@ class IngestSummary(BaseModel):
             empty=len(r.empty),
             skipped=[SkippedFile(path=s.path, reason=s.reason) for s in r.skipped[:50]],
             skipped_total=len(r.skipped),
+            skipped_by_reason=r.skipped_by_reason(),
             chunks=r.chunks,
             tokens=r.tokens,
             chunks_removed=r.chunks_removed,
@@ -83,7 +88,8 @@ def register(mcp: MCPServer) -> None:
         ctx: Context,
         path: Annotated[
             str | None,
-            Field(description="Folder, git checkout or file to index, inside the server's allowed "
+            Field(max_length=MAX_PATH,
+                  description="Folder, git checkout or file to index, inside the server's allowed "
                   "roots (relative paths are taken from the root). Re-running it re-encodes only "
                   "changed files and removes deleted ones."),
         ] = None,
@@ -91,7 +97,7 @@ def register(mcp: MCPServer) -> None:
             list[TextDoc] | None,
             Field(max_length=MAX_TEXTS, description="Texts to index instead of files, each with an id."),
         ] = None,
-        collection: Annotated[str | None, Field(description=COLLECTION_DESCRIPTION)] = None,
+        collection: Annotated[str | None, Field(max_length=MAX_NAME, description=COLLECTION_DESCRIPTION)] = None,
         dry_run: Annotated[bool, Field(description="Only count files, chunks and tokens.")] = False,
     ) -> IngestSummary:
         """Index a folder, file or list of texts into a collection (created on first use), so
@@ -100,6 +106,7 @@ def register(mcp: MCPServer) -> None:
         if (path is None) == (texts is None):
             raise ToolError("give exactly one of `path` (files to index) or `texts` (documents with ids)")
         app = state(ctx)
+        collection = await use_collection(ctx, collection, must_exist=False)
         report_progress = _progress_sender(ctx)
         if path is not None:
             if not path.strip():
@@ -111,10 +118,14 @@ def register(mcp: MCPServer) -> None:
             )
             if target.is_file() and report.skipped and not (report.added or report.changed or report.unchanged):
                 reason = report.skipped[0].reason
-                raise ToolError(
-                    f"{path} was not ingested: {reason}. Only text files (UTF-8) and PDFs under the size "
-                    "limit (GROUNDMCP_MAX_FILE_BYTES) can be indexed; nothing was changed."
+                hint = (
+                    "Files that hold credentials are never indexed; move the secret out of the file "
+                    "(into the environment or a secret manager) to index the rest"
+                    if reason.startswith("secret ")
+                    else "Only text files (UTF-8) and PDFs under the size limit (GROUNDMCP_MAX_FILE_BYTES) "
+                    "can be indexed"
                 )
+                raise ToolError(f"{path} was not ingested: {reason}. {hint}; nothing was changed.")
         else:
             docs = [(d.id, d.text) for d in texts or []]
             report = await run(

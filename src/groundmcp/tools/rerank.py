@@ -10,7 +10,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..search.sources import chunks_by_id
-from .common import COLLECTION_DESCRIPTION, clean_doc, run, state
+from .common import COLLECTION_DESCRIPTION, MAX_NAME, clean_doc, run, state, use_collection
 
 MAX_CANDIDATES = 100
 MAX_CHARS = 8000
@@ -43,10 +43,10 @@ def register(mcp: MCPServer) -> None:
             Field(max_length=MAX_CANDIDATES, description="Candidate texts, best first if already ranked."),
         ] = None,
         chunk_ids: Annotated[
-            list[str] | None,
+            list[Annotated[str, Field(max_length=64)]] | None,
             Field(max_length=MAX_CANDIDATES, description="Chunk ids from search results, instead of texts."),
         ] = None,
-        collection: Annotated[str | None, Field(description=COLLECTION_DESCRIPTION)] = None,
+        collection: Annotated[str | None, Field(max_length=MAX_NAME, description=COLLECTION_DESCRIPTION)] = None,
         top_k: Annotated[int, Field(ge=1, le=MAX_CANDIDATES, description="How many to return.")] = 10,
     ) -> RerankResult:
         """Score candidates against a query with the server's reranker and return them best
@@ -56,12 +56,12 @@ def register(mcp: MCPServer) -> None:
         if (documents is None) == (chunk_ids is None) or not (documents or chunk_ids):
             raise ToolError("give a non-empty list in exactly one of `documents` or `chunk_ids`")
         app = state(ctx)
+        name = await use_collection(ctx, collection) if chunk_ids is not None else None
         reranker = await run(lambda: app.engine.reranker)
         if reranker is None:
             raise ToolError("the reranker is 'none' on this server; set GROUNDMCP_RERANKER to enable rerank")
         hits = None
         if chunk_ids is not None:
-            name = collection or app.settings.collection
             hits = await run(chunks_by_id, app.engine.store, name, chunk_ids)
             texts = [h.embed_text for h in hits]
         else:
