@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 QUERY ?= how are changed files re-ingested incrementally
 
-.PHONY: install demo test bench clean
+.PHONY: install adapters demo test bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +17,24 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# langchain-mcp-adapters pins mcp<2, so it gets its own virtualenv; tests/test_examples.py runs
+# examples/langchain_adapters_client.py with it against this project's server.
+ADAPTERS ?= .venv-adapters
+$(ADAPTERS)/.installed: examples/requirements-adapters.txt
+	$(PYTHON) -m venv $(ADAPTERS)
+	$(ADAPTERS)/bin/python -m pip install -q -r examples/requirements-adapters.txt
+	touch $@
+
+adapters: $(ADAPTERS)/.installed
+
 demo: install
 	$(BIN)/groundmcp ingest . --collection groundmcp
 	$(BIN)/groundmcp search "$(QUERY)" --collection groundmcp --top-k 5
 	@echo
 	@echo "Search more:  $(BIN)/groundmcp search 'your question' -c groundmcp"
 
-test: install
+test: install adapters
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(ADAPTERS) .pytest_cache

@@ -1,0 +1,240 @@
+"""LangChain: a native retriever and tools over the engine, in-process (no MCP server needed).
+
+    pip install 'groundmcp[langchain]'
+
+    from groundmcp.integrations.langchain import GroundRetriever, groundmcp_tools
+    retriever = GroundRetriever.from_settings(top_k=5)       # the index the CLI and server use
+    docs = retriever.invoke("how are retries backed off?")   # Documents; metadata["citation"] = path:start-end
+    tools = groundmcp_tools(retriever.engine)                 # search, list_collections, collection_stats
+
+Every Document and every tool result carries the citation (`path:start-end`), the symbol or heading,
+the score and the chunk id, so an answer built from them can cite its sources. The retriever and the
+tools call the same Engine as the CLI and the MCP tools; errors keep their actionable messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
+
+try:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+    from langchain_core.tools import BaseTool, StructuredTool, ToolException
+except ImportError as exc:  # the extra is not installed
+    raise ImportError(
+        "groundmcp.integrations.langchain needs langchain-core, which the base install leaves out: "
+        "pip install 'groundmcp[langchain]'",
+        name=exc.name,
+    ) from exc
+
+from pydantic import BaseModel, Field
+
+from ..engine import Engine
+from ..errors import GroundError, InputError
+from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
+from ..search.engine import MAX_TOP_K, SearchHit, SearchRequest
+from ..settings import Settings
+
+__all__ = ["GroundRetriever", "groundmcp_tools", "hit_to_document", "format_documents"]
+
+SERVER_REMEDY = "restart the server with --root PATH (or GROUNDMCP_ROOTS) to allow it"
+
+
+def hit_to_document(hit: SearchHit, *, collection: str, text: str | None = None,
+                    lines: tuple[int, int] | None = None) -> Document:
+    """A search hit as a Document: the chunk text, and its citation and provenance as metadata.
+    `text`/`lines` override the hit's when only part of the chunk is kept."""
+    start, end = lines or (hit.start_line, hit.end_line)
+    metadata: dict[str, Any] = {
+        "citation": f"{hit.path}:{start}-{end}",
+        "path": hit.path,
+        "start_line": start,
+        "end_line": end,
+        "symbol": hit.symbol,
+        "language": hit.language,
+        "kind": hit.kind,
+        "score": hit.score,
+        "id": hit.id,
+        "root": hit.root,
+        "collection": collection,
+    }
+    if hit.header:
+        metadata["header"] = hit.header
+    if hit.page is not None:
+        metadata["page"] = hit.page
+    return Document(page_content=hit.text if text is None else text, metadata=metadata, id=hit.id)
+
+
+def format_documents(docs: Sequence[Document]) -> str:
+    """Documents as prompt context: a `[citation] symbol` line, then the text, per document."""
+    parts = []
+    for doc in docs:
+        meta = doc.metadata
+        label = f"  {meta['symbol']}" if meta.get("symbol") else ""
+        parts.append(f"[{meta.get('citation', '?')}]{label}\n{doc.page_content}")
+    return "\n\n".join(parts)
+
+
+class GroundRetriever(BaseRetriever):
+    """Hybrid search over a groundmcp collection, as a LangChain retriever.
+
+    Each Document's `page_content` is the chunk text; `metadata` holds `citation` (path:start-end),
+    `path`, `start_line`, `end_line`, `symbol`, `language`, `kind`, `score`, `id`, `root` and
+    `collection`. The engine is not closed by the retriever: call `retriever.engine.close()` (or
+    close the Engine you passed in) when done.
+    """
+
+    engine: Engine
+    collection: str | None = Field(None, description="Collection to search; None for the default.")
+    top_k: int = Field(8, ge=1, le=MAX_TOP_K)
+    mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
+    path: str | None = Field(None, description="Only files matching this glob, e.g. 'src/**/*.py'.")
+    languages: list[str] = Field(default_factory=list)
+    kind: Literal["code", "doc"] | None = None
+    rerank: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> GroundRetriever:
+        """A retriever over a new Engine (from GROUNDMCP_* variables when `settings` is None)."""
+        return cls(engine=Engine(settings or Settings()), **kwargs)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        request = SearchRequest(
+            query=query,
+            top_k=self.top_k,
+            mode=self.mode,
+            path_glob=self.path,
+            languages=tuple(self.languages),
+            kinds=(self.kind,) if self.kind else (),
+            rerank=self.rerank,
+        )
+        name = self.collection or self.engine.settings.collection
+        return [hit_to_document(h, collection=name) for h in self.engine.search(request, collection=name)]
+
+
+class SearchArgs(BaseModel):
+    query: str = Field(min_length=1, max_length=2000, description="What to find: a question, keywords, "
+                       "or an exact identifier (e.g. 'how are retries backed off' or 'parse_headers').")
+    top_k: int = Field(8, ge=1, le=50, description="How many hits to return.")
+    mode: Literal["hybrid", "dense", "sparse"] = Field(
+        "hybrid", description="hybrid: meaning + exact words; dense: meaning only; sparse: exact words (BM25).")
+    path: str | None = Field(None, description="Only files matching this glob: 'src/**/*.py', '*.md', 'docs/'.")
+    languages: list[str] | None = Field(None, description="Only these languages, e.g. ['python'].")
+    kind: Literal["code", "doc"] | None = Field(None, description="Only source code, or only documents.")
+    max_tokens: int = Field(DEFAULT_MAX_TOKENS, ge=MIN_MAX_TOKENS, le=HARD_CAP_TOKENS,
+                            description="Budget for the result; long hits are trimmed to their best lines.")
+
+
+class StatsArgs(BaseModel):
+    collection: str | None = Field(None, description="Collection; omit for the default.")
+
+
+class IngestArgs(BaseModel):
+    path: str = Field(min_length=1, description="Folder or file to index, inside the allowed roots.")
+
+
+def groundmcp_tools(
+    engine: Engine,
+    *,
+    collection: str | None = None,
+    ingest_roots: Sequence[str | Path] = (),
+) -> list[BaseTool]:
+    """The MCP server's read-only tools as LangChain tools: `search`, `list_collections` and
+    `collection_stats`, plus `ingest` when `ingest_roots` names the folders it may index (the same
+    rule as the server's --root). The destructive tools are left out on purpose.
+
+    `search` returns its hits as text with a `[path:start-end]` line per hit (what the model reads)
+    and as Documents in the tool message's `artifact`. Expected failures (an unknown collection, a
+    path outside the roots) come back to the model as an error message it can act on."""
+    name = collection or engine.settings.collection
+
+    def search(query: str, top_k: int = 8, mode: str = "hybrid", path: str | None = None,
+               languages: list[str] | None = None, kind: str | None = None,
+               max_tokens: int = DEFAULT_MAX_TOKENS) -> tuple[str, list[Document]]:
+        request = SearchRequest(query=query, top_k=top_k, mode=mode, path_glob=path,  # type: ignore[arg-type]
+                                languages=tuple(languages or ()), kinds=(kind,) if kind else ())
+        with _tool_errors():
+            hits = engine.search(request, collection=name)
+        fitted = fit(hits, query, max_tokens)
+        docs = [hit_to_document(f.hit, collection=name, text=f.text, lines=(f.start_line, f.end_line))
+                for f in fitted.hits]
+        if not hits:
+            return f"No hits for {query!r} in collection {name!r}.", []
+        text = format_documents(docs)
+        if fitted.omitted:
+            text += (f"\n\n({len(fitted.omitted)} {'more ' if docs else ''}hit(s) left out to stay within "
+                     f"max_tokens={fitted.max_tokens}; raise it, or narrow the search with path/languages.)")
+        return text.strip(), docs
+
+    def list_collections() -> str:
+        with _tool_errors():
+            rows = engine.collections()
+        return json.dumps({"default": name, "collections": [asdict(r) for r in rows]})
+
+    def collection_stats(collection: str | None = None) -> str:
+        with _tool_errors():
+            return json.dumps(asdict(engine.stats(collection or name)))
+
+    tools = [
+        _tool(search, SearchArgs, "Search ingested code and documents. Returns ranked chunks, each "
+              "under a [path:start-end] citation line. Cite that citation for every claim you make from "
+              "a hit; if no hit answers the question, say the index has no answer.", artifact=True),
+        _tool(list_collections, None, "List the collections in the index with their model, vector "
+              "dimension and size."),
+        _tool(collection_stats, StatsArgs, "Files, chunks, ingested roots, and chunks per language "
+              "and kind of one collection."),
+    ]
+    if ingest_roots:
+        from ..server.state import AppState  # the server's own root rule, not a copy of it
+
+        state = AppState(settings=engine.settings, engine=engine,
+                         roots=tuple(Path(r).expanduser().resolve() for r in ingest_roots))
+
+        def ingest(path: str) -> str:
+            try:
+                target = state.allowed_path(path)
+            except InputError as exc:  # the server's message, with this API's remedy
+                raise ToolException(str(exc).replace(SERVER_REMEDY, "add its folder to ingest_roots")) from exc
+            with _tool_errors():
+                report = engine.ingest(str(target), collection=name)
+            r = report.to_dict()
+            keep = ("collection", "root", "files_seen", "unchanged", "chunks", "chunks_removed")
+            summary = {k: r[k] for k in keep} | {k: len(r[k]) for k in ("added", "changed", "removed", "skipped")}
+            return json.dumps(summary)
+
+        tools.append(_tool(ingest, IngestArgs, "Index a folder or file (incrementally) so `search` can "
+                           "find it. Only paths inside the allowed roots."))
+    return tools
+
+
+@contextmanager
+def _tool_errors() -> Iterator[None]:
+    """GroundError -> ToolException, which LangChain hands to the model as the tool's answer."""
+    try:
+        yield
+    except GroundError as exc:
+        raise ToolException(str(exc)) from exc
+
+
+def _tool(fn, schema: type[BaseModel] | None, description: str, *, artifact: bool = False) -> BaseTool:
+    async def run_async(**kwargs: Any) -> Any:  # engine calls block: keep them off the event loop
+        return await asyncio.to_thread(fn, **kwargs)
+
+    return StructuredTool.from_function(
+        func=fn,
+        coroutine=run_async,
+        name=fn.__name__,
+        description=description,
+        args_schema=schema,
+        response_format="content_and_artifact" if artifact else "content",
+        handle_tool_error=True,
+    )

@@ -1,0 +1,277 @@
+"""The README's install line and client configs, as users copy them.
+
+The README marks each block with an HTML comment: `<!-- install -->`, `<!-- serve: http -->` and
+`<!-- client: NAME TRANSPORT -->`. Every client block must parse and must start or reach the
+server. Two launchers stand in for downloads that cannot happen here:
+- `uvx` runs the `groundmcp` console script of this checkout. That is what `uvx groundmcp ...`
+  runs once the package is on PyPI. The stand-in refuses any other package name.
+- `npx -y mcp-remote` runs the mcp-remote that .ci/run installs.
+
+Claude Code's own CLI (`claude mcp add`, `claude mcp list`) checks its lines. The JSON blocks are
+resolved as the client resolves them (`${workspaceFolder}`, `${env:...}`, `${input:...}`, the
+config's `env`), then started or connected with the MCP SDK client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from contextlib import suppress
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from typer.testing import CliRunner
+
+from groundmcp import __version__
+from groundmcp.cli import app
+from groundmcp.engine import Engine
+from groundmcp.settings import Settings
+
+from .conftest import write_project
+from .mcp_helpers import free_port, http_client
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+TOOLS_BIN = REPO / ".tools" / "node_modules" / ".bin"
+GROUNDMCP = Path(sys.executable).with_name("groundmcp")
+CLIENTS = {"claude-desktop", "claude-code", "cursor", "vscode"}
+DEFAULT_URL = "http://127.0.0.1:8765/mcp"
+
+pytestmark = pytest.mark.anyio
+
+
+def readme_blocks() -> dict[str, tuple[str, str]]:
+    """tag -> (language, body) of each marked fenced block."""
+    found = re.findall(r"<!-- ([^>]+?) -->\s*```(\w+)\n(.*?)```", README, flags=re.S)
+    blocks = {tag.strip(): (lang, body) for tag, lang, body in found}
+    assert len(blocks) == len(found), "two README blocks share a marker"
+    return blocks
+
+
+BLOCKS = readme_blocks()
+
+
+def client_block(name: str, transport: str):
+    lang, body = BLOCKS[f"client: {name} {transport}"]
+    return json.loads(body) if lang == "json" else body.strip()
+
+
+def server_entry(config: dict) -> dict:
+    servers = config.get("mcpServers") or config.get("servers")
+    assert list(servers) == ["groundmcp"], config
+    return servers["groundmcp"]
+
+
+def node_tool(name: str) -> Path | None:
+    path = TOOLS_BIN / name
+    if path.exists():
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run {name}: .ci/run installs it into .tools/")
+    pytest.skip(f"{name} not installed (npm install --prefix .tools ..., as .ci/run does)")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, real_encoder):
+    """A project, two indexes of it (one for the stdio servers, one for the HTTP server), and a
+    bin folder with the launcher stand-ins, put first on PATH."""
+    base = tmp_path_factory.mktemp("readme")
+    project = write_project(base / "project")
+    for data in ("stdio-data", "http-data"):
+        engine = Engine(Settings(data_dir=base / data), encoder=real_encoder)
+        engine.ingest(str(project))
+        engine.close()
+    bin_dir = base / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uvx").write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = groundmcp ] || { echo "uvx stand-in: only runs groundmcp, got $1" >&2; exit 2; }\n'
+        f'shift\nexec "{GROUNDMCP}" "$@"\n'
+    )
+    (bin_dir / "npx").write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = -y ] && shift\n'
+        '[ "$1" = mcp-remote ] || { echo "npx stand-in: only runs mcp-remote, got $1" >&2; exit 2; }\n'
+        f'shift\nexec "{TOOLS_BIN / "mcp-remote"}" "$@"\n'
+    )
+    for launcher in bin_dir.iterdir():
+        launcher.chmod(0o755)
+    path = f"{bin_dir}{os.pathsep}{TOOLS_BIN}{os.pathsep}{os.environ['PATH']}"
+    return SimpleNamespace(base=base, project=project, stdio_data=base / "stdio-data",
+                           http_data=base / "http-data", path=path)
+
+
+def resolve(value, project: Path, token: str = "", url: str = DEFAULT_URL):
+    """What the IDE does to a config before it uses it: its variables, our placeholders."""
+    if isinstance(value, dict):
+        return {k: resolve(v, project, token, url) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, project, token, url) for v in value]
+    return (value.replace("/path/to/project", str(project))
+                 .replace("${workspaceFolder}", str(project))
+                 .replace("${env:GROUNDMCP_HTTP_TOKEN}", token)
+                 .replace("${input:groundmcp-token}", token)
+                 .replace("paste-the-token-here", token)
+                 .replace(DEFAULT_URL, url))
+
+
+def stdio_params(entry: dict, site, **env: str) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=entry["command"], args=entry["args"],
+        env={"PATH": site.path, "GROUNDMCP_DATA_DIR": str(site.stdio_data), **entry.get("env", {}), **env},
+    )
+
+
+async def check_connected(client: Client) -> None:
+    """The server answers and serves the index it was pointed at."""
+    names = {t.name for t in (await client.list_tools()).tools}
+    assert {"search", "ingest", "list_collections"} <= names
+    listed = await client.call_tool("list_collections", {})
+    rows = listed.structured_content["collections"]
+    assert [r["name"] for r in rows] == ["default"] and rows[0]["chunks"] > 0
+
+
+def test_every_client_has_a_stdio_and_an_http_block():
+    tags = {tag for tag in BLOCKS if tag.startswith("client: ")}
+    assert tags == {f"client: {c} {t}" for c in CLIENTS for t in ("stdio", "http")}
+    for name in CLIENTS - {"claude-code"}:
+        stdio = server_entry(client_block(name, "stdio"))
+        assert stdio["command"] == "uvx" and stdio["args"][:2] == ["groundmcp", "serve"]
+        assert "--root" in stdio["args"]
+        http = json.dumps(client_block(name, "http"))
+        assert "8765/mcp" in http and "Bearer ${" in http  # a variable, never a literal token
+    assert client_block("claude-code", "stdio").startswith("claude mcp add groundmcp -- uvx groundmcp serve")
+    assert client_block("claude-code", "http").startswith("claude mcp add --transport http groundmcp ")
+
+
+def test_install_lines_name_a_real_command_and_extras():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["groundmcp"] == "groundmcp.cli:main"
+    lines = [line.split("#")[0].split() for line in BLOCKS["install"][1].strip().splitlines()]
+    assert [line[:2] for line in lines] == [["uvx", "groundmcp"], ["pipx", "run"], ["pipx", "install"],
+                                            ["pip", "install"]]
+    extras = set(re.findall(r"groundmcp\[(\w+)\]", README))
+    assert extras and extras <= set(project["optional-dependencies"])
+    assert CliRunner().invoke(app, ["--version"]).stdout.strip() == __version__
+    helped = CliRunner().invoke(app, [lines[0][2], "--help"])
+    assert helped.exit_code == 0 and "--json" in helped.output  # `doctor` is a real command
+
+
+async def test_stdio_configs_start_the_server(site):
+    entries = [resolve(server_entry(client_block(name, "stdio")), site.project)
+               for name in sorted(CLIENTS - {"claude-code"})]
+    commands = {json.dumps([e["command"], *e["args"]]) for e in entries}
+    assert len(commands) == 1, commands  # one command line, three config shapes
+    async with Client(stdio_params(entries[0], site), read_timeout_seconds=120) as client:
+        await check_connected(client)
+
+
+def claude(site, home: Path, *args: str, env: dict | None = None, shell: str | None = None):
+    """Claude Code's CLI with its own home (its config file) and no traffic beyond this machine."""
+    node_tool("claude")
+    full = {**os.environ, "HOME": str(home), "PATH": site.path, "GROUNDMCP_DATA_DIR": str(site.stdio_data),
+            "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", **(env or {})}
+    command = ["bash", "-c", shell] if shell else ["claude", *args]
+    return subprocess.run(command, cwd=site.project, env=full, capture_output=True, text=True, timeout=180,
+                          stdin=subprocess.DEVNULL)
+
+
+def claude_config(home: Path, project: Path) -> dict:
+    config = json.loads((home / ".claude.json").read_text())
+    return config["projects"][str(project)]["mcpServers"]["groundmcp"]
+
+
+def test_claude_code_stdio_line_with_the_real_cli(site, tmp_path):
+    added = claude(site, tmp_path, shell=client_block("claude-code", "stdio"))
+    assert added.returncode == 0, added.stderr
+    entry = claude_config(tmp_path, site.project)
+    assert entry["command"] == "uvx" and entry["args"] == ["groundmcp", "serve", "--root", str(site.project)]
+    listed = claude(site, tmp_path, "mcp", "list")
+    assert re.search(r"^groundmcp: uvx groundmcp serve .*Connected", listed.stdout, flags=re.M), listed.stdout
+
+
+@pytest.fixture(scope="module")
+def http_site(site):
+    """The README's two-line HTTP start, run as written (the port moved off 8765 by environment)."""
+    export, serve = BLOCKS["serve: http"][1].strip().splitlines()
+    token = subprocess.run(["bash", "-c", f'{export}\nprintf %s "$GROUNDMCP_HTTP_TOKEN"'],
+                           capture_output=True, text=True, check=True).stdout
+    assert len(token) == 64
+    port = free_port()
+    env = {**os.environ, "PATH": site.path, "GROUNDMCP_HTTP_TOKEN": token, "GROUNDMCP_HTTP_PORT": str(port),
+           "GROUNDMCP_DATA_DIR": str(site.http_data)}
+    command = resolve(serve.split("#")[0].strip(), site.project)
+    proc = subprocess.Popen(["bash", "-c", f"exec {command}"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"the README's serve line exited {proc.returncode}: {proc.stderr.read().decode()}")
+            with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            assert time.monotonic() < deadline, "the README's serve line did not start within 120 s"
+            time.sleep(0.2)
+        yield SimpleNamespace(token=token, url=f"http://127.0.0.1:{port}/mcp")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+
+
+@pytest.mark.parametrize("name", ["cursor", "vscode"])
+async def test_http_configs_reach_the_server_with_the_token(site, http_site, name):
+    entry = resolve(server_entry(client_block(name, "http")), site.project, http_site.token, http_site.url)
+    assert entry["headers"]["Authorization"] == f"Bearer {http_site.token}"
+    async with httpx2.AsyncClient() as raw:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+        refused = await raw.post(entry["url"], json=body, headers={"Accept": "application/json, text/event-stream"})
+        assert refused.status_code == 401  # the token is what gets the config in
+    async with http_client(entry["url"], token=http_site.token) as client:
+        await check_connected(client)
+
+
+async def test_claude_desktop_http_through_mcp_remote(site, http_site):
+    node_tool("mcp-remote")
+    config = resolve(client_block("claude-desktop", "http"), site.project, http_site.token, http_site.url)
+    entry = server_entry(config)
+    assert entry["env"] == {"GROUNDMCP_HTTP_TOKEN": http_site.token}
+    params = stdio_params(entry, site, HOME=str(site.base))  # mcp-remote keeps state under HOME
+    async with Client(params, read_timeout_seconds=120) as client:
+        await check_connected(client)
+
+
+def test_claude_code_http_line_with_the_real_cli(site, http_site, tmp_path):
+    line = resolve(client_block("claude-code", "http"), site.project, url=http_site.url)
+    for home, token in ((tmp_path / "right", http_site.token), (tmp_path / "wrong", "not-the-token")):
+        home.mkdir()
+        added = claude(site, home, shell=line, env={"GROUNDMCP_HTTP_TOKEN": token})
+        assert added.returncode == 0, added.stderr
+        assert claude_config(home, site.project)["headers"] == {"Authorization": f"Bearer {token}"}
+    right = claude(site, tmp_path / "right", "mcp", "list").stdout
+    wrong = claude(site, tmp_path / "wrong", "mcp", "list").stdout
+    assert re.search(rf"^groundmcp: {re.escape(http_site.url)} \(HTTP\) - .*Connected", right, flags=re.M), right
+    assert "Connected" not in wrong and "401" in wrong, wrong
+
+
+def test_launcher_stand_ins_refuse_other_packages(site):
+    """The stand-ins run only what the README names, so a typo in a block cannot pass."""
+    env = {**os.environ, "PATH": site.path}
+    assert subprocess.run(["uvx", "groundmcpp", "--version"], env=env, capture_output=True).returncode == 2
+    assert subprocess.run(["npx", "-y", "mcp-remotee"], env=env, capture_output=True).returncode == 2
+    assert shutil.which("uvx", path=site.path).startswith(str(site.base))
