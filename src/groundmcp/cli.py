@@ -138,6 +138,9 @@ def _print_report(r) -> None:
     out.print(f"  chunks: {verb} {r.chunks} ({r.tokens} tokens), removed {r.chunks_removed}{rate}")
     if r.leftovers_dropped:
         out.print(f"  dropped {r.leftovers_dropped} unpublished chunks left by an interrupted ingest")
+    if r.skipped:
+        counts = ", ".join(f"{n} {reason}" for reason, n in r.skipped_by_reason().items())
+        out.print(f"  skipped by reason: {escape(counts)}", highlight=False)
     for s in r.skipped[:20]:
         out.print(f"  [yellow]skipped[/] {s.path}: {s.reason}")
     if len(r.skipped) > 20:
@@ -243,6 +246,88 @@ def collections(
     for r in rows:
         table.add_row(r.name, r.model, str(r.dim), str(r.chunks), r.created)
     out.print(table if rows else "no collections yet: run `groundmcp ingest PATH`")
+
+
+@app.command()
+def doctor(
+    no_model: Annotated[bool, typer.Option("--no-model", help="Do not load the encoder (faster).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check the install: device, model, store, index sizes, extras; say what is missing and how to fix it.
+
+    Exits 1 when a check fails."""
+    from contextlib import nullcontext
+
+    from .doctor import diagnose
+
+    with err.status("checking", spinner="dots") if err.is_terminal else nullcontext():
+        report = diagnose(overrides=dict(_overrides), load_model=not no_model)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        style = {"ok": "green", "info": "cyan", "warn": "yellow", "fail": "red"}
+        table = Table(show_header=False, box=None, padding=(0, 1))
+        for c in report.checks:
+            table.add_row(f"[{style[c.status]}]{c.status}[/]", f"[bold]{c.name}[/]", escape(c.summary))
+        out.print(table)
+        fixes = [c for c in report.checks if c.fix and c.status != "ok"]
+        if fixes:
+            out.print("\n[bold]To fix:[/]")
+            for c in fixes:
+                out.print(f"  [{style[c.status]}]{c.name}[/]: {escape(c.fix)}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def eval_cmd(
+    dataset: Annotated[Path, typer.Argument(help="BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")],
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Where results.md/.json/.png go (default ./eval-results/NAME).")
+    ] = None,
+    mode: Annotated[
+        Optional[list[str]], typer.Option("--mode", help="dense, sparse, hybrid, hybrid+rerank (repeatable; default all).")
+    ] = None,
+    limit_queries: Annotated[Optional[int], typer.Option(help="Score only the first N queries.")] = None,
+    collection: Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection to (re)use.")] = None,
+) -> None:
+    """Score retrieval on a BEIR dataset through the real ingest and search: nDCG@10, R@10, R@100, MRR@10 per mode.
+
+    The corpus is ingested into its own collection (reused, and nothing re-encoded, on a second run)."""
+    from .eval.dataset import open_dataset
+    from .eval.report import markdown, write_outputs
+    from .eval.runner import MODES, run_eval
+
+    modes = tuple(mode or MODES)
+    with _engine() as engine:
+        ds = open_dataset(dataset, limit_queries)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            ingest_task = bar.add_task("ingest passages", total=len(ds.docs))
+            tasks = {m: bar.add_task(f"queries: {m}", total=len(ds.queries), start=False) for m in modes}
+
+            def on_ingest(p) -> None:
+                bar.update(ingest_task, completed=p.files_done)
+
+            def on_query(m: str, done: int, total: int) -> None:
+                bar.start_task(tasks[m])
+                bar.update(tasks[m], completed=done)
+
+            err.print(f"{ds.name}: {len(ds.docs):,} passages, {len(ds.queries):,} queries; modes {', '.join(modes)}")
+            result = run_eval(engine, ds, modes, collection=collection, on_ingest=on_ingest, on_query=on_query)
+        paths = write_outputs(result, out_dir or Path("eval-results") / ds.name)
+    out.print(markdown(result), markup=False, highlight=False)
+    for kind, p in paths.items():
+        err.print(f"{kind}: {p}")
+    if "chart" not in paths:
+        err.print("no chart: matplotlib is missing; pip install 'groundmcp[eval]'")
 
 
 def main() -> None:

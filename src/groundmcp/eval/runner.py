@@ -1,0 +1,133 @@
+"""Run a dataset through the real pipeline and the real search, once per mode, and score it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from ..engine import OPTIMIZE_MIN_POINTS, Engine
+from ..errors import InputError
+from ..ingest.report import IngestProgress
+from ..search.engine import MAX_TOP_K, SearchRequest
+from .dataset import Dataset
+from .metrics import mean, score_query
+
+MODES = ("dense", "sparse", "hybrid", "hybrid+rerank")
+RERANK_TOP_K = 10  # what a client asks for; the reranker re-orders the first stage's candidates
+
+
+@dataclass(slots=True)
+class ModeResult:
+    mode: str
+    overall: dict[str, float | None]
+    groups: dict[str, dict[str, float | None]]
+    latency_ms_p50: float
+    latency_ms_p99: float
+
+
+@dataclass(slots=True)
+class EvalResult:
+    dataset: str
+    collection: str
+    model: str
+    passages: int
+    queries: int
+    chunks: int
+    ingest: dict
+    modes: list[ModeResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def collection_name(ds: Dataset, engine: Engine) -> str:
+    """One collection per corpus, model and chunk size, so a second run reuses the first's index."""
+    s = engine.settings
+    key = f"{ds.digest}\0{s.model}\0{s.chunk_tokens}\0{s.chunk_overlap}"
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", ds.name).strip("-.")[:32] or "data"
+    return f"eval-{slug}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def run_eval(
+    engine: Engine,
+    ds: Dataset,
+    modes: Sequence[str] = MODES,
+    *,
+    collection: str | None = None,
+    on_ingest: Callable[[IngestProgress], None] | None = None,
+    on_query: Callable[[str, int, int], None] | None = None,
+) -> EvalResult:
+    """Ingest the corpus (incrementally: a reused collection encodes nothing new), then score each mode."""
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise InputError(f"unknown eval mode(s) {', '.join(unknown)}: choose from {', '.join(MODES)}")
+    name = collection or collection_name(ds, engine)
+    report = engine.ingest_source(ds.docs, ds.load, collection=name, progress=on_ingest)
+    info = engine.store.info(name)
+    if info.points >= OPTIMIZE_MIN_POINTS:  # as `groundmcp ingest` does: search what users search
+        engine.store.optimize(name)
+    result = EvalResult(
+        dataset=ds.name,
+        collection=name,
+        model=engine.settings.model,
+        passages=len(ds.docs),
+        queries=len(ds.queries),
+        chunks=info.points,
+        ingest={
+            "passages_encoded": len(report.added) + len(report.changed),
+            "passages_unchanged": report.unchanged,
+            "passages_skipped": len(report.skipped),
+            "chunks_encoded": report.chunks,
+            "tokens_encoded": report.tokens,
+            "seconds": round(report.seconds, 1),
+            "encode_seconds": round(report.encode_seconds, 1),
+        },
+    )
+    for mode in modes:
+        result.modes.append(_run_mode(engine, ds, name, mode, on_query))
+    return result
+
+
+def _run_mode(engine, ds: Dataset, name: str, mode: str, on_query) -> ModeResult:
+    rerank = mode.endswith("+rerank")
+    base = mode.removesuffix("+rerank")
+    per_query: list[tuple[str, dict[str, float]]] = []
+    latencies: list[float] = []
+    for n, q in enumerate(ds.queries, 1):
+        request = SearchRequest(q.text, top_k=RERANK_TOP_K if rerank else MAX_TOP_K, mode=base, rerank=rerank)
+        t0 = time.perf_counter()
+        try:
+            hits = engine.search(request, collection=name)
+        except InputError:
+            hits = []  # e.g. a query of stop words only in sparse mode: nothing found, scored as a miss
+        latencies.append((time.perf_counter() - t0) * 1000)
+        ranked: list[str] = []
+        for h in hits:  # a passage's rank is its best chunk's
+            pid = ds.passage_of.get(h.path)
+            if pid is not None and pid not in ranked:
+                ranked.append(pid)
+        scores = score_query(ranked, ds.qrels[q.id])
+        if rerank:
+            scores["recall@100"] = None  # only the top RERANK_TOP_K come back reranked
+        per_query.append((q.group, scores))
+        if on_query:
+            on_query(mode, n, len(ds.queries))
+    groups = sorted({g for g, _ in per_query if g})
+    latencies.sort()
+    return ModeResult(
+        mode=mode,
+        overall=_mean([s for _, s in per_query]),
+        groups={g: _mean([s for g2, s in per_query if g2 == g]) for g in groups} if len(groups) > 1 else {},
+        latency_ms_p50=round(statistics.median(latencies), 2),
+        latency_ms_p99=round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
+    )
+
+
+def _mean(rows: list[dict]) -> dict[str, float | None]:
+    keep = {k for k in rows[0] if rows[0][k] is not None}
+    full = mean([{k: (v if v is not None else 0.0) for k, v in r.items()} for r in rows])
+    return {k: (round(v, 4) if k in keep else None) for k, v in full.items()}
