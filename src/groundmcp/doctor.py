@@ -382,11 +382,16 @@ def _server(s: Settings) -> Check:
 
     roots = resolve_roots(s)
     data = {"roots": [str(r) for r in roots], "http_url": f"http://{s.http_host}:{s.http_port}{MCP_PATH}",
-            "http_token": bool(s.http_token)}
-    http = f"HTTP would serve {data['http_url']} " + ("with a bearer token" if s.http_token else "without a token")
-    if not is_loopback(s.http_host) and not s.http_token:
+            "http_token": bool(s.http_token), "http_tokens": len(s.http_tokens or {})}
+    guarded = bool(s.http_token or s.http_tokens)
+    if s.http_tokens:
+        auth = f"with {len(s.http_tokens)} collection-limited token(s)" + (" and a full-access token" if s.http_token else "")
+    else:
+        auth = "with a bearer token" if s.http_token else "without a token"
+    http = f"HTTP would serve {data['http_url']} {auth}"
+    if not is_loopback(s.http_host) and not guarded:
         return Check("server", "fail", f"{http}, beyond loopback: `serve --http` refuses to start",
-                     "set GROUNDMCP_HTTP_TOKEN (or --token), or bind to 127.0.0.1", data)
+                     "set GROUNDMCP_HTTP_TOKEN (or --token) or GROUNDMCP_HTTP_TOKENS, or bind to 127.0.0.1", data)
     if not roots:
         return Check("server", "warn", f"{http}; no ingest roots (started from / or the home folder)",
                      "pass --root PATH (or GROUNDMCP_ROOTS) so the ingest tool may index that folder", data)
