@@ -4,7 +4,7 @@
 
 Encodes the corpus with the bundled encoder (the Encoder API; vectors cached under /tmp), upserts it
 into a fresh embedded store with dense and lexical sparse vectors, runs every query as dense,
-sparse and hybrid (RRF, weights 1:1, prefetch 100), then reranks the hybrid top `--candidates` with
+sparse and hybrid (the default fusion, prefetch 100), then reranks the hybrid top `--candidates` with
 each reranker variant. The candidates' token vectors are cached too (per passage, float16), so the
 variants are scored from the cache; the reranker latency column is measured separately, end to end
 (`Reranker.score` on the raw texts, token encoding included), over the first `--latency-queries`.
@@ -27,6 +27,7 @@ import numpy as np
 
 from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
 from groundmcp.rerank.fusion import RankFusionReranker
+from groundmcp.search.engine import HYBRID_FUSION
 from groundmcp.rerank.late_interaction import LateInteractionReranker, TextVectors
 from groundmcp.sparse import document_vector, query_vector
 from groundmcp.store.base import PointData
@@ -175,7 +176,7 @@ def main() -> None:
                         COLLECTION, dense=qv.tolist(), sparse=query_vector(text), mode=mode,  # type: ignore[arg-type]
                         limit=args.candidates if mode == "hybrid" else 10,
                         prefetch_limit=100,
-                        weights=(1.0, 1.0),
+                        fusion=HYBRID_FUSION,
                     )
                     run.append([pos[by_point[h.id]] for h in hits])
         finally:

@@ -23,7 +23,7 @@ from groundmcp.errors import (
     InputError,
     StoreLocked,
 )
-from groundmcp.store.base import Filters, PointData, SearchMode, SparseVec, Store
+from groundmcp.store.base import Filters, Fusion, PointData, SearchMode, SparseVec, Store
 from groundmcp.store.edge import EdgeStore
 from groundmcp.store.factory import open_store
 from groundmcp.store.names import validate_collection_name
@@ -292,7 +292,7 @@ def test_dense_sparse_hybrid_rank_the_clear_best_first(
     assert hybrid[0].score > hybrid[1].score
 
 
-def test_weights_change_the_hybrid_order(filled: tuple[Store, list[PointData]]) -> None:
+def test_rrf_weights_change_the_hybrid_order(filled: tuple[Store, list[PointData]]) -> None:
     store, points = filled
     args: dict[str, Any] = {
         "dense": points[2].dense,
@@ -301,8 +301,31 @@ def test_weights_change_the_hybrid_order(filled: tuple[Store, list[PointData]]) 
         "limit": 2,
         "prefetch_limit": 1,
     }  # dense's best is 2, sparse's best is 7: each list has one point
-    assert store.query("docs", **args, weights=(3.0, 1.0))[0].id == pid(2)
-    assert store.query("docs", **args, weights=(1.0, 3.0))[0].id == pid(7)
+    assert store.query("docs", **args, fusion=Fusion("rrf", rrf_weights=(3.0, 1.0)))[0].id == pid(2)
+    assert store.query("docs", **args, fusion=Fusion("rrf", rrf_weights=(1.0, 3.0)))[0].id == pid(7)
+
+
+def test_formula_fusion_adds_a_saturated_lexical_score_weighted_by_kind(store: Store) -> None:
+    """score = cosine + w(kind) * bm25 / (bm25 + saturation), computed by the store."""
+    store.create_collection("mix", 2, {})
+    store.upsert(
+        "mix",
+        [
+            PointData(pid(i), [1.0, 0.0], SparseVec([5], [1.0]), {"kind": kind, "visible": True})
+            for i, kind in ((1, "code"), (2, "doc"), (3, "other"))
+        ]
+        + [PointData(pid(4), [0.0, 1.0], SparseVec([6], [1.0]), {"kind": "code", "visible": True})],
+    )
+    fusion = Fusion(lexical=(("code", 1.0), ("doc", 0.25)), saturation=1.0)
+    hits = store.query("mix", dense=[1.0, 0.0], sparse=SparseVec([5], [1.0]), mode="hybrid", limit=4, fusion=fusion)
+    scores = {h.id: h.score for h in hits}
+    bm25 = store.query("mix", dense=None, sparse=SparseVec([5], [1.0]), mode="sparse", limit=1)[0].score
+    lexical = bm25 / (bm25 + 1.0)
+    assert scores[pid(1)] == pytest.approx(1.0 + lexical, abs=1e-3)
+    assert scores[pid(2)] == pytest.approx(1.0 + 0.25 * lexical, abs=1e-3)
+    assert scores[pid(3)] == pytest.approx(1.0, abs=1e-3)  # a kind with no weight: dense only
+    assert scores[pid(4)] == pytest.approx(0.0, abs=1e-3)  # orthogonal, no shared term
+    assert [h.id for h in hits][:3] == [pid(1), pid(2), pid(3)]
 
 
 def clustered(n: int, clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

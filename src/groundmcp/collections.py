@@ -22,13 +22,20 @@ def collection_meta(encoder: Encoder) -> dict:
 
 def check_compatible(info: CollectionInfo, encoder: Encoder) -> None:
     """Raise IncompatibleCollection unless `encoder` makes the vectors `info` was built with."""
-    model = info.meta.get("model", "?")
+    model = info.meta.get("model")
+    if not isinstance(model, str) or not model:
+        raise IncompatibleCollection(
+            f"collection {info.name!r} ({info.dim}-d vectors) records no model: it was not made by "
+            f"groundmcp, or its record is damaged. Ingest into another collection (--collection "
+            f"NAME), or delete it (the delete_collection tool, or `groundmcp collections --delete "
+            f"{info.name}`) and ingest again"
+        )
     if info.dim != encoder.dim or model != encoder.name:
         raise IncompatibleCollection(
             f"collection {info.name!r} was built with {model} ({info.dim}-d vectors); the encoder "
             f"in use is {encoder.name} ({encoder.dim}-d). Use --model {model} (GROUNDMCP_MODEL) "
             f"to work with it, or ingest into another collection (--collection NAME), or delete "
-            f"it first (groundmcp collections --delete {info.name})."
+            f"it first (the delete_collection tool, or `groundmcp collections --delete {info.name}`)."
         )
     sparse = info.meta.get("sparse")
     if sparse != SPARSE_SCHEME:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .encoders.base import Encoder
-from .errors import CollectionNotFound, InputError
-from .ingest.pipeline import IngestOptions, chunk_budget, ingest_path, ingest_texts
+from .errors import CollectionNotFound, GroundError, InputError
+from .ingest.pipeline import IngestOptions, chunk_budget, ingest_path, ingest_source, ingest_texts
 from .ingest.report import IngestProgress, IngestReport
 from .ingest.walk import WalkOptions, resolve_root
 from .rerank.base import Reranker
@@ -36,6 +36,7 @@ class CollectionSummary:
     dim: int
     chunks: int
     created: str = ""
+    error: str = ""  # why the collection cannot be used (damaged, foreign), with the way out
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,25 @@ class Engine:
         with self._ingest_locks.setdefault(name, threading.Lock()):
             return ingest_texts(docs, store=self.store, encoder=self.encoder, options=options, progress=progress)
 
+    def ingest_source(
+        self,
+        docs: Sequence[tuple[str, int]],
+        load: Callable[[str], bytes],
+        *,
+        collection: str | None = None,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Documents listed as (doc_id, size) and read by `load(doc_id)` as the pipeline needs them:
+        for corpora too large to hold in memory (the evaluation's)."""
+        name = collection or self.settings.collection
+        options = IngestOptions(
+            collection=name,
+            chunk_tokens=chunk_budget(self.encoder, self.settings.chunk_tokens),
+            chunk_overlap=self.settings.chunk_overlap,
+        )
+        with self._ingest_locks.setdefault(name, threading.Lock()):
+            return ingest_source(docs, load, store=self.store, encoder=self.encoder, options=options, progress=progress)
+
     def search(self, request: SearchRequest, *, collection: str | None = None) -> list[SearchHit]:
         name = collection or self.settings.collection
         info = self.store.info(name)  # an unknown collection fails here, before the model loads
@@ -133,9 +153,14 @@ class Engine:
         return search(self.store, self.encoder, name, request, reranker, info=info)
 
     def collections(self) -> list[CollectionSummary]:
+        """Every collection; one that cannot be opened is listed with its error, not fatal."""
         out = []
         for name in sorted(self.store.list_collections()):
-            info = self.store.info(name)
+            try:
+                info = self.store.info(name)
+            except GroundError as exc:
+                out.append(CollectionSummary(name=name, model="?", dim=0, chunks=0, error=str(exc)))
+                continue
             out.append(
                 CollectionSummary(
                     name=name,

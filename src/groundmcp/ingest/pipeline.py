@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..chunking import chunk_file
 from ..chunking.base import Chunk
@@ -29,6 +29,7 @@ from ..store.base import Filters, PointData, SparseVec, Store
 from .manifest import FileState, drop_unpublished, load_manifest
 from .read import decode_text, read_bytes, wants_bytes
 from .report import IngestProgress, IngestReport
+from .secrets import find_secret
 from .threads import DONE, put, drain, start
 from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk
 
@@ -117,17 +118,38 @@ def ingest_texts(
 
     Incremental like files: an unchanged text is not re-encoded, a changed one is replaced. Texts
     not passed are left alone (nothing is removed)."""
-    started = time.perf_counter()
     data: dict[str, bytes] = {}
     for doc_id, text in docs:
         if not doc_id.strip() or doc_id in data:
             raise InputError(f"document ids must be non-empty and unique; got {doc_id!r} (twice or empty)")
         data[doc_id] = text.encode("utf-8")
+    sizes = [(doc_id, len(raw)) for doc_id, raw in data.items()]
+    return ingest_source(sizes, data.__getitem__, store=store, encoder=encoder, options=options, progress=progress)
+
+
+def ingest_source(
+    docs: Sequence[tuple[str, int]],
+    load: Callable[[str], bytes],
+    *,
+    store: Store,
+    encoder: Encoder,
+    options: IngestOptions,
+    progress: Callable[[IngestProgress], None] | None = None,
+) -> IngestReport:
+    """Like `ingest_texts`, for corpora too large to hold in memory: `docs` lists (doc_id, size in
+    bytes) and `load(doc_id)` returns a document's UTF-8 bytes when the pipeline gets to it, so
+    only the documents in flight are held at once."""
+    started = time.perf_counter()
+    seen: set[str] = set()
+    for doc_id, _ in docs:
+        if not doc_id.strip() or doc_id in seen:
+            raise InputError(f"document ids must be non-empty and unique; got {doc_id!r} (twice or empty)")
+        seen.add(doc_id)
     report = IngestReport(collection=options.collection, root=TEXTS_ROOT, dry_run=options.dry_run)
     manifest = _open(store, encoder, options, TEXTS_ROOT, report)
-    todo = [FileEntry(doc_id, Path(doc_id), len(raw), 0) for doc_id, raw in data.items()]
+    todo = [FileEntry(doc_id, Path(doc_id), size, 0) for doc_id, size in docs]
     report.files_seen = len(todo)
-    _run(todo, lambda e: data[e.path], manifest, [], store, encoder, options, TEXTS_ROOT, report, progress)
+    _run(todo, lambda e: load(e.path), manifest, [], store, encoder, options, TEXTS_ROOT, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -208,10 +230,26 @@ def _prepare(todo, loader, manifest, encoder, options, report, out: queue.Queue,
         except UnicodeDecodeError:
             report.skipped.append(Skipped(entry.path, "not UTF-8 text"))
             continue
+        if (secret := _secret(entry, data, chunks)) is not None:
+            report.skipped.append(secret)
+            if old is not None and not options.dry_run:  # indexed before it held a secret: drop it
+                put(out, _FileWork(entry, "", [], [], 0, old), None, stop)
+            continue
         tokens = sum(min(encoder.count_tokens(c.embed_text), encoder.max_tokens) for c in chunks)
         sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
         if not put(out, _FileWork(entry, file_hash, chunks, sparse, tokens, old), None, stop):
             return
+
+
+def _secret(entry: FileEntry, data: bytes, chunks: list[Chunk]) -> Skipped | None:
+    """A Skipped when the file holds a secret: then none of it is indexed (see secrets.py)."""
+    if not wants_bytes(entry.path):
+        found = find_secret(data.decode("utf-8-sig", "replace"))
+        return Skipped(entry.path, found.reason()) if found else None
+    for chunk in chunks:  # a PDF: the text its chunks took out of it
+        if (found := find_secret(chunk.text)) is not None:
+            return Skipped(entry.path, replace(found, line=chunk.start_line + found.line - 1).reason())
+    return None
 
 
 def _load(entry: FileEntry, *, options: WalkOptions) -> bytes | Skipped:
@@ -253,21 +291,19 @@ def _write(store: Store, collection: str, root: str, inbox: queue.Queue, report,
         if points:
             store.upsert(collection, points)
         published = [w for w in window if w.chunks]
-        if published:
-            store.set_visible(
-                collection,
-                Filters(
-                    roots=[root],
-                    paths=[w.entry.path for w in published],
-                    file_hashes=sorted({w.file_hash for w in published}),
-                    visible=False,
-                ),
-                True,
-            )
         stale = [
             i for w in window if w.old for h, ids in w.old.ids_by_hash.items() if h != w.file_hash for i in ids
         ]
-        if stale:
+        # One step for searches: the new versions appear and the ones they replace go together.
+        if published:
+            new_versions = Filters(
+                roots=[root],
+                paths=[w.entry.path for w in published],
+                file_hashes=sorted({w.file_hash for w in published}),
+                visible=False,
+            )
+            store.publish(collection, new_versions, stale)
+        elif stale:
             store.delete(collection, ids=stale)
         for work in window:
             report.record(work.entry.path, work.old, len(work.chunks), work.tokens)

@@ -1,4 +1,4 @@
-"""Search: encode the query, ask the store (dense, sparse or hybrid RRF), shape the hits."""
+"""Search: encode the query, ask the store (dense, sparse, or hybrid fused in the store), shape the hits."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from ..encoders.base import Encoder
 from ..rerank.base import Reranker
 from ..errors import InputError
 from ..sparse import query_vector
-from ..store.base import CollectionInfo, Filters, ScoredHit, SearchMode, Store
+from ..store.base import CollectionInfo, Filters, Fusion, ScoredHit, SearchMode, Store
 
 MAX_TOP_K = 100
 PREFETCH = 100  # candidates each side contributes to hybrid fusion
 GLOB_OVERFETCH = 5  # extra candidates fetched when a path glob is checked after the query
-HYBRID_WEIGHTS = (1.0, 1.0)  # dense, sparse
+# Hybrid fusion, measured with `groundmcp eval` on ../shared/eval/public (docs/benchmarks.md):
+# cosine + w(kind) * bm25 / (bm25 + 15), w = 1 for code chunks and 0.05 for prose.
+HYBRID_FUSION = Fusion()
 RERANK_CANDIDATES = 30  # first-stage hits a reranker re-orders (late interaction: ~20 ms each on CPU)
 
 
@@ -100,9 +102,11 @@ def search(
         limit=limit,
         filters=filters,
         prefetch_limit=max(PREFETCH, limit),
-        weights=HYBRID_WEIGHTS,
+        fusion=HYBRID_FUSION,
     )
-    shaped = [hit_from_payload(h) for h in hits]
+    # Equal fused scores (two hits with mirrored ranks) come back in no fixed order: break ties
+    # by id so the same query on the same index always gives the same list.
+    shaped = sorted((hit_from_payload(h) for h in hits), key=lambda h: (-h.score, h.id))
     if glob:
         shaped = [h for h in shaped if glob.match_file(h.path)]
     shaped = shaped[:wanted]

@@ -24,6 +24,8 @@ class AppState:
                 "this server has no allowed roots (it was started from / or your home folder "
                 "without --root); restart it with --root PATH (or GROUNDMCP_ROOTS) to allow ingest"
             )
+        if "\x00" in path:  # no file name holds one; the OS calls below would raise ValueError
+            raise InputError(f"path {path!r} contains a NUL character; give a folder or file path")
         given = Path(os.path.expanduser(path.strip()))
         if not given.is_absolute():
             if len(self.roots) != 1:

@@ -28,6 +28,24 @@ class SparseVec:
 
 
 @dataclass(frozen=True, slots=True)
+class Fusion:
+    """How hybrid search fuses its dense and sparse candidates, in Qdrant's Query API.
+
+    "formula" (the default): score = cosine + w(kind) * bm25 / (bm25 + saturation), where w is
+    looked up by the chunk's payload `kind` and a point missing from one candidate list scores 0
+    there. The lexical part saturates, so a strong exact match can lift a chunk past closer
+    paraphrases, but it never swamps the dense score; and it weighs more in code (identifiers are
+    exact evidence) than in prose (where questions paraphrase their answers).
+    "rrf": Qdrant's weighted reciprocal rank fusion, kept for comparison (bench/fusion_sweep.py)."""
+
+    method: Literal["formula", "rrf"] = "formula"
+    lexical: tuple[tuple[str, float], ...] = (("code", 1.0), ("doc", 0.05))
+    saturation: float = 15.0
+    rrf_k: int = 60
+    rrf_weights: tuple[float, float] = (1.0, 1.0)  # dense, sparse
+
+
+@dataclass(frozen=True, slots=True)
 class PointData:
     """One point to write. `id` is a UUID string."""
 
@@ -93,6 +111,14 @@ class Store(Protocol):
     def set_visible(self, name: str, filters: Filters, visible: bool) -> None:
         """Set payload `visible` on every point matching `filters`, in one operation."""
 
+    def publish(
+        self, name: str, filters: Filters, retire: Sequence[str] = (), *, visible: bool = True
+    ) -> None:
+        """Make the points matching `filters` visible, then delete the points `retire` (the
+        versions they replace). The embedded store does both as one step for searches in its
+        process; a server does them back to back, so a search may briefly see both versions,
+        each whole (as may a search after a kill between the two; the next ingest ends it)."""
+
     def delete(self, name: str, filters: Filters | None = None, ids: Sequence[str] = ()) -> None:
         """Delete points by filter and/or by id. A None filter with no ids deletes nothing."""
 
@@ -116,10 +142,10 @@ class Store(Protocol):
         limit: int,
         filters: Filters | None = None,
         prefetch_limit: int = 100,
-        weights: tuple[float, float] = (1.0, 1.0),
+        fusion: Fusion = Fusion(),
     ) -> list[ScoredHit]:
         """Top `limit` points. dense/sparse modes search one vector; hybrid prefetches
-        `prefetch_limit` from each and fuses them with Qdrant's RRF (weights: dense, sparse)."""
+        `prefetch_limit` from each and fuses them as `fusion` says, in the store."""
 
     def optimize(self, name: str) -> None:
         """Build indexes (HNSW) where the backend needs it done explicitly; may block. Queries

@@ -3,18 +3,30 @@
 Edge runs no background optimizer: new points go to plain (exact) segments until `optimize` builds
 HNSW for segments above the indexing threshold. `optimize` holds the GIL while it runs, so every
 thread of the process (queries included) waits for it.
+
+Each collection has a readers-writer lock. Reads and upserts (which write unpublished points) share
+it; the operations that change what searches see (publish, delete) and reloading the shard take it
+alone, so a search never sees a file half-published or two versions of it in this process.
+
+The engine raises a bare Exception (and, on some damaged files, a Rust panic, which is a
+BaseException) for every failure. Those become GroundErrors that name the collection and the way
+out. After a failed write the shard refuses further writes ("not recovered from previous error"):
+it is reloaded from disk before the next operation, which replays its write-ahead log. Writes are
+refused while the disk has less than edge_faults.MIN_FREE_BYTES free: the engine writes through
+memory maps, where a full disk is a SIGBUS that kills the process instead of an error.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import numpy as np
 import qdrant_edge as qe
@@ -25,6 +37,7 @@ from groundmcp.store.base import (
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
+    Fusion,
     CollectionInfo,
     Filters,
     PointData,
@@ -33,21 +46,38 @@ from groundmcp.store.base import (
     SparseVec,
 )
 from groundmcp.store.common import (
-    RRF_K,
+    DENSE_SCORE,
+    HNSW_EF,
+    KIND,
+    SPARSE_SCORE,
     VISIBLE,
     already_exists,
     check_dims,
     check_query,
     json_ready,
     keyword_terms,
-    under_terms,
     not_found,
+    under_terms,
+)
+from groundmcp.store.edge_faults import (
+    close_quietly,
+    detail,
+    ensure_space,
+    estimate_bytes,
+    fsync_dir,
+    load_shard,
+    probe_writable,
+    refused_write,
+    reraise_interrupts,
+    unreadable,
+    unusable_dir,
+    write_failed,
 )
 from groundmcp.store.edge_layout import (
+    CREATING_PREFIX,
     META_FILE,
     SHARD_DIR,
     TRASH_PREFIX,
-    damaged,
     empty_trash,
     read_meta,
     release_process_lock,
@@ -55,6 +85,7 @@ from groundmcp.store.edge_layout import (
     write_json_atomic,
 )
 from groundmcp.store.names import NAME_RE, validate_collection_name
+from groundmcp.store.rwlock import RWLock
 
 __all__ = ["EdgeStore", "validate_collection_name"]
 
@@ -62,13 +93,24 @@ __all__ = ["EdgeStore", "validate_collection_name"]
 # trimmed) after every write halved ingest speed, so writes flush at most this often, and on close.
 FLUSH_INTERVAL_S = 1.0
 
+T = TypeVar("T")
+
 
 @dataclass(slots=True)
 class _Open:
+    name: str
+    folder: Path
     shard: qe.EdgeShard
     dim: int
     meta: dict[str, Any]
-    flushed_at: float = field(default_factory=time.monotonic)
+    lock: RWLock = field(default_factory=RWLock)
+    # -inf: the first write after opening flushes, so a disk that refuses writes is found
+    # before anything is published.
+    flushed_at: float = float("-inf")
+    # Set when a write failed: the shard refuses writes until reloaded; `reads_suspect` when the
+    # failed write changed visibility (it may have been applied in part), so reads reload too.
+    failed: str = ""
+    reads_suspect: bool = False
 
 
 class EdgeStore:
@@ -82,12 +124,20 @@ class EdgeStore:
         self.data_dir = Path(data_dir)
         self.location = str(self.data_dir)
         self._root = self.data_dir / "collections"
-        self._root.mkdir(parents=True, exist_ok=True)
-        self._lock_file: TextIO | None = take_process_lock(self.data_dir)
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+            self._lock_file: TextIO | None = take_process_lock(self.data_dir)
+        except OSError as exc:
+            raise unusable_dir(self.data_dir, exc) from exc
         self._indexing_threshold_kb = indexing_threshold_kb
         self._guard = threading.Lock()
         self._open_shards: dict[str, _Open] = {}
-        empty_trash(self._root)
+        try:
+            empty_trash(self._root)
+            probe_writable(self._root)
+        except OSError as exc:
+            self.close()
+            raise unusable_dir(self.data_dir, exc) from exc
 
     # -- collections ------------------------------------------------------------------------
 
@@ -106,12 +156,13 @@ class EdgeStore:
             if folder.exists():
                 read_meta(name, folder)  # raises if damaged, with the way out
                 raise already_exists(name, self.location)
-            shard = self._create_shard(folder, record)
-            self._open_shards[name] = _Open(shard, dim, record["meta"])
+            ensure_space(name, folder, self._root)
+            shard = self._create_shard(name, folder, record)
+            self._open_shards[name] = _Open(name, folder, shard, dim, record["meta"])
 
     def info(self, name: str) -> CollectionInfo:
         col = self._open(name)
-        points = col.shard.count(qe.CountRequest(exact=True))
+        points = self._read(col, lambda: col.shard.count(qe.CountRequest(exact=True)))
         return CollectionInfo(name=name, points=points, dim=col.dim, meta=dict(col.meta))
 
     def delete_collection(self, name: str) -> None:
@@ -119,42 +170,57 @@ class EdgeStore:
         with self._guard:
             self._check_open()
             col = self._open_shards.pop(name, None)
-            if col is not None:
-                col.shard.close()  # no flush: it is going away
             folder = self._root / name
+            if col is not None:
+                with col.lock.exclusive():  # let running searches finish first
+                    close_quietly(col.shard)  # no flush: it is going away
             if not folder.exists():
                 raise not_found(name, self.list_collections(), self.location)
             trash = self._root / f"{TRASH_PREFIX}{name}-{uuid.uuid4().hex}"
-            folder.rename(trash)  # atomic: a crash mid-delete leaves no half collection
-            shutil.rmtree(trash)
+            try:
+                folder.rename(trash)  # atomic: a crash mid-delete leaves no half collection
+            except OSError as exc:
+                raise write_failed(name, folder, f"cannot move it aside to delete it: {exc}") from exc
+            shutil.rmtree(trash, ignore_errors=True)  # leftovers go when the store next opens
 
     # -- points -----------------------------------------------------------------------------
 
     def upsert(self, name: str, points: Sequence[PointData]) -> None:
-        col = self._open(name)
+        col = self._open(name, writing=True)
         if not points:
             return
         check_dims(name, col.dim, points)
-        col.shard.update(qe.UpdateOperation.upsert_points([_point(p) for p in points]))
-        _written(col)
+        ensure_space(name, col.folder, col.folder, estimate_bytes(points))
+        op = qe.UpdateOperation.upsert_points([_point(p) for p in points])
+        with col.lock.shared():  # new points are unpublished: searches need not wait
+            self._update(col, [op], visibility=False)
+            self._flush_if_due(col)
 
     def set_visible(self, name: str, filters: Filters, visible: bool) -> None:
-        col = self._open(name)
-        op = qe.UpdateOperation.set_payload_by_filter(_filter(filters), {VISIBLE: bool(visible)})
-        col.shard.update(op)
-        _written(col)
+        self.publish(name, filters, visible=visible)
 
     def delete(self, name: str, filters: Filters | None = None, ids: Sequence[str] = ()) -> None:
         """Delete points matching `filters` (and, if given, whose id is in `ids`)."""
-        col = self._open(name)
+        col = self._open(name, writing=True)
         if filters is None and not ids:
             return
-        if filters is None:
-            op = qe.UpdateOperation.delete_points(list(ids))
-        else:
-            op = qe.UpdateOperation.delete_points_by_filter(_filter(filters, ids))
-        col.shard.update(op)
-        _written(col)
+        with col.lock.exclusive():
+            self._update(col, [_delete_op(filters, ids)], visibility=True)
+        self._flush_if_due(col, locked=False)
+
+    def publish(
+        self, name: str, filters: Filters, retire: Sequence[str] = (), *, visible: bool = True
+    ) -> None:
+        """Set `visible` on the points matching `filters`, then delete the points `retire`, as one
+        step for searches in this process. A flush that is due runs first, so a disk that filled
+        up during the upserts fails here, before anything is published."""
+        col = self._open(name, writing=True)
+        self._flush_if_due(col, locked=False)
+        ops = [qe.UpdateOperation.set_payload_by_filter(_filter(filters), {VISIBLE: bool(visible)})]
+        if retire:
+            ops.append(qe.UpdateOperation.delete_points(list(retire)))
+        with col.lock.exclusive():
+            self._update(col, ops, visibility=True)
 
     def scroll(
         self, name: str, filters: Filters | None, fields: Sequence[str], batch: int = 1024
@@ -166,12 +232,12 @@ class EdgeStore:
             "with_payload": list(fields) if fields else False,
             "with_vector": False,
         }
-        return _scroll_pages(col.shard, request)
+        return self._scroll_pages(col, request)
 
     def count(self, name: str, filters: Filters | None = None) -> int:
         col = self._open(name)
         flt = _filter(filters) if filters is not None else None
-        return col.shard.count(qe.CountRequest(exact=True, filter=flt))
+        return self._read(col, lambda: col.shard.count(qe.CountRequest(exact=True, filter=flt)))
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[ScoredHit]:
         col = self._open(name)
@@ -179,7 +245,8 @@ class EdgeStore:
             return []
         wanted = [str(uuid.UUID(i)) for i in ids]
         keys: list[qe.PointId] = list(wanted)
-        found = {str(r.id): r for r in col.shard.retrieve(keys, True, False)}
+        records = self._read(col, lambda: col.shard.retrieve(keys, True, False))
+        found = {str(r.id): r for r in records}
         return [ScoredHit(i, 0.0, dict(found[i].payload or {})) for i in wanted if i in found]
 
     def query(
@@ -192,7 +259,7 @@ class EdgeStore:
         limit: int,
         filters: Filters | None = None,
         prefetch_limit: int = 100,
-        weights: tuple[float, float] = (1.0, 1.0),
+        fusion: Fusion = Fusion(),
     ) -> list[ScoredHit]:
         col = self._open(name)
         check_query(name, col.dim, dense, sparse, mode)
@@ -203,29 +270,38 @@ class EdgeStore:
             request = qe.QueryRequest(
                 limit=limit,
                 prefetches=[
-                    qe.Prefetch(limit=prefetch_limit, query=dense_q, filter=flt),
+                    qe.Prefetch(limit=prefetch_limit, query=dense_q, filter=flt, params=_DENSE_PARAMS),
                     qe.Prefetch(limit=prefetch_limit, query=sparse_q, filter=flt),
                 ],
-                # the stub types `query` as Fusion, of which Rrf is a nested class, not a subclass
-                query=qe.Fusion.Rrf(k=RRF_K, weights=[float(w) for w in weights]),  # type: ignore[arg-type]
+                query=_fusion(fusion),  # type: ignore[arg-type]
                 filter=flt,
                 with_payload=True,
             )
         else:
             query = dense_q if mode == "dense" else sparse_q
-            request = qe.QueryRequest(limit=limit, query=query, filter=flt, with_payload=True)
-        points = col.shard.query(request)
+            params = _DENSE_PARAMS if mode == "dense" else None
+            request = qe.QueryRequest(limit=limit, query=query, filter=flt, params=params, with_payload=True)
+        points = self._read(col, lambda: col.shard.query(request))
         return [ScoredHit(str(p.id), p.score, dict(p.payload or {})) for p in points]
 
     def optimize(self, name: str) -> None:
         """Merge segments and build HNSW; blocks every thread of the process until done."""
-        self._open(name).shard.optimize()
+        col = self._open(name, writing=True)
+        with col.lock.shared():
+            self._call(col, col.shard.optimize, write=True, visibility=False)
 
     def close(self) -> None:
+        """Flush and close every collection. A flush that fails (a full disk) loses nothing: the
+        write-ahead log holds the writes and the next open replays it."""
         with self._guard:
             for col in self._open_shards.values():
-                col.shard.flush()
-                col.shard.close()
+                with col.lock.exclusive():
+                    if not col.failed:
+                        try:
+                            col.shard.flush()
+                        except BaseException as exc:  # also Rust panics
+                            reraise_interrupts(exc)
+                    close_quietly(col.shard)
             self._open_shards.clear()
             if self._lock_file is not None:
                 release_process_lock(self._lock_file)
@@ -237,8 +313,9 @@ class EdgeStore:
         if self._lock_file is None:
             raise GroundError(f"the store in {self.location} is closed; open it again")
 
-    def _open(self, name: str) -> _Open:
-        """The collection's shard, loaded on first use; CollectionNotFound if absent."""
+    def _open(self, name: str, *, writing: bool = False) -> _Open:
+        """The collection's shard, loaded on first use (CollectionNotFound if absent), and
+        reloaded first if a failed write left it refusing writes (or, for reads, suspect)."""
         validate_collection_name(name)
         with self._guard:
             self._check_open()
@@ -246,35 +323,107 @@ class EdgeStore:
             if col is None:
                 col = self._load(name)
                 self._open_shards[name] = col
-            return col
+        if col.failed and (writing or col.reads_suspect):
+            self._reload(col)
+        return col
 
     def _load(self, name: str) -> _Open:
         folder = self._root / name
         if not folder.is_dir():
             raise not_found(name, self.list_collections(), self.location)
         record = read_meta(name, folder)
-        try:
-            shard = qe.EdgeShard.load(str(folder / SHARD_DIR))
-        except Exception as exc:  # the engine raises bare Exception
-            raise damaged(name, folder, f"its shard does not open: {exc}") from exc
-        return _Open(shard, record["dim"], record["meta"])
+        return _Open(name, folder, load_shard(name, folder), record["dim"], record["meta"])
 
-    def _create_shard(self, folder: Path, record: dict[str, Any]) -> qe.EdgeShard:
-        """Shard, payload indexes, then the json that makes it a collection; undone on failure."""
+    def _reload(self, col: _Open) -> None:
+        """Close and load the shard again (the engine replays its log); never holds the
+        collection's lock and the store's guard at once, as delete_collection and close take
+        them the other way round."""
+        with col.lock.exclusive():
+            if not col.failed:
+                return  # another thread did it
+            close_quietly(col.shard)
+            try:
+                col.shard = load_shard(col.name, col.folder)
+            except GroundError as exc:
+                error = exc
+            else:
+                col.failed, col.reads_suspect = "", False
+                col.flushed_at = float("-inf")
+                return
+        with self._guard:
+            if self._open_shards.get(col.name) is col:
+                del self._open_shards[col.name]  # the next call loads it afresh
+        raise write_failed(col.name, col.folder, f"{col.failed}; reopening it failed too: {error}") from error
+
+    def _call(self, col: _Open, fn: Callable[[], T], *, write: bool, visibility: bool = False) -> T:
+        """Run one engine call, turning its errors into GroundErrors that say what to do."""
         try:
-            shard = qe.EdgeShard.create(str(folder / SHARD_DIR), self._config(record["dim"]))
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            return fn()
+        except GroundError:
             raise
+        except BaseException as exc:  # bare Exception, and Rust panics
+            reraise_interrupts(exc)
+            why = detail(exc)
+            if not write and not refused_write(why):
+                raise unreadable(col.name, col.folder, why) from exc
+            col.failed = col.failed or why
+            col.reads_suspect = col.reads_suspect or visibility
+            raise write_failed(col.name, col.folder, why) from exc
+
+    def _read(self, col: _Open, fn: Callable[[], T]) -> T:
+        with col.lock.shared():
+            return self._call(col, fn, write=False)
+
+    def _update(self, col: _Open, ops: list[Any], *, visibility: bool) -> None:
+        """Apply `ops` in order; the caller holds the collection's lock."""
+        ensure_space(col.name, col.folder, col.folder)
+        for op in ops:
+            self._call(col, lambda op=op: col.shard.update(op), write=True, visibility=visibility)
+
+    def _flush(self, col: _Open) -> None:
+        self._call(col, col.shard.flush, write=True)
+        col.flushed_at = time.monotonic()
+
+    def _flush_if_due(self, col: _Open, *, locked: bool = True) -> None:
+        """Flush unless a flush happened within FLUSH_INTERVAL_S (`locked`: the caller holds the
+        collection's lock, shared or not)."""
+        if time.monotonic() - col.flushed_at < FLUSH_INTERVAL_S:
+            return
+        if locked:
+            self._flush(col)
+        else:
+            with col.lock.shared():
+                self._flush(col)
+
+    def _scroll_pages(self, col: _Open, request: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset = None
+        while True:
+            page = qe.ScrollRequest(offset=offset, **request)
+            records, offset = self._read(col, lambda page=page: col.shard.scroll(page))
+            for r in records:
+                yield str(r.id), dict(r.payload or {})
+            if offset is None:
+                return
+
+    def _create_shard(self, name: str, folder: Path, record: dict[str, Any]) -> qe.EdgeShard:
+        """Build the collection in a hidden folder (shard, payload indexes, then the json), and
+        rename it into place when whole: a kill at any point leaves no half collection."""
+        staging = self._root / f"{CREATING_PREFIX}{name}-{uuid.uuid4().hex}"
         try:
-            _create_indexes(shard)
-            shard.flush()
-            write_json_atomic(folder / META_FILE, record)
-        except BaseException:
-            shard.close()
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return shard
+            shard = qe.EdgeShard.create(str(staging / SHARD_DIR), self._config(record["dim"]))
+            try:
+                _create_indexes(shard)
+                shard.flush()
+            finally:
+                close_quietly(shard)
+            write_json_atomic(staging / META_FILE, record)
+            os.rename(staging, folder)
+            fsync_dir(self._root)
+        except BaseException as exc:  # also Rust panics
+            shutil.rmtree(staging, ignore_errors=True)
+            reraise_interrupts(exc)
+            raise write_failed(name, folder, f"cannot create it: {detail(exc)}") from exc
+        return load_shard(name, folder)
 
     def _config(self, dim: int) -> qe.EdgeConfig:
         kb = self._indexing_threshold_kb
@@ -289,12 +438,10 @@ class EdgeStore:
 # -- module helpers -------------------------------------------------------------------------
 
 
-def _written(col: _Open) -> None:
-    """Flush after a write unless a flush happened within FLUSH_INTERVAL_S."""
-    now = time.monotonic()
-    if now - col.flushed_at >= FLUSH_INTERVAL_S:
-        col.flushed_at = now
-        col.shard.flush()
+def _delete_op(filters: Filters | None, ids: Sequence[str]) -> Any:
+    if filters is None:
+        return qe.UpdateOperation.delete_points(list(ids))
+    return qe.UpdateOperation.delete_points_by_filter(_filter(filters, ids))
 
 
 def _create_indexes(shard: qe.EdgeShard) -> None:
@@ -319,6 +466,26 @@ def _filter(filters: Filters, ids: Sequence[str] = ()) -> qe.Filter:
     return qe.Filter(must=must)
 
 
+_DENSE_PARAMS = qe.SearchParams(hnsw_ef=HNSW_EF)
+
+
+def _fusion(fusion: Fusion) -> Any:
+    if fusion.method == "rrf":
+        # the stub types `query` as Fusion, of which Rrf is a nested class, not a subclass
+        return qe.Fusion.Rrf(k=fusion.rrf_k, weights=[float(w) for w in fusion.rrf_weights])
+    x = qe.Expression
+    lexical = x.Div(
+        x.Variable(SPARSE_SCORE), x.Sum([x.Variable(SPARSE_SCORE), x.Constant(fusion.saturation)]), by_zero_default=0.0
+    )
+    weight = x.Sum([
+        x.Mult([x.Constant(w), x.Condition(qe.FieldCondition(KIND, match=qe.MatchValue(kind)))])
+        for kind, w in fusion.lexical
+    ])
+    return qe.Formula(
+        x.Sum([x.Variable(DENSE_SCORE), x.Mult([weight, lexical])]), defaults={DENSE_SCORE: 0.0, SPARSE_SCORE: 0.0}
+    )
+
+
 def _sparse(vec: SparseVec) -> qe.SparseVector:
     return qe.SparseVector(list(vec.indices), list(vec.values))
 
@@ -326,14 +493,3 @@ def _sparse(vec: SparseVec) -> qe.SparseVector:
 def _point(p: PointData) -> qe.Point:
     return qe.Point(p.id, {DENSE: list(p.dense), SPARSE: _sparse(p.sparse)}, p.payload)
 
-
-def _scroll_pages(
-    shard: qe.EdgeShard, request: dict[str, Any]
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    offset = None
-    while True:
-        records, offset = shard.scroll(qe.ScrollRequest(offset=offset, **request))
-        for r in records:
-            yield str(r.id), dict(r.payload or {})
-        if offset is None:
-            return

@@ -7,6 +7,9 @@ Layout under the store's `data_dir`:
     collections/<name>/collection.json   {"dim": ..., "meta": {...}}, written atomically once
                                          the shard is complete: no json, no usable collection
     collections/.deleting-<name>-<hex>/  a collection being deleted (renamed first, then removed)
+    collections/.creating-<name>-<hex>/  a collection being created (renamed into place when whole)
+
+Both dot-folders are leftovers of an interrupted process when the store opens, and are removed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from groundmcp.errors import GroundError, StoreLocked
 META_FILE = "collection.json"
 SHARD_DIR = "shard"
 TRASH_PREFIX = ".deleting-"  # cannot start a collection name
+CREATING_PREFIX = ".creating-"  # nor can this
 
 
 def take_process_lock(data_dir: Path) -> TextIO:
@@ -53,8 +57,10 @@ def release_process_lock(handle: TextIO) -> None:
 
 
 def empty_trash(root: Path) -> None:
-    for leftover in root.glob(f"{TRASH_PREFIX}*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    """Remove what an interrupted delete or create left behind (only the lock holder calls this)."""
+    for prefix in (TRASH_PREFIX, CREATING_PREFIX):
+        for leftover in root.glob(f"{prefix}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -86,9 +92,12 @@ def read_meta(name: str, folder: Path) -> dict[str, Any]:
     return {"dim": dim, "meta": meta}
 
 
-def damaged(name: str, folder: Path, why: str) -> GroundError:
-    return GroundError(
-        f"collection {name!r} in {folder} is damaged ({why}); it was probably interrupted "
-        f"while being created. Delete the collection (or remove the directory {folder}) and "
-        "ingest again"
+def way_out(name: str) -> str:
+    return (
+        f"Delete the collection (the delete_collection tool, or `groundmcp collections --delete "
+        f"{name}`) and ingest again; other collections are not affected"
     )
+
+
+def damaged(name: str, folder: Path, why: str) -> GroundError:
+    return GroundError(f"collection {name!r} in {folder} is damaged ({why}). {way_out(name)}")

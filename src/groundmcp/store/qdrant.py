@@ -3,7 +3,7 @@
 Local mode (`path=`) runs the same client calls in-process, brute force, and stands in for a server
 in tests. It ignores payload indexes (and warns if asked for them), so it gets none; it is not
 thread-safe, so its calls are serialised here. Collection meta travels as Qdrant collection
-metadata, and hybrid search uses weighted RRF: both need a recent server (local mode has both).
+metadata, and hybrid search uses a score formula over two prefetches: both need a server of 1.14 or later (local mode has both).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from typing import Any, TypeVar
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
-from groundmcp.errors import GroundError, InputError, StoreLocked
+from groundmcp.errors import GroundError, IncompatibleCollection, InputError, StoreLocked
 from groundmcp.store.base import (
     BOOL_FIELDS,
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
+    Fusion,
     CollectionInfo,
     Filters,
     PointData,
@@ -33,7 +34,10 @@ from groundmcp.store.base import (
     SparseVec,
 )
 from groundmcp.store.common import (
-    RRF_K,
+    DENSE_SCORE,
+    HNSW_EF,
+    KIND,
+    SPARSE_SCORE,
     VISIBLE,
     already_exists,
     check_dims,
@@ -72,6 +76,8 @@ class QdrantStore:
         self._prefix = prefix
         self._dims: dict[str, int] = {}
         self._local = path is not None
+        # local mode is brute force (and warns when given search params); a server searches HNSW
+        self._dense_params = None if self._local else _DENSE_PARAMS
         self._guard: contextlib.AbstractContextManager[Any]
         if path is not None:
             self.location = str(path)
@@ -109,7 +115,7 @@ class QdrantStore:
 
     def info(self, name: str) -> CollectionInfo:
         described = self._run(name, self._client.get_collection)
-        dim = _dense_dim(described)
+        dim = _dense_dim(name, described)
         self._dims[name] = dim
         points = self._run(name, self._client.count, exact=True).count
         meta = dict(described.config.metadata or {})
@@ -136,6 +142,16 @@ class QdrantStore:
     def set_visible(self, name: str, filters: Filters, visible: bool) -> None:
         payload = {VISIBLE: bool(visible)}
         self._run(name, self._client.set_payload, payload=payload, points=_filter(filters))
+
+    def publish(
+        self, name: str, filters: Filters, retire: Sequence[str] = (), *, visible: bool = True
+    ) -> None:
+        """Publish then retire, back to back under one lock (a server has no multi-operation
+        transaction, so a search from elsewhere may see both versions for that moment)."""
+        with self._guard:
+            self.set_visible(name, filters, visible)
+            if retire:
+                self.delete(name, ids=retire)
 
     def delete(self, name: str, filters: Filters | None = None, ids: Sequence[str] = ()) -> None:
         """Delete points matching `filters` (and, if given, whose id is in `ids`)."""
@@ -184,7 +200,7 @@ class QdrantStore:
         limit: int,
         filters: Filters | None = None,
         prefetch_limit: int = 100,
-        weights: tuple[float, float] = (1.0, 1.0),
+        fusion: Fusion = Fusion(),
     ) -> list[ScoredHit]:
         dim = self._dim(name, len(dense)) if dense is not None else 0
         check_query(name, dim, dense, sparse, mode)
@@ -194,12 +210,12 @@ class QdrantStore:
             assert dense is not None and sparse is not None  # check_query made sure
             top = prefetch_limit
             request["prefetch"] = [
-                models.Prefetch(query=list(dense), using=DENSE, limit=top, filter=flt),
+                models.Prefetch(query=list(dense), using=DENSE, limit=top, filter=flt, params=self._dense_params),
                 models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=top, filter=flt),
             ]
-            request["query"] = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=list(weights)))
+            request["query"] = _fusion(fusion)
         elif mode == "dense":
-            request |= {"query": list(dense or ()), "using": DENSE}
+            request |= {"query": list(dense or ()), "using": DENSE, "search_params": self._dense_params}
         else:
             assert sparse is not None
             request |= {"query": _sparse(sparse), "using": SPARSE}
@@ -302,10 +318,14 @@ def _open_server(url: str, api_key: str | None) -> QdrantClient:
     return client
 
 
-def _dense_dim(described: models.CollectionInfo) -> int:
+def _dense_dim(name: str, described: models.CollectionInfo) -> int:
     vectors = described.config.params.vectors
     if not isinstance(vectors, dict) or DENSE not in vectors:
-        raise GroundError(f"collection has no {DENSE!r} vector: it was not made by groundmcp")
+        raise IncompatibleCollection(
+            f"collection {name!r} has no {DENSE!r} vector: it was not made by groundmcp. Use "
+            "another collection (--collection NAME), or delete it (the delete_collection tool, or "
+            f"`groundmcp collections --delete {name}`) if nothing else needs it"
+        )
     return int(vectors[DENSE].size)
 
 
@@ -323,6 +343,29 @@ def _filter(filters: Filters, ids: Sequence[str] = ()) -> models.Filter:
     if ids:
         must.append(models.HasIdCondition(has_id=list(ids)))
     return models.Filter(must=must)
+
+
+_DENSE_PARAMS = models.SearchParams(hnsw_ef=HNSW_EF)
+
+
+def _fusion(fusion: Fusion) -> models.Query:
+    if fusion.method == "rrf":
+        return models.RrfQuery(rrf=models.Rrf(k=fusion.rrf_k, weights=list(fusion.rrf_weights)))
+    lexical = models.DivExpression(
+        div=models.DivParams(
+            left=SPARSE_SCORE, right=models.SumExpression(sum=[SPARSE_SCORE, fusion.saturation]), by_zero_default=0.0
+        )
+    )
+    weight = models.SumExpression(
+        sum=[
+            models.MultExpression(mult=[w, models.FieldCondition(key=KIND, match=models.MatchValue(value=kind))])
+            for kind, w in fusion.lexical
+        ]
+    )
+    return models.FormulaQuery(
+        formula=models.SumExpression(sum=[DENSE_SCORE, models.MultExpression(mult=[weight, lexical])]),
+        defaults={DENSE_SCORE: 0.0, SPARSE_SCORE: 0.0},
+    )
 
 
 def _sparse(vec: SparseVec) -> models.SparseVector:

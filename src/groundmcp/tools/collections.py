@@ -8,6 +8,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ..errors import GroundError
 from .common import MAX_NAME, MAX_PATH, access, clean_doc, run, state, use_collection
 
 
@@ -19,9 +20,14 @@ class CollectionRow(BaseModel):
     created: str
 
 
+class ListedCollection(CollectionRow):
+    error: str = Field("", description="Why it cannot be used (damaged, or not made by groundmcp) and "
+                       "what to do; empty when it can be.")
+
+
 class CollectionList(BaseModel):
     default: str = Field(description="The collection tools use when none is named.")
-    collections: list[CollectionRow]
+    collections: list[ListedCollection]
 
 
 class CollectionStatsResult(CollectionRow):
@@ -101,17 +107,24 @@ def register(mcp: MCPServer) -> None:
         return Deleted(collection=name, deleted_chunks=count)
 
 
-def _collections(engine, mine) -> list[CollectionRow]:
+def _collections(engine, mine) -> list[ListedCollection]:
     """The collections this request may see. For a token with an allow-list, the others are
     never opened (their names are filtered before any is read)."""
     if not mine.limited:
         rows = engine.collections()
-        return [CollectionRow(name=r.name, model=r.model, dim=r.dim, chunks=r.chunks, created=r.created) for r in rows]
+        return [
+            ListedCollection(name=r.name, model=r.model, dim=r.dim, chunks=r.chunks, created=r.created, error=r.error)
+            for r in rows
+        ]
     out = []
     for name in sorted(mine.visible(engine.store.list_collections())):
-        info = engine.store.info(name)
+        try:
+            info = engine.store.info(name)
+        except GroundError as exc:  # one damaged collection does not hide the others
+            out.append(ListedCollection(name=name, model="?", dim=0, chunks=0, created="", error=str(exc)))
+            continue
         out.append(
-            CollectionRow(
+            ListedCollection(
                 name=name, model=info.meta.get("model", "?"), dim=info.dim, chunks=info.points,
                 created=info.meta.get("created", ""),
             )

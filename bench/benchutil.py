@@ -1,0 +1,145 @@
+"""What the benchmark scripts share: machine facts, peak memory, percentiles, JSON output.
+
+Not a benchmark itself. The scripts import it as `benchutil` (Python puts the script's own folder,
+bench/, on sys.path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set so far (Linux reports KiB; macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def rss_mb() -> float:
+    """The process's resident set now (Linux; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1); with few values the top ones are the maximum."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary_ms(times_s: list[float]) -> dict[str, float]:
+    ms = [t * 1000 for t in times_s]
+    return {
+        "n": len(ms),
+        "p50_ms": statistics.median(ms),
+        "p99_ms": percentile(ms, 0.99),
+        "mean_ms": statistics.fmean(ms),
+        "min_ms": min(ms),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """Facts to print next to every figure: a number means little without the machine."""
+    import torch
+
+    from groundmcp.encoders.device import cpu_has_fast_bf16
+
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_bf16": cpu_has_fast_bf16(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "commit": commit,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def print_machine(info: dict) -> None:
+    load = info.get("loadavg_at_start")
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores (torch threads {info['torch_threads']}, "
+        f"native bf16: {info['cpu_bf16']}), GPU: {info['cuda'] or 'none'}; torch {info['torch']}, "
+        f"Python {info['python']}; load average at start "
+        + (", ".join(f"{x:.2f}" for x in load) if load else "?")
+        + f"; commit {info['commit'] or '?'}"
+    )
+
+
+def write_json(path: str | None, data: dict) -> None:
+    if not path:
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n")
+    print(f"wrote {path}")
+
+
+@contextmanager
+def stopwatch(into: list[float]):
+    """Append the block's wall time in seconds to `into`."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        into.append(time.perf_counter() - t0)
+
+
+class RssSampler:
+    """Samples the resident set on a thread while a block runs: the block's own peak, which
+    ru_maxrss (a high-water mark since the process began) cannot give once a bigger phase has run."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        import threading
+
+        self.interval_s = interval_s
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, rss_mb())
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> RssSampler:
+        self.peak_mb = rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, rss_mb())
