@@ -5,7 +5,7 @@ disk when the ingest pipeline gets to it. Each passage becomes one document for 
 so the chunker it would meet in a real tree handles it: a code passage keeps its file's extension
 (so tree-sitter chunks it); a prose passage is plain text, its title on the first line. (Rendering
 prose as Markdown turned `#` comments in its code samples into headings and cut passages into
-fragments: docs nDCG@10 fell from 0.557 to 0.535 for dense.)
+7% more chunks; sparse nDCG@10 on the public docs set was 0.283 that way, 0.295 as text.)
 """
 
 from __future__ import annotations
