@@ -138,9 +138,10 @@ class Versions:
 
 
 def mutate(root: Path, rng: random.Random, round_: int) -> str:
-    """Change the tree the way a person editing it would: edit three files, add one, delete one."""
+    """Change the tree the way a person editing it would: edit five files, add one, delete one
+    (enough for an ingest of two windows, so a kill can fall between them)."""
     files = sorted(p for p in root.rglob("*.py") if p.is_file())
-    edited = rng.sample(files, 3)
+    edited = rng.sample(files, 5)
     for k, file in enumerate(edited):
         file.write_text(file.read_text() + f"\n\ndef edited_{round_}_{k}(value):\n    return value * {k + 2}\n")
     added = root / f"added_{round_}.py"
@@ -191,7 +192,9 @@ def test_kill_9_mid_ingest_then_the_next_ingest_converges_to_a_clean_one(tmp_pat
     for round_ in range(KILLS):
         change = mutate(project, rng, round_) if round_ else "fresh data dir"
         versions.scan()
-        delay = rng.uniform(0.0, 1.5)
+        # A third of the kills come as soon as points reach the store (mid-flush, before the
+        # publish), the others up to 2 s later (between windows, in the publish, at the end).
+        delay = rng.choice([0.0, rng.uniform(0.0, 2.0), rng.uniform(0.0, 2.0)])
         proc = subprocess.Popen(
             [sys.executable, "-m", "groundmcp", "ingest", str(project)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -742,7 +745,8 @@ def small_disk(where: Path, size_mb: int):
 @pytest.mark.slow
 def test_a_full_disk_is_a_clear_error_not_a_crash(tmp_path, real_encoder):
     """A real full disk (tmpfs). The embedded engine writes through memory maps, where a full disk
-    is a SIGBUS that kills the process; the store refuses to write below MIN_FREE_BYTES instead."""
+    is a SIGBUS that kills the process, even for a search (opening a collection fills in its
+    preallocated log). The store refuses to open or write short of room instead."""
     project = write_project(tmp_path / "project").resolve()
     with small_disk(tmp_path / "disk", 200) as disk:
         data = disk / "data"
@@ -750,15 +754,23 @@ def test_a_full_disk_is_a_clear_error_not_a_crash(tmp_path, real_encoder):
         engine.ingest(str(project))
         engine.close()
         before = visible(points(data))
-        copy_slice(project / "vendored", SLICE[:4])
-        st = os.statvfs(disk)
         filler = disk / "filler"
-        with open(filler, "wb") as fh:  # leave half of the reserve free
-            os.posix_fallocate(fh.fileno(), 0, st.f_bavail * st.f_frsize - MIN_FREE_BYTES // 2)
+
+        def leave_free(room: int) -> None:
+            filler.unlink(missing_ok=True)
+            st = os.statvfs(disk)
+            with open(filler, "wb") as fh:
+                os.posix_fallocate(fh.fileno(), 0, st.f_bavail * st.f_frsize - room)
+
+        leave_free(4 * 2**20)
+        proc = cli("search", "refund policy", data_dir=data)
+        assert_clear_failure(proc, "collection 'default'", "cannot be opened", "MB free", "not damaged")
+        copy_slice(project / "vendored", SLICE[:4])
+        leave_free(MIN_FREE_BYTES // 2)  # room to open, not to write
         proc = cli("ingest", str(project), data_dir=data)
         assert_clear_failure(proc, "could not write to collection 'default'", "MB free", "free space")
-        assert visible(points(data)) == before
         filler.unlink()
+        assert visible(points(data)) == before
         engine = Engine(Settings(data_dir=data), encoder=real_encoder)
         try:
             report = engine.ingest(str(project))

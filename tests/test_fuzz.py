@@ -5,6 +5,7 @@ numbers, NaN and infinities, empty lists, unknown keys. Every call must end in a
 the server must keep answering. Then the same over stdio, as raw JSON-RPC lines, malformed ones too.
 
     FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py -s     # the long run reported in docs/reliability.md
+    FUZZ_SHOW=1 ...                                      # also print every error message and raw frame
 """
 
 from __future__ import annotations

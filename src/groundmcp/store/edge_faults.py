@@ -4,6 +4,7 @@ disks and unwritable folders. Each becomes a GroundError that names the collecti
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -20,6 +21,10 @@ from groundmcp.store.edge_layout import SHARD_DIR, damaged, way_out
 # kills the process, not an error, so writes are refused while the disk has less free than this
 # (about what an empty collection takes: two 32 MB log segments and the first storage pages).
 MIN_FREE_BYTES = 96 * 2**20
+# Opening a shard fills in the unwritten parts (holes) of its dense vectors' preallocated 32 MB
+# chunk files through the same maps (qdrant-edge 0.9: the first open after they were written);
+# opening needs that much free, plus this.
+OPEN_SLACK_BYTES = 8 * 2**20
 
 
 def unreadable(name: str, folder: Path, why: str) -> GroundError:
@@ -40,9 +45,9 @@ def write_failed(name: str, folder: Path, why: str) -> GroundError:
 
 def cannot_open(name: str, folder: Path, why: str) -> GroundError:
     return GroundError(
-        f"collection {name!r} in {folder} cannot be opened: the store could not write to its "
-        f"folder ({why}). Free space on that disk or fix the data directory's permissions, then "
-        "try again. The collection is not damaged: do not delete it"
+        f"collection {name!r} in {folder} cannot be opened ({why}). Free space on that disk or "
+        "fix the data directory's permissions, then try again. The collection is not damaged: do "
+        "not delete it"
     )
 
 
@@ -87,14 +92,37 @@ def estimate_bytes(points: Sequence[PointData]) -> int:
     return 3 * size
 
 
+def ensure_space_to_open(name: str, folder: Path) -> None:
+    """cannot_open unless the disk can take the holes that opening fills in."""
+    holes = 0
+    with contextlib.suppress(OSError):
+        for chunk in (folder / SHARD_DIR / "segments").glob("*/vector_storage-*/vectors/chunk_*.mmap"):
+            st = chunk.stat()
+            holes += max(0, st.st_size - st.st_blocks * 512)
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return
+    free, need = st.f_bavail * st.f_frsize, holes + OPEN_SLACK_BYTES
+    if free < need:
+        raise cannot_open(
+            name,
+            folder,
+            f"only {free / 2**20:.0f} MB free on its disk, and opening it needs about "
+            f"{need / 2**20:.0f} MB: the engine fills in its vector files through memory maps, "
+            "where a full disk would crash the process",
+        )
+
+
 def load_shard(name: str, folder: Path) -> qe.EdgeShard:
+    ensure_space_to_open(name, folder)
     try:
         return qe.EdgeShard.load(str(folder / SHARD_DIR))
     except BaseException as exc:  # bare Exception, or a Rust panic on bad files
         reraise_interrupts(exc)
         why = detail(exc)
         if refused_write(why):  # opening replays the log and saves state: it needs to write
-            raise cannot_open(name, folder, why) from exc
+            raise cannot_open(name, folder, f"the store could not write to its folder: {why}") from exc
         raise damaged(name, folder, f"its shard does not open: {why}") from exc
 
 
