@@ -427,7 +427,11 @@ def test_publish_is_one_step_for_concurrent_searches(tmp_path, real_encoder):
         threads = [threading.Thread(target=writer)] + [threading.Thread(target=reader) for _ in range(2)]
         for t in threads:
             t.start()
-        time.sleep(3)
+        # Run until both sides have done enough work to make a torn read likely (not a fixed
+        # time, which a loaded machine may not fill), within a generous cap.
+        deadline = time.monotonic() + 60
+        while (swaps[0] <= 50 or reads[0] <= 50) and time.monotonic() < deadline:
+            time.sleep(0.1)
         stop.set()
         for t in threads:
             t.join()
