@@ -13,8 +13,8 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,23 +107,11 @@ def write_json(path: str | None, data: dict) -> None:
     print(f"wrote {path}")
 
 
-@contextmanager
-def stopwatch(into: list[float]):
-    """Append the block's wall time in seconds to `into`."""
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        into.append(time.perf_counter() - t0)
-
-
 class RssSampler:
     """Samples the resident set on a thread while a block runs: the block's own peak, which
     ru_maxrss (a high-water mark since the process began) cannot give once a bigger phase has run."""
 
     def __init__(self, interval_s: float = 0.05) -> None:
-        import threading
-
         self.interval_s = interval_s
         self.peak_mb = 0.0
         self._stop = threading.Event()

