@@ -34,6 +34,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(proc: subprocess.Popen, port: int, what: str, timeout: float = 120.0) -> None:
+    """Return once `proc` accepts connections on the loopback `port`; AssertionError (with its
+    stderr) if it exits first or does not listen within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited {proc.returncode}: {proc.stderr.read().decode()}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} did not start within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """Terminate `proc` (kill it if it lingers) and close its pipes."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 @contextlib.contextmanager
 def http_server(data_dir: Path, root: Path, token: str | None = "s3cret", host: str = "127.0.0.1"):
     """A `groundmcp serve --http` subprocess; yields its /mcp URL once it accepts connections."""
@@ -43,25 +70,10 @@ def http_server(data_dir: Path, root: Path, token: str | None = "s3cret", host: 
         args += ["--token", token]
     proc = subprocess.Popen(args, env=server_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(f"server exited {proc.returncode}: {proc.stderr.read().decode()}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("HTTP server did not start within 120 s")
+        wait_for_port(proc, port, "server")
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        stop(proc)
 
 
 @contextlib.asynccontextmanager

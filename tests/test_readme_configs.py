@@ -18,12 +18,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import tomllib
-from contextlib import suppress
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -38,7 +35,7 @@ from groundmcp.engine import Engine
 from groundmcp.settings import Settings
 
 from .conftest import write_project
-from .mcp_helpers import free_port, http_client
+from .mcp_helpers import free_port, http_client, stop, wait_for_port
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -215,23 +212,10 @@ def http_site(site):
     proc = subprocess.Popen(["bash", "-c", f"exec {command}"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"the README's serve line exited {proc.returncode}: {proc.stderr.read().decode()}")
-            with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-            assert time.monotonic() < deadline, "the README's serve line did not start within 120 s"
-            time.sleep(0.2)
+        wait_for_port(proc, port, "the README's serve line")
         yield SimpleNamespace(token=token, url=f"http://127.0.0.1:{port}/mcp")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
+        stop(proc)
 
 
 @pytest.mark.parametrize("name", ["cursor", "vscode"])

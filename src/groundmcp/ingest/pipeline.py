@@ -118,12 +118,8 @@ def ingest_texts(
 
     Incremental like files: an unchanged text is not re-encoded, a changed one is replaced. Texts
     not passed are left alone (nothing is removed)."""
-    data: dict[str, bytes] = {}
-    for doc_id, text in docs:
-        if not doc_id.strip() or doc_id in data:
-            raise InputError(f"document ids must be non-empty and unique; got {doc_id!r} (twice or empty)")
-        data[doc_id] = text.encode("utf-8")
-    sizes = [(doc_id, len(raw)) for doc_id, raw in data.items()]
+    data = {doc_id: text.encode("utf-8") for doc_id, text in docs}
+    sizes = [(doc_id, len(data[doc_id])) for doc_id, _ in docs]  # ingest_source refuses repeated ids
     return ingest_source(sizes, data.__getitem__, store=store, encoder=encoder, options=options, progress=progress)
 
 

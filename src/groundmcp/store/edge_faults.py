@@ -71,12 +71,8 @@ def unusable_dir(path: Path, exc: OSError) -> GroundError:
 
 def ensure_space(name: str, folder: Path, on: Path, extra: int = 0) -> None:
     """write_failed unless the disk holding `on` has MIN_FREE_BYTES + `extra` free."""
-    try:
-        st = os.statvfs(on)
-    except OSError:
-        return  # the write itself will say what is wrong
-    free, need = st.f_bavail * st.f_frsize, MIN_FREE_BYTES + extra
-    if free < need:
+    free, need = _free_bytes(on), MIN_FREE_BYTES + extra
+    if free is not None and free < need:
         raise write_failed(
             name,
             folder,
@@ -84,6 +80,16 @@ def ensure_space(name: str, folder: Path, on: Path, extra: int = 0) -> None:
             f"{need / 2**20:.0f} MB: the store maps its files into memory, where a full disk would "
             "crash the process instead of failing the write",
         )
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Bytes free to this user on the disk holding `path`; None when it cannot be told (then the
+    write itself will say what is wrong)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 def estimate_bytes(points: Sequence[PointData]) -> int:
@@ -99,12 +105,8 @@ def ensure_space_to_open(name: str, folder: Path) -> None:
         for chunk in (folder / SHARD_DIR / "segments").glob("*/vector_storage-*/vectors/chunk_*.mmap"):
             st = chunk.stat()
             holes += max(0, st.st_size - st.st_blocks * 512)
-    try:
-        st = os.statvfs(folder)
-    except OSError:
-        return
-    free, need = st.f_bavail * st.f_frsize, holes + OPEN_SLACK_BYTES
-    if free < need:
+    free, need = _free_bytes(folder), holes + OPEN_SLACK_BYTES
+    if free is not None and free < need:
         raise cannot_open(
             name,
             folder,
