@@ -35,10 +35,16 @@ CPU time per call of the server process and of this client: on a shared machine 
 than wall times, which include waiting for a core.
 
 Torch's intra-op threads: on a small, shared CPU the default (one per core) makes single-query
-encodes stall now and then for hundreds of ms (an OpenMP team waits for a descheduled thread), so
-the rows without rerank are measured again with torch on one thread (in process, and servers
-started with OMP_NUM_THREADS=1), and query encode alone is timed in a grid of precision x threads.
---no-one-thread skips those rows.
+encodes stall now and then for hundreds of ms (an OpenMP team waits for a descheduled thread). Since
+the fast query path the encoder runs single queries on its own one-thread workers; the rows without
+rerank can still be measured again with servers started with OMP_NUM_THREADS=1 (which also slows
+document encoding), and query encode alone is timed in a grid: the normal path on the calling thread
+with torch's default threads and with one, and `encode_query`, per precision. --no-one-thread skips
+the OMP_NUM_THREADS=1 rows.
+
+The code measured is the one Python imports: run with PYTHONPATH=OTHER/src to measure another
+checkout with this script (it adapts to code from before the fast query path); the servers inherit
+PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -267,6 +273,7 @@ def breakdown(engine: Engine, name: str, mode: str, queries: list[str], rerank: 
 
 
 def _breakdown(engine: Engine, name: str, mode: str, queries: list[str], rerank: bool) -> dict:
+    from groundmcp.search import engine as search_engine
     from groundmcp.search.budget import fit
 
     try:
@@ -276,10 +283,20 @@ def _breakdown(engine: Engine, name: str, mode: str, queries: list[str], rerank:
     except ImportError:  # the tool layer moved: time the budget alone
         Hit, overhead = None, None
     enc, store = engine.encoder, engine.store
+    cache = getattr(search_engine, "CollectionInfoCache", None)
+    if cache is not None:  # what the search tool does since the info cache: no point count per search
+        infos = cache(store)
+
+        def run_search(request):
+            return search_engine.search(store, enc, name, request, engine.reranker if request.rerank else None,
+                                        infos=infos)
+    else:  # the committed tool called Engine.search, which reads store.info (an exact count) first
+        def run_search(request):
+            return engine.search(request, collection=name)
     parts: dict[str, list[float]] = {k: [] for k in ("encode", "sparse", "info", "store", "search", "shape")}
     filters = Filters(visible=True)
     for q in queries[:3]:
-        engine.search(SearchRequest(q, top_k=8, mode=mode, rerank=rerank), collection=name)
+        run_search(SearchRequest(q, top_k=8, mode=mode, rerank=rerank))
     cpu: dict[str, list[float]] = {k: [] for k in parts}
 
     def now() -> tuple[float, float]:
@@ -291,12 +308,12 @@ def _breakdown(engine: Engine, name: str, mode: str, queries: list[str], rerank:
         t1 = now()
         sparse = query_vector(q) if mode != "dense" else None
         t2 = now()
-        store.info(name)  # what the committed Engine.search calls first (an exact point count)
+        store.info(name)  # what Engine.search calls first (an exact point count); the search tool no more
         t3 = now()
         store.query(name, dense=dense, sparse=sparse, mode=mode if sparse is None or sparse.indices else "dense",
                     limit=30 if rerank else 8, filters=filters, prefetch_limit=100)
         t4 = now()
-        hits = engine.search(SearchRequest(q, top_k=8, mode=mode, rerank=rerank), collection=name)
+        hits = run_search(SearchRequest(q, top_k=8, mode=mode, rerank=rerank))
         t5 = now()
         fitted = fit(hits, q, 4000, **({"overhead": overhead} if overhead else {}))
         if Hit is not None:
@@ -349,6 +366,7 @@ async def mcp_rows(client, sizes: dict[str, int], modes, queries, calls, rerank_
     first = next(iter(sizes))
     for q in queries[:3]:  # the server loads its encoder in the background: wait for it here
         await client.call_tool("search", {"query": q, "collection": first})
+    await asyncio.sleep(2)  # and then prepares its fast query path (under a second)
     for _ in range(5):
         await client.list_prompts()
     times = []
@@ -418,27 +436,34 @@ async def over_mcp(data: Path, sizes, modes, queries, args, *, threads: int | No
 
 
 def encode_grid(encoder, queries: list[str]) -> list[dict]:
-    """Query encode latency: the encoder's precision and float32, torch's default threads and one."""
+    """Query encode latency: `encode_queries([q])` (the normal path, on this thread) with torch's
+    default threads and with one, then `encode_query(q)` (what search calls: since the fast query
+    path, on the encoder's one-thread workers and, after warm_up, traced); in the encoder's
+    precision, and in float32 on a CPU."""
+    import torch
+
     encoders = [encoder]
     if encoder.device == "cpu" and "float32" not in str(encoder.dtype):
-        encoders.append(SentenceTransformerEncoder(precision="float32"))
+        extra = SentenceTransformerEncoder(precision="float32")
+        getattr(extra, "warm_up", lambda: None)()
+        encoders.append(extra)
     rows = []
     for enc in encoders:
-        for threads in (None, 1):
+        cases = [("encode_queries([q])", threads, lambda q: enc.encode_queries([q])) for threads in (None, 1)]
+        cases.append(("encode_query(q)", None, enc.encode_query))
+        for path, threads, fn in cases:
             with torch_threads(threads):
                 for q in queries[:5]:
-                    enc.encode_query(q)
+                    fn(q)
                 times = []
                 for q in queries:
                     t0 = time.perf_counter()
-                    enc.encode_query(q)
+                    fn(q)
                     times.append(time.perf_counter() - t0)
-            import torch
-
-            row = {"dtype": str(enc.dtype).removeprefix("torch."), "threads": threads or torch.get_num_threads(),
-                   **summary_ms(times)}
+                row = {"dtype": str(enc.dtype).removeprefix("torch."), "path": path,
+                       "threads": threads or torch.get_num_threads(), **summary_ms(times)}
             rows.append(row)
-            print(f"  query encode {row['dtype']:8} {row['threads']} thread(s): p50 {row['p50_ms']:6.2f} ms  "
+            print(f"  query encode {row['dtype']:8} {path:20} {row['threads']} thread(s) here: p50 {row['p50_ms']:6.2f} ms  "
                   f"p99 {row['p99_ms']:7.2f} ms  max {max(times) * 1000:7.2f} ms", flush=True)
     return rows
 
@@ -471,7 +496,11 @@ def main() -> None:
     data = Path(args.data_dir or Path(tmp.name) / "data").resolve()
     data.mkdir(parents=True, exist_ok=True)
 
+    import groundmcp
+
+    print(f"groundmcp from {Path(groundmcp.__file__).parent}")
     encoder = SentenceTransformerEncoder()
+    getattr(encoder, "warm_up", lambda: None)()  # as the server does after loading (where the code has it)
     biggest = max(sizes_n)
     t0 = time.perf_counter()
     pool = text_pool(corpus, biggest)
@@ -507,7 +536,7 @@ def main() -> None:
             + "  ".join(f"{k} {v['p50_ms']:.2f}/{v['p99_ms']:.2f} (cpu {v['cpu_p50_ms']:.2f})" for k, v in row.items()),
             flush=True,
         )
-    grid = encode_grid(encoder, queries[: args.profile_queries])
+    grid = encode_grid(encoder, queries[: args.profile_queries]) if args.profile_queries else []
     engine.close()
 
     rows = asyncio.run(over_mcp(data, sizes, modes, queries, args, threads=None, rerank_calls=args.rerank_calls))

@@ -75,3 +75,80 @@ def test_hashing_encoder_is_deterministic(hashing_encoder):
     b = hashing_encoder.encode_documents(["alpha beta", "gamma"])
     assert np.array_equal(a, b)
     assert a.shape == (2, 64)
+
+
+# -- single queries: one-thread workers and the traced path --------------------------------------
+
+
+def _query_texts() -> list[str]:
+    """Real texts of many lengths: lines, paragraphs and whole files of the stdlib `json` package
+    (past the model's 256 tokens), identifiers, questions, unicode, blanks."""
+    import json
+    from pathlib import Path
+
+    files = sorted(Path(json.__file__).parent.glob("*.py"))
+    texts = [p.read_text() for p in files]
+    lines = [line for p in files for line in p.read_text().splitlines() if line.strip()]
+    texts += lines[:: max(1, len(lines) // 150)]
+    texts += ["\n".join(lines[i : i + 12]) for i in range(0, len(lines), max(1, len(lines) // 40))]
+    texts += [
+        "retry with exponential backoff", "parseHTTPResponse", "how are refunds issued?", "x", " ", "",
+        "Ünïcödé 日本語 🙂 mixed", "  padded query  ", "word " * 600,
+    ]
+    return texts
+
+
+@pytest.mark.slow
+def test_traced_query_path_gives_the_normal_paths_vectors(real_encoder):
+    real_encoder.warm_up()
+    assert real_encoder.query_path == "traced"
+    texts = _query_texts()
+    assert len(texts) > 200
+    fast = np.stack([real_encoder.encode_query(t) for t in texts])
+    normal = np.stack([real_encoder.encode_queries([t])[0] for t in texts])  # one text: no padding
+    assert fast.shape == (len(texts), 384) and fast.dtype == np.float32
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    gaps = 1.0 - np.sum(fast * normal, axis=1)
+    assert gaps.max() < 1e-5, texts[int(gaps.argmax())][:80]
+
+
+def test_query_path_is_not_built_where_it_does_not_apply(real_encoder):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    from groundmcp.encoders.query_path import build_query_path
+
+    model = real_encoder._model
+
+    def normal(text):
+        return real_encoder.encode_queries([text])[0]
+
+    cls_pooled = SentenceTransformer(modules=[model[0], Pooling(384, pooling_mode="cls")], device="cpu")
+    assert build_query_path(cls_pooled, normal) is None  # other pooling
+    rng = np.random.default_rng(0)
+
+    def elsewhere(text):  # a reference the traced graph cannot match: the check must refuse it
+        v = rng.standard_normal(384).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+    assert build_query_path(model, elsewhere) is None
+    path = build_query_path(model, normal)
+    assert path is not None and float(path("a query") @ normal("a query")) > 1 - 1e-5
+
+
+def test_single_queries_use_one_torch_thread_and_leave_other_threads_alone(real_encoder):
+    import threading
+
+    import torch
+
+    def threads_in_a_new_thread():
+        out = []
+        t = threading.Thread(target=lambda: out.append(torch.get_num_threads()))
+        t.start()
+        t.join()
+        return out[0]
+
+    default = threads_in_a_new_thread()
+    SentenceTransformerEncoder().warm_up()  # starts its own workers, and builds its traced path
+    assert threads_in_a_new_thread() == default  # what document encoding on another thread gets
+    assert real_encoder._query_workers.run(torch.get_num_threads) == 1

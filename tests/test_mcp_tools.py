@@ -251,3 +251,59 @@ def test_roots_default_to_the_current_folder_but_never_to_home_or_slash(tmp_path
     state = AppState(settings=Settings(), engine=None, roots=())
     with pytest.raises(InputError, match="no allowed roots"):
         state.allowed_path("/etc")
+
+
+async def test_search_counts_no_points_per_call_and_sees_ingests_and_deletes(tmp_path, real_encoder):
+    """The search tool reads a collection's info once (store.info counts every point), yet a
+    search after an ingest or a delete in the same server sees the collection as it is."""
+    from groundmcp.store.factory import open_store
+
+    from .test_search import CountingStore
+
+    root = write_project(tmp_path / "work" / "project")
+    settings = Settings(data_dir=tmp_path / "data", roots=[tmp_path / "work"])
+    store = CountingStore(open_store(data_dir=settings.data_dir, qdrant_url=None, qdrant_api_key=None,
+                                     qdrant_local_path=None))
+    engine = Engine(settings, encoder=real_encoder, store=store)
+    try:
+        async with Client(build_server(settings, engine=engine)) as client:
+            missing = await call(client, "search", query="retry with backoff")
+            assert missing.is_error and "does not exist" in missing.content[0].text
+            assert not (await call(client, "ingest", path=str(root))).is_error
+            before = store.infos
+            for query in ("retry with exponential backoff", "refund policy", "invoice total with tax"):
+                assert (await call(client, "search", query=query)).structured_content["hits"]
+            assert store.infos - before <= 1
+            (root / "src" / "shipping.py").write_text("def ship_parcels_from_rotterdam():\n    return 'tuesday'\n")
+            assert not (await call(client, "ingest", path=str(root))).is_error
+            hits = (await call(client, "search", query="ship parcels from Rotterdam")).structured_content["hits"]
+            assert hits[0]["path"] == "src/shipping.py"
+            assert not (await call(client, "delete_collection", collection="default")).is_error
+            gone = await call(client, "search", query="ship parcels")
+            assert gone.is_error and "does not exist" in gone.content[0].text
+            assert not (await call(client, "ingest", path=str(root))).is_error
+            again = await call(client, "search", query="ship parcels from Rotterdam")
+            assert again.structured_content["hits"][0]["path"] == "src/shipping.py"
+    finally:
+        engine.close()
+
+
+async def test_the_server_prepares_the_traced_query_path_in_the_background(tmp_path, real_encoder):
+    root = write_project(tmp_path / "work" / "project")
+    settings = Settings(data_dir=tmp_path / "data", roots=[tmp_path / "work"])
+    indexer = Engine(settings, encoder=real_encoder)
+    indexer.ingest(str(root))
+    indexer.close()
+    engine = Engine(settings)  # its encoder loads in the server's lifespan, as in production
+    try:
+        async with Client(build_server(settings, engine=engine)) as client:
+            assert not (await call(client, "search", query="refund policy")).is_error
+            for _ in range(600):  # the encoder-load thread: under a second once the model is loaded
+                if engine.encoder.query_path == "traced":
+                    break
+                await anyio.sleep(0.1)
+            assert engine.encoder.query_path == "traced"
+            hits = (await call(client, "search", query="retry with exponential backoff")).structured_content["hits"]
+        assert hits[0]["path"] == "src/retry.js"
+    finally:
+        engine.close()

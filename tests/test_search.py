@@ -109,3 +109,163 @@ def test_budget_keeps_rank_order_trims_and_omits_within_the_limit():
     assert sum(json_tokens(f.text) for f in fitted.hits) < 1000
     whole = fit(hits[1:4], "x", 4000)
     assert not whole.omitted and not any(f.truncated for f in whole.hits)
+
+
+# -- the collection info cache: no point count per search, never a stale answer ------------------
+
+
+class CountingStore:
+    """The real store, counting the `info` calls (each is an exact point count)."""
+
+    def __init__(self, store):
+        self._store, self.infos = store, 0
+
+    def info(self, name):
+        self.infos += 1
+        return self._store.info(name)
+
+    def __getattr__(self, attr):
+        return getattr(self._store, attr)
+
+
+def test_searches_read_the_collection_info_once(indexed, real_encoder):
+    from groundmcp.search.engine import CollectionInfoCache
+
+    counting = CountingStore(indexed)
+    infos = CollectionInfoCache(counting)
+    for query in ("retry with backoff", "refunds", "InvoiceCalculator"):
+        assert search(counting, real_encoder, "c", SearchRequest(query=query), infos=infos)
+    assert counting.infos == 1
+
+
+def test_search_after_ingest_and_delete_in_the_same_process_sees_the_collection_as_it_is(
+    store, real_encoder, project, stdlib_json_copy
+):
+    from groundmcp.search.engine import CollectionInfoCache
+
+    infos = CollectionInfoCache(store)
+
+    def find_in(query, encoder=real_encoder):
+        return search(store, encoder, "c", SearchRequest(query=query, top_k=3), infos=infos)
+
+    def ingest(root, encoder=real_encoder):
+        ingest_path(str(root), store=store, encoder=encoder, options=IngestOptions(collection="c"))
+
+    with pytest.raises(CollectionNotFound):
+        find_in("retry with exponential backoff")
+    ingest(project)  # the collection now exists: a miss is never cached
+    assert find_in("retry with exponential backoff")[0].path == "src/retry.js"
+    assert not any(h.path.endswith("decoder.py") for h in find_in("JSONDecoder raw_decode"))
+    ingest(stdlib_json_copy)  # new points in a cached collection are found at once
+    assert any(h.path == "decoder.py" for h in find_in("JSONDecoder raw_decode"))
+    store.delete_collection("c")  # deleted behind the cache's back (no forget)
+    with pytest.raises(CollectionNotFound, match="'c'"):
+        find_in("retry")
+    ingest(project, HashingEncoder(dim=64))  # made again with another model
+    with pytest.raises(IncompatibleCollection, match="64-d"):
+        find_in("retry")
+    assert find_in("retry", HashingEncoder(dim=64))  # and its own encoder can search it
+    store.delete_collection("c")
+    ingest(project)  # and once more with the first model: the cached incompatible info goes
+    assert find_in("retry with exponential backoff")[0].path == "src/retry.js"
+
+
+def test_collection_info_cache_forgets_and_expires(indexed, real_encoder):
+    from groundmcp.search.engine import CollectionInfoCache
+
+    now = [0.0]
+    counting = CountingStore(indexed)
+    infos = CollectionInfoCache(counting, ttl=10.0, clock=lambda: now[0])
+    infos.get("c", real_encoder)
+    infos.get("c", real_encoder)
+    assert counting.infos == 1
+    infos.forget("c")
+    infos.get("c", real_encoder)
+    assert counting.infos == 2
+    now[0] = 10.5  # another process may have made it again: read it again
+    infos.get("c", real_encoder)
+    infos.get("c", real_encoder)
+    assert counting.infos == 3
+    with pytest.raises(IncompatibleCollection):  # an incompatible answer is always the store's:
+        infos.get("c", HashingEncoder(dim=16))
+    assert counting.infos == 4  # the cached entry failed, was read again, and failed again
+    infos.get("c", real_encoder)
+    assert counting.infos == 5  # and the failure was not kept
+
+
+# -- line scores for trimming hits: cheaper, and the same as tokenizing every line ---------------
+
+
+def _words_and_texts():
+    """Real text: sources of the stdlib's json, email, http, logging, unittest and asyncio, and
+    argparse (docstrings and comments are English prose)."""
+    import argparse
+    import asyncio
+    import email
+    import http
+    import json
+    import logging
+    import unittest
+    from pathlib import Path
+
+    files = [Path(argparse.__file__)]
+    for pkg in (json, email, http, logging, unittest, asyncio):
+        files += sorted(Path(pkg.__file__).parent.glob("*.py"))
+    return [p.read_text(encoding="utf-8") for p in files]
+
+
+def test_the_stemmer_keeps_all_but_the_last_two_letters_and_never_lengthens():
+    """What QueryTerms relies on to skip stemming words that cannot match (see search/snippet.py)."""
+    import os
+    from pathlib import Path
+
+    from groundmcp.search.snippet import stem_prefix
+    from groundmcp.sparse import CAMEL, IDENT, stem
+
+    stdlib = [p.read_text(encoding="utf-8", errors="replace") for p in Path(os.__file__).parent.glob("*.py")]
+    parts = {
+        part.lower()
+        for text in _words_and_texts() + stdlib
+        for word in IDENT.findall(text)
+        for piece in word.split("_")
+        for part in CAMEL.findall(piece)
+    }
+    parts |= {"dying", "lying", "tying", "skies", "skis", "idly", "gently", "ugly", "early", "only",
+              "singly", "news", "possibilities", "generalizations", "happily", "conditional"}
+    assert len(parts) > 15000
+    for part in parts:
+        stemmed = stem(part)
+        assert len(stemmed) <= len(part) and part.startswith(stem_prefix(stemmed)), (part, stemmed)
+
+
+def test_line_scores_and_windows_match_tokenizing_every_line():
+    from groundmcp.search.snippet import QueryTerms, best_window
+    from groundmcp.sparse import tokenize
+
+    def reference_window(text, query, n):  # the committed best_window: tokenize every line
+        lines = text.split("\n")
+        wanted = set(tokenize(query))
+        hits = [len(wanted.intersection(tokenize(line))) for line in lines]
+        best_start, best = 0, sum(hits[:n])
+        for start in range(1, len(lines) - n + 1):
+            window = sum(hits[start : start + n])
+            if window > best:
+                best_start, best = start, window
+        return best_start
+
+    texts = _words_and_texts()
+    queries = [
+        "how are headers parsed", "decode a JSON document from a string", "parseHTTPResponse",
+        "raw_decode", "I think I've found a bug! What should I do?", "the of and", "",
+        "generalizations of possibilities", "email.message get_payload decode=True", "HTTP status 404",
+        "ArgumentParser add_argument", "encodings", "Ünïcödé 日本語", "retries dying tied",
+    ]
+    for query in queries:
+        terms = QueryTerms(query)
+        wanted = set(tokenize(query))
+        for text in texts[:12]:
+            lines = text.split("\n")
+            assert terms.scores(lines) == [len(wanted.intersection(tokenize(line))) for line in lines]
+            for n in (3, 17, 60):
+                if len(lines) > n:
+                    assert best_window(text, 1, query, n).cut_before == reference_window(text, query, n)

@@ -42,6 +42,10 @@ class Encoder(ABC):
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([text], is_query=True)[0]
 
+    def warm_up(self) -> None:
+        """Get ready to encode many single queries fast. A long-lived process (the server) calls it
+        once, in the background, after loading; a one-off command need not. Default: nothing."""
+
     def _encode(
         self, texts: Sequence[str], *, is_query: bool, on_batch: Callable[[int], None] | None = None
     ) -> np.ndarray:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import GroundError
-from .base import Encoder
+from .base import CHARS_PER_TOKEN_CAP, Encoder
 from .device import pick_device, pick_dtype
+from .query_threads import OneThreadWorkers
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,10 @@ def resolve_model_path(model: str) -> str:
 
 
 class SentenceTransformerEncoder(Encoder):
+    """On a CPU, single queries (`encode_query`) run on dedicated threads with one torch thread
+    each (encoders/query_threads.py), and after `warm_up` through a traced graph of the model
+    where it matches the normal path (encoders/query_path.py). Batches keep torch's threads."""
+
     def __init__(
         self,
         model: str = BUNDLED_MODEL,
@@ -75,6 +81,13 @@ class SentenceTransformerEncoder(Encoder):
         prompts = getattr(self._model, "prompts", {}) or {}
         self._query_prompt = "query" if prompts.get("query") else None
         self._doc_prompt = next((p for p in ("document", "passage") if prompts.get(p)), None)
+        self._query_workers: OneThreadWorkers | None = None
+        if self.device == "cpu":
+            import torch
+
+            self._query_workers = OneThreadWorkers(torch.get_num_threads())
+        self._query_path = None  # set by warm_up where the model allows it
+        self._warm_lock = threading.Lock()
         log.info("encoder %s on %s (%s), %d-d", self.name, self.device, self.dtype, self.dim)
 
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
@@ -90,6 +103,38 @@ class SentenceTransformerEncoder(Encoder):
 
     def count_tokens(self, text: str) -> int:
         return self._count(text)
+
+    @property
+    def query_path(self) -> str:
+        """How `encode_query` runs: "traced" (after warm_up, where the model allows it), or
+        "normal" (sentence-transformers' encode)."""
+        return "normal" if self._query_path is None else "traced"
+
+    def encode_query(self, text: str) -> np.ndarray:
+        if self._query_workers is None:
+            return super().encode_query(text)
+        return self._query_workers.run(self._one_query, text)
+
+    def _one_query(self, text: str) -> np.ndarray:
+        path = self._query_path
+        if path is None:
+            return self._encode([text], is_query=True)[0]
+        return path(text[: self.max_tokens * CHARS_PER_TOKEN_CAP])
+
+    def warm_up(self) -> None:
+        """Build the traced single-query path: under a second, once (see encoders/query_path.py)."""
+        if self._query_workers is None or self._query_prompt is not None:
+            return
+        from .query_path import build_query_path
+
+        with self._warm_lock:
+            if self._query_path is not None:
+                return
+            # On a query worker: the check encodes single texts too, which stall with torch's threads.
+            self._query_path = self._query_workers.run(
+                build_query_path, self._model, lambda text: self._encode([text], is_query=True)[0]
+            )
+        log.info("single queries: %s path", self.query_path)
 
 
 def _token_counter(tokenizer):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .engine import SearchHit
-from .snippet import best_window
+from .snippet import QueryTerms, best_window
 
 CHARS_PER_TOKEN = 4
 DEFAULT_MAX_TOKENS = 4000
@@ -75,30 +75,35 @@ def fit(
     `overhead(hit)` is what a hit costs besides its text in the caller's response format."""
     budget = clamp_budget(max_tokens)
     remaining = budget - RESPONSE_OVERHEAD_TOKENS - 2 * json_tokens(query)
+    terms = QueryTerms(query)
     kept: list[FittedHit] = []
     for i, hit in enumerate(hits):
         cost = overhead(hit)
         # A hit may take up to a quarter of what is left (all of it for the last few), so the top
         # hits are shown whole or nearly, and short hits leave room for the ones after them.
         share = remaining // min(len(hits) - i, SHARE_DIVISOR) - cost
-        if json_tokens(hit.text) <= min(remaining - cost, max(share, MIN_TEXT_TOKENS)):
+        size = json_tokens(hit.text)
+        if size <= min(remaining - cost, max(share, MIN_TEXT_TOKENS)):
             share = remaining - cost  # small enough to show whole
         elif share < MIN_TEXT_TOKENS:
             return Fitted(kept, hits[i:], budget, budget - remaining)
-        fitted = _trim(hit, query, share)
+        fitted = _trim(hit, size, terms, share)
         kept.append(fitted)
         remaining -= cost + json_tokens(fitted.text)
     return Fitted(kept, [], budget, budget - remaining)
 
 
-def _trim(hit: SearchHit, query: str, tokens: int) -> FittedHit:
-    if json_tokens(hit.text) <= tokens:
+def _trim(hit: SearchHit, size: int, terms: QueryTerms, tokens: int) -> FittedHit:
+    """`hit` whole if its `size` (tokens of its text as JSON) fits in `tokens`, else the window of
+    its lines with the most query terms that fits."""
+    if size <= tokens:
         return FittedHit(hit, hit.text, hit.start_line, hit.end_line, False)
     lines = hit.text.split("\n")
-    per_line = max(1.0, json_tokens(hit.text) / len(lines))
+    per_line = max(1.0, size / len(lines))
     n = max(1, min(len(lines), int(tokens / per_line)))
+    scores = terms.scores(lines)  # once: the window shrinks below until its text fits
     while True:
-        snip = best_window(hit.text, hit.start_line, query, n)
+        snip = best_window(hit.text, hit.start_line, terms, n, scores)
         text = "\n".join(snip.lines)
         if json_tokens(text) <= tokens or n == 1:
             break

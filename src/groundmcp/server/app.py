@@ -38,8 +38,9 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         own = engine is None
         eng = engine or await anyio.to_thread.run_sync(Engine, settings)
         # Load the encoder in the background: the handshake need not wait for it, and the first
-        # tool call that needs it waits on the engine's lock instead.
-        threading.Thread(target=lambda: eng.encoder, name="encoder-load", daemon=True).start()
+        # tool call that needs it waits on the engine's lock instead. Then ready its fast path
+        # for single queries (searches until then take the normal one).
+        threading.Thread(target=_load_encoder, args=(eng,), name="encoder-load", daemon=True).start()
         try:
             yield AppState(settings=settings, engine=eng, roots=resolve_roots(settings))
         finally:
@@ -57,6 +58,14 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         module.register(mcp)
     _built[mcp] = settings
     return mcp
+
+
+def _load_encoder(engine: Engine) -> None:
+    encoder = engine.encoder  # a failure here is raised again to the first tool call that needs it
+    try:
+        encoder.warm_up()
+    except Exception:  # noqa: BLE001 - searches keep the normal path; say why in the log
+        log.warning("could not prepare the fast query path; searches use the normal one", exc_info=True)
 
 
 def settings_of(mcp: MCPServer) -> Settings | None:

@@ -10,8 +10,10 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
-from ..search.engine import SearchRequest
-from .common import COLLECTION_DESCRIPTION, MAX_NAME, MAX_PATH, clean_doc, run, state, use_collection
+from ..search.engine import SearchRequest, search as search_collection
+from ..server.access import Access
+from ..server.state import AppState
+from .common import COLLECTION_DESCRIPTION, MAX_NAME, MAX_PATH, access, clean_doc, run, state
 from .results import Hit
 
 
@@ -79,8 +81,6 @@ def register(mcp: MCPServer) -> None:
         """Search ingested code and documents. Returns ranked chunks with a citation
         (path:start-end), the symbol or heading, a score and the text. Cite `citation` for every
         claim you make from a hit; if no hit answers the question, say the index has no answer."""
-        app = state(ctx)
-        name = await use_collection(ctx, collection)
         request = SearchRequest(
             query=query,
             top_k=top_k,
@@ -90,23 +90,38 @@ def register(mcp: MCPServer) -> None:
             kinds=(kind,) if kind else (),
             rerank=rerank,
         )
-        hits = await run(app.engine.search, request, collection=name)
-        fitted = fit(hits, query, max_tokens, overhead=Hit.overhead)
-        result = SearchResult(
-            query=query,
-            collection=name,
-            mode=mode + ("+rerank" if rerank else ""),
-            hits=[Hit.from_fitted(f) for f in fitted.hits],
-            omitted=len(fitted.omitted),
-            trimmed=fitted.trimmed,
-            max_tokens=fitted.max_tokens,
-            estimated_tokens=fitted.used_tokens,
-            note=_note(name, fitted),
-        )
-        return CallToolResult(
-            content=[TextContent(type="text", text=render(result))],
-            structured_content=result.model_dump(mode="json"),
-        )
+        # One trip to a worker thread for the whole call: the access check, the search, and
+        # fitting and rendering the hits (trimming long hits scores their lines: not on the loop).
+        return await run(respond, state(ctx), access(ctx), collection, request, max_tokens)
+
+
+def respond(
+    app: AppState, allowed: Access, collection: str | None, request: SearchRequest, max_tokens: int
+) -> CallToolResult:
+    """The tool's result for `request`: blocking, so called on a worker thread."""
+    name = allowed.collection(collection)
+    engine, infos = app.engine, app.infos
+    # Engine.search less its exact point count per call: the cache checks the collection (an
+    # unknown one fails here, before the model loads).
+    infos.get(name)
+    reranker = engine.reranker if request.rerank else None
+    hits = search_collection(engine.store, engine.encoder, name, request, reranker, infos=infos)
+    fitted = fit(hits, request.query, max_tokens, overhead=Hit.overhead)
+    result = SearchResult(
+        query=request.query,
+        collection=name,
+        mode=request.mode + ("+rerank" if request.rerank else ""),
+        hits=[Hit.from_fitted(f) for f in fitted.hits],
+        omitted=len(fitted.omitted),
+        trimmed=fitted.trimmed,
+        max_tokens=fitted.max_tokens,
+        estimated_tokens=fitted.used_tokens,
+        note=_note(name, fitted),
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text=render(result))],
+        structured_content=result.model_dump(mode="json"),
+    )
 
 
 def render(result: SearchResult) -> str:
