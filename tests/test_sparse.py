@@ -33,3 +33,27 @@ def test_indices_fit_in_u32():
     v = document_vector("alpha beta gamma ünïcödé 日本語 x_y_z fooBar 12 3.5")
     assert all(0 <= i < 2**32 for i in v.indices)
     assert len(v.indices) == len(set(v.indices))
+
+
+def test_stemming_from_many_threads_gives_the_single_thread_stems() -> None:
+    """Ingest workers and searches stem at once; a shared Snowball stemmer mixes their words up."""
+    import itertools
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    from groundmcp.sparse import IDENT, stem
+
+    text = " ".join(p.read_text(encoding="utf-8", errors="replace") for p in Path(os.__file__).parent.glob("[a-c]*.py"))
+    words = sorted({w.lower() for w in IDENT.findall(text) if w.isalpha()})
+    assert len(words) > 2000
+    expected = [stem(w) for w in words]
+
+    def run(offset: int) -> list[str]:
+        order = words[offset:] + words[:offset]
+        return [stem(w) for w in itertools.chain(order, order)][: len(words)]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(run, range(0, 8 * 97, 97)))
+    for offset, got in zip(range(0, 8 * 97, 97), results, strict=True):
+        assert got == expected[offset:] + expected[:offset]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import zlib
 from collections import Counter
 
@@ -24,9 +25,20 @@ K1 = 1.2
 B = 0.75
 AVG_DOC_TOKENS = 120.0  # typical chunk length in these tokens; fixes BM25's length normalisation
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]+)*|[^\W\d_]+", re.UNICODE)
-_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
-_STEMMER = snowballstemmer.stemmer("english")
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+(?:\.[0-9]+)*|[^\W\d_]+", re.UNICODE)  # a word or identifier
+CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")  # the parts of a camelCase name
+
+# A Snowball stemmer keeps its working state between calls, so threads that stem at once (ingest
+# workers, searches) each get their own.
+_stemmers = threading.local()
+
+
+def stem(word: str) -> str:
+    """The English Snowball stem of a lower-case word."""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
 
 STOP_WORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -40,16 +52,16 @@ STOP_WORDS = frozenset(
 
 
 @functools.lru_cache(maxsize=200_000)
-def _word_terms(word: str) -> tuple[str, ...]:
+def word_terms(word: str) -> tuple[str, ...]:
     """Terms for one identifier or word: the whole (lowercased) plus its stemmed parts."""
     lower = word.lower()
-    parts = [p.lower() for piece in word.split("_") for p in _CAMEL.findall(piece)]
+    parts = [p.lower() for piece in word.split("_") for p in CAMEL.findall(piece)]
     terms: list[str] = []
     if len(parts) != 1 or parts[0] != lower:
         terms.append(lower)  # the identifier as written, for exact-name queries
     for part in parts:
         if part not in STOP_WORDS and (len(part) > 1 or part.isdigit()):
-            terms.append(_STEMMER.stemWord(part))
+            terms.append(stem(part))
     if not parts and lower not in STOP_WORDS:
         terms.append(lower)
     return tuple(terms)
@@ -58,8 +70,8 @@ def _word_terms(word: str) -> tuple[str, ...]:
 def tokenize(text: str) -> list[str]:
     """Code-aware terms of `text`, in order, with repeats."""
     out: list[str] = []
-    for match in _IDENT.finditer(text):
-        out.extend(_word_terms(match.group()))
+    for match in IDENT.finditer(text):
+        out.extend(word_terms(match.group()))
     return out
 
 
