@@ -91,7 +91,24 @@ def test_other_dimension_model_is_refused_with_a_way_out(tmp_path, project, mode
     assert proc.returncode == 1
     assert "built with sentence-transformers/all-MiniLM-L6-v2 (384-d vectors)" in proc.stderr
     assert "(128-d)" in proc.stderr and "--collection" in proc.stderr
+    # An ingest names both dimensions too, though it loads a model only when it has to.
+    proc = cli("--model", str(model_128d), "ingest", str(project / "docs"), data_dir=data, check=False)
+    assert proc.returncode == 1 and "(384-d vectors)" in proc.stderr and "(128-d)" in proc.stderr
     # The model works for a collection of its own.
     cli("--model", str(model_128d), "ingest", str(project / "docs"), "-c", "small", data_dir=data)
     rows = {r["name"]: r for r in json.loads(cli("collections", "--json", data_dir=data).stdout)}
     assert rows["small"]["dim"] == 128 and rows["default"]["dim"] == 384
+
+
+def test_an_unchanged_ingest_does_not_import_torch(index):
+    """Nothing to encode, so no model: `groundmcp ingest` on an unchanged tree stays a light command."""
+    data, _, root = index
+    (root / "src" / "__init__.py").write_text("")  # a file with no chunk: recorded, not re-read
+    first = cli("ingest", str(root), "--json", data_dir=data)
+    assert json.loads(first.stdout)["empty"] == ["src/__init__.py"]
+    proc = cli("ingest", str(root), "--json", data_dir=data, PYTHONPROFILEIMPORTTIME="1")
+    report = json.loads(proc.stdout)
+    assert report["chunks"] == 0 and report["unchanged"] == 4
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "groundmcp.engine" in imported  # the profile is there
+    assert not {m for m in imported if m.split(".")[0] in {"torch", "transformers", "sentence_transformers"}}

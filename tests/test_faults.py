@@ -118,7 +118,8 @@ class Versions:
             key = (path, hashlib.sha256(data).hexdigest())
             if key not in self.ids:
                 chunks = chunk_file(path, data, count_tokens=self.encoder.count_tokens, **self.sizes)
-                self.ids[key] = frozenset(point_id(str(self.root), path, key[1], i) for i in range(len(chunks)))
+                # A file with no chunk is recorded by one point, with chunk 0's id.
+                self.ids[key] = frozenset(point_id(str(self.root), path, key[1], i) for i in range(max(1, len(chunks))))
             current |= self.ids[key]
         return current
 

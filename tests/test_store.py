@@ -77,6 +77,7 @@ def corpus() -> list[PointData]:
             "language": ["python", "markdown"][(i // 2) % 2],
             "kind": ["code", "doc"][(i // 4) % 2],
             "file_hash": f"h{i // 8}",
+            "chunk_index": (i // 4) % 2,  # each (path, file_hash) has a chunk 0 and a chunk 1
             "visible": i % 3 != 0,
             "text": f"chunk {i}",
         }
@@ -94,6 +95,8 @@ def matching(points: list[PointData], f: Filters) -> set[str]:
             (f.file_hashes, "file_hash"),
         ]
         if any(values and p[key] not in values for values, key in checks):
+            return False
+        if f.first_chunks and p["chunk_index"] != 0:
             return False
         return f.visible is None or p["visible"] == f.visible
 
@@ -117,6 +120,8 @@ FILTER_CASES = [
     Filters(visible=True),
     Filters(visible=False),
     Filters(roots=["/b"], kinds=["code"], visible=True),
+    Filters(first_chunks=True),
+    Filters(roots=["/a"], first_chunks=True, visible=True),
     Filters(roots=["/nowhere"]),
     Filters(),
 ]
@@ -272,6 +277,35 @@ def test_delete_by_ids_and_filter(filled: tuple[Store, list[PointData]]) -> None
     assert store.count("docs") == 13
 
 
+def test_points_without_vectors_are_filtered_never_found(store: Store) -> None:
+    """A point with no vectors (ingest's record of a file with no chunk): counted, scrolled,
+    filtered, deleted like any; no search returns it, and optimize takes it in its stride."""
+    rng = np.random.default_rng(3)
+    store.create_collection("docs", DIM, {})
+    n = 3000 if isinstance(store, EdgeStore) else 300  # enough for the embedded store to build HNSW
+    with_vectors = [
+        make_point(i, unit(rng.standard_normal(DIM)), [i % 30, 100], path=f"f{i}", chunk_index=0) for i in range(n)
+    ]
+    bare = [PointData(pid(5000 + i), [], SparseVec([], []), {"path": f"e{i}", "chunk_index": 0}) for i in range(3)]
+    store.upsert("docs", [*bare[:1], *with_vectors, *bare[1:]])
+    store.optimize("docs")
+    assert store.count("docs") == n + 3
+    assert store.count("docs", Filters(paths=["e0", "e2"], first_chunks=True)) == 2
+    assert {h.id for h in store.retrieve("docs", [bare[1].id])} == {bare[1].id}
+    near = Filters(paths=["e0", "e1", "e2", "f0", "f1"])
+    for mode in MODES:
+        for f in (None, near):
+            hits = store.query(
+                "docs", dense=with_vectors[0].dense, sparse=SparseVec([100], [1.0]), mode=mode, limit=50, filters=f
+            )
+            assert hits and not {p.id for p in bare} & {h.id for h in hits}, mode
+        assert {h.payload["path"] for h in hits} == {"f0", "f1"}, mode
+    with pytest.raises(IncompatibleCollection, match="8-d"):  # the others in a batch are still checked
+        store.upsert("docs", [bare[0], make_point(9999, [1.0] * 4, [1])])
+    store.delete("docs", Filters(paths=["e1"]))
+    assert store.count("docs") == n + 2
+
+
 # -- ranking --------------------------------------------------------------------------------
 
 
@@ -423,6 +457,65 @@ def test_edge_reopen_keeps_data_and_meta(tmp_path: Path) -> None:
         assert again.retrieve("docs", [pid(4)])[0].payload["text"] == "chunk 4"
     finally:
         again.close()
+
+
+def test_edge_collection_made_before_an_index_gets_it_on_first_open_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    import qdrant_edge as qe
+
+    first = EdgeStore(tmp_path)
+    first.create_collection("docs", DIM, {})
+    first.upsert("docs", corpus())
+    first.close()
+    shard_dir = str(tmp_path / "collections" / "docs" / "shard")
+
+    def indexed() -> set[str]:
+        shard = qe.EdgeShard.load(shard_dir)
+        try:
+            return set(shard.info().payload_schema)
+        finally:
+            shard.close()
+
+    shard = qe.EdgeShard.load(shard_dir)  # as an earlier version made it: no chunk_index index
+    shard.update(qe.UpdateOperation.delete_field_index("chunk_index"))
+    shard.flush()
+    shard.close()
+    assert "chunk_index" not in indexed()
+
+    for _ in range(2):
+        with caplog.at_level(logging.INFO, logger="groundmcp.store.edge"):
+            again = EdgeStore(tmp_path)
+            try:
+                assert again.count("docs", Filters(first_chunks=True)) == 8
+            finally:
+                again.close()
+    assert [r.getMessage() for r in caplog.records if "indexed" in r.getMessage()] == [
+        "collection 'docs': indexed payload fields chunk_index"
+    ]
+    assert {"chunk_index", "path", "visible"} <= indexed()
+
+
+@pytest.mark.skipif(not os.environ.get("QDRANT_URL"), reason="needs a Qdrant server (QDRANT_URL)")
+def test_server_collection_made_before_an_index_gets_it_on_first_use() -> None:
+    url, key = os.environ["QDRANT_URL"], os.environ.get("QDRANT_API_KEY")
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    first = QdrantStore(url=url, api_key=key, prefix=prefix)
+    try:
+        first.create_collection("docs", DIM, {})
+        first.upsert("docs", corpus())
+        first._client.delete_payload_index(prefix + "docs", "chunk_index", wait=True)
+        again = QdrantStore(url=url, api_key=key, prefix=prefix)
+        try:
+            assert again.count("docs", Filters(first_chunks=True)) == 8
+            assert "chunk_index" in (again._client.get_collection(prefix + "docs").payload_schema or {})
+        finally:
+            again.close()
+    finally:
+        first.delete_collection("docs")
+        first.close()
 
 
 def test_edge_damaged_collection_says_how_to_recover(tmp_path: Path) -> None:

@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .encoders.base import Encoder
+from .encoders.sentence_transformers import canonical_name
 from .errors import CollectionNotFound, GroundError, InputError
-from .ingest.pipeline import IngestOptions, chunk_budget, ingest_path, ingest_source, ingest_texts
+from .ingest.model import LazyEncoder
+from .ingest.pipeline import EMPTY_KIND, IngestOptions, ingest_path, ingest_source, ingest_texts
 from .ingest.report import IngestProgress, IngestReport
 from .ingest.walk import WalkOptions, resolve_root
 from .rerank.base import Reranker
@@ -77,6 +79,14 @@ class Engine:
                 self._encoder = load_encoder(self.settings)
             return self._encoder
 
+    def _ingest_encoder(self) -> Encoder | LazyEncoder:
+        """The encoder if loaded, else one that ingest loads only when a file needs chunking (an
+        unchanged tree then never loads the model). The factory names it canonical_name(model)."""
+        with self._encoder_lock:
+            if self._encoder is not None:
+                return self._encoder
+        return LazyEncoder(canonical_name(self.settings.model), lambda: self.encoder)
+
     @property
     def reranker(self) -> Reranker | None:
         """The configured reranker (None for 'none'), built on first use."""
@@ -100,14 +110,15 @@ class Engine:
         resolve_root(path)  # a bad path fails here, before the model loads
         options = IngestOptions(
             collection=name,
-            chunk_tokens=chunk_budget(self.encoder, s.chunk_tokens),
+            chunk_tokens=s.chunk_tokens,
             chunk_overlap=s.chunk_overlap,
             walk=WalkOptions(max_file_bytes=s.max_file_bytes, extra_ignores=tuple(s.ignore)),
             dry_run=dry_run,
         )
         # One ingest per collection at a time; searches never wait on this lock.
         with self._ingest_locks.setdefault(name, threading.Lock()):
-            return ingest_path(path, store=self.store, encoder=self.encoder, options=options, progress=progress)
+            encoder = self._ingest_encoder()
+            return ingest_path(path, store=self.store, encoder=encoder, options=options, progress=progress)
 
     def ingest_texts(
         self,
@@ -120,12 +131,13 @@ class Engine:
         name = collection or self.settings.collection
         options = IngestOptions(
             collection=name,
-            chunk_tokens=chunk_budget(self.encoder, self.settings.chunk_tokens),
+            chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap,
             dry_run=dry_run,
         )
         with self._ingest_locks.setdefault(name, threading.Lock()):
-            return ingest_texts(docs, store=self.store, encoder=self.encoder, options=options, progress=progress)
+            encoder = self._ingest_encoder()
+            return ingest_texts(docs, store=self.store, encoder=encoder, options=options, progress=progress)
 
     def ingest_source(
         self,
@@ -140,11 +152,12 @@ class Engine:
         name = collection or self.settings.collection
         options = IngestOptions(
             collection=name,
-            chunk_tokens=chunk_budget(self.encoder, self.settings.chunk_tokens),
+            chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap,
         )
         with self._ingest_locks.setdefault(name, threading.Lock()):
-            return ingest_source(docs, load, store=self.store, encoder=self.encoder, options=options, progress=progress)
+            encoder = self._ingest_encoder()
+            return ingest_source(docs, load, store=self.store, encoder=encoder, options=options, progress=progress)
 
     def search(self, request: SearchRequest, *, collection: str | None = None) -> list[SearchHit]:
         name = collection or self.settings.collection
@@ -179,6 +192,8 @@ class Engine:
         languages: Counter[str] = Counter()
         kinds: Counter[str] = Counter()
         for _, p in self.store.scroll(name, Filters(visible=True), ["root", "path", "language", "kind"]):
+            if p["kind"] == EMPTY_KIND:  # the record of a file with no chunk
+                continue
             files.add((p["root"], p["path"]))
             languages[p["language"]] += 1
             kinds[p["kind"]] += 1

@@ -5,6 +5,9 @@ chunks files (and builds their sparse vectors); the calling thread encodes windo
 a writer thread upserts the points unpublished, then publishes each finished file in one store
 operation and deletes the chunks it replaces. A file is searchable either as it was or as it is,
 never half-written; a killed run leaves only unpublished points, which the next run drops.
+
+The encoder is loaded when the first file needs chunking (see model.py): a re-ingest with nothing
+new to encode never loads it when given a `LazyEncoder`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from ..encoders.base import Encoder
 from ..errors import InputError
 from ..sparse import document_vector
 from ..store.base import Filters, PointData, SparseVec, Store
-from .manifest import FileState, drop_unpublished, load_manifest
+from .manifest import FileState, drop_unpublished, load_ids, load_manifest
+from .model import EncoderSlot, LazyEncoder
 from .read import decode_text, read_bytes, wants_bytes
 from .report import IngestProgress, IngestReport
 from .secrets import find_secret
@@ -35,13 +39,14 @@ from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk
 
 FIRST_WINDOW_CHUNKS = 64
 TEXTS_ROOT = "texts:"  # the root recorded for documents ingested as texts, not files
+EMPTY_KIND = "empty"  # payload `kind` of the point that records a file with no chunk
 _ID_NAMESPACE = uuid.UUID("6f1c7a4e-2b0d-4c59-9a43-5d3e8f0b7c21")
 
 
 @dataclass(frozen=True, slots=True)
 class IngestOptions:
     collection: str = "default"
-    chunk_tokens: int = 256
+    chunk_tokens: int = 256  # wanted; the pipeline takes the chunk_budget of it once the model is loaded
     chunk_overlap: int = 32
     walk: WalkOptions = field(default_factory=WalkOptions)
     dry_run: bool = False
@@ -58,6 +63,7 @@ class _FileWork:
     sparse: list[SparseVec]
     tokens: int
     old: FileState | None
+    empty: bool = False  # read and chunked, no chunk: recorded by a point without vectors
 
 
 def chunk_budget(encoder: Encoder, wanted: int) -> int:
@@ -74,7 +80,7 @@ def ingest_path(
     path: str,
     *,
     store: Store,
-    encoder: Encoder,
+    encoder: Encoder | LazyEncoder,
     options: IngestOptions,
     progress: Callable[[IngestProgress], None] | None = None,
 ) -> IngestReport:
@@ -84,7 +90,8 @@ def ingest_path(
     single_file = target.is_file()  # then the root is its folder, and nothing else is touched
     root = str(target.parent if single_file else target)
     report = IngestReport(collection=options.collection, root=root, dry_run=options.dry_run)
-    manifest = _open(store, encoder, options, root, report)
+    model = EncoderSlot(encoder)
+    manifest = _open(store, model, options, root, report, ids=False)
 
     todo: list[FileEntry] = []
     seen: set[str] = set()
@@ -100,8 +107,10 @@ def ingest_path(
         else:
             todo.append(item)
     gone = [] if single_file else sorted(p for p in manifest if p not in seen)
+    # Chunk ids only for the files that may be replaced or are removed: one scroll per 512 files.
+    load_ids(store, options.collection, root, manifest, [e.path for e in todo if e.path in manifest] + gone)
     loader = functools.partial(_load, options=options.walk)
-    _run(todo, loader, manifest, gone, store, encoder, options, root, report, progress)
+    _run(todo, loader, manifest, gone, store, model, options, root, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -110,7 +119,7 @@ def ingest_texts(
     docs: Sequence[tuple[str, str]],
     *,
     store: Store,
-    encoder: Encoder,
+    encoder: Encoder | LazyEncoder,
     options: IngestOptions,
     progress: Callable[[IngestProgress], None] | None = None,
 ) -> IngestReport:
@@ -128,7 +137,7 @@ def ingest_source(
     load: Callable[[str], bytes],
     *,
     store: Store,
-    encoder: Encoder,
+    encoder: Encoder | LazyEncoder,
     options: IngestOptions,
     progress: Callable[[IngestProgress], None] | None = None,
 ) -> IngestReport:
@@ -142,36 +151,43 @@ def ingest_source(
             raise InputError(f"document ids must be non-empty and unique; got {doc_id!r} (twice or empty)")
         seen.add(doc_id)
     report = IngestReport(collection=options.collection, root=TEXTS_ROOT, dry_run=options.dry_run)
-    manifest = _open(store, encoder, options, TEXTS_ROOT, report)
+    model = EncoderSlot(encoder)
+    # Texts have no stat to go by: every one is hashed, so the ids of all are read at once.
+    manifest = _open(store, model, options, TEXTS_ROOT, report, ids=True)
     todo = [FileEntry(doc_id, Path(doc_id), size, 0) for doc_id, size in docs]
     report.files_seen = len(todo)
-    _run(todo, lambda e: load(e.path), manifest, [], store, encoder, options, TEXTS_ROOT, report, progress)
+    _run(todo, lambda e: load(e.path), manifest, [], store, model, options, TEXTS_ROOT, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _open(store, encoder, options, root, report) -> dict[str, FileState]:
-    """Check (or create) the collection, drop an interrupted run's leftovers, read the manifest."""
-    exists = open_or_create(store, options.collection, encoder, create=not options.dry_run)
-    if exists is None:
+def _open(store, model: EncoderSlot, options, root, report, *, ids: bool) -> dict[str, FileState]:
+    """Check (or create) the collection, drop an interrupted run's leftovers, read the manifest.
+    An existing collection is checked without loading a lazy encoder; a new one needs its
+    dimension, so the model is loaded to create it."""
+    if options.collection in store.list_collections():
+        model.check(store.info(options.collection))
+    elif options.dry_run:
         return {}
+    else:
+        open_or_create(store, options.collection, model.get(), create=True)
     if not options.dry_run:
         report.leftovers_dropped = drop_unpublished(store, options.collection, root)
-    return load_manifest(store, options.collection, root)
+    return load_manifest(store, options.collection, root, ids=ids)
 
 
-def _run(todo, loader, manifest, gone, store, encoder, options, root, report, progress) -> None:
+def _run(todo, loader, manifest, gone, store, model, options, root, report, progress) -> None:
     tick = _Ticker(progress, len(todo))
     stop = threading.Event()  # set when this thread fails, so the helpers stop waiting on it
     prepared: queue.Queue = queue.Queue(maxsize=64)
-    preparer = start(_prepare, todo, loader, manifest, encoder, options, report, prepared, stop)
+    preparer = start(_prepare, todo, loader, manifest, model, options, report, prepared, stop)
     try:
         if options.dry_run:
-            for work in drain(prepared, preparer):
+            for work in _prepared(prepared, preparer):
                 report.record(work.entry.path, work.old, len(work.chunks), work.tokens)
                 tick(files=1)
         else:
-            _encode_and_write(store, encoder, options, root, report, tick, prepared, preparer, stop)
+            _encode_and_write(store, model, options, root, report, tick, prepared, preparer, stop)
             ids_gone = [i for p in gone for i in manifest[p].ids]
             if ids_gone:
                 store.delete(options.collection, ids=ids_gone)
@@ -181,15 +197,15 @@ def _run(todo, loader, manifest, gone, store, encoder, options, root, report, pr
     report.chunks_removed += sum(len(manifest[p].ids) for p in gone)
 
 
-def _encode_and_write(store, encoder, options, root, report, tick, prepared, preparer, stop) -> None:
+def _encode_and_write(store, model: EncoderSlot, options, root, report, tick, prepared, preparer, stop) -> None:
     writes: queue.Queue = queue.Queue(maxsize=2)
     writer = start(_write, store, options.collection, root, writes, report, tick)
     try:
-        for window in _windows(drain(prepared, preparer), options.window_chunks):
+        for window in _windows(_prepared(prepared, preparer), options.window_chunks):
             chunks = [c for w in window for c in w.chunks]
             t0 = time.perf_counter()
             texts = [c.embed_text for c in chunks]
-            dense = encoder.encode_documents(texts, on_batch=lambda n: tick(encoded=n)) if chunks else None
+            dense = model.get().encode_documents(texts, on_batch=lambda n: tick(encoded=n)) if chunks else None
             report.encode_seconds += time.perf_counter() - t0
             put(writes, (window, dense), writer, stop)
     finally:
@@ -198,8 +214,22 @@ def _encode_and_write(store, encoder, options, root, report, tick, prepared, pre
         writer.join_and_raise()
 
 
-def _prepare(todo, loader, manifest, encoder, options, report, out: queue.Queue, stop: threading.Event) -> None:
-    """Read, hash and chunk each file; hand on the ones whose content changed."""
+def _prepared(inbox: queue.Queue, preparer) -> Iterator[_FileWork]:
+    """The preparer's work up to its DONE, which ends the stream at once (a bare `drain` notices
+    the end only when a wait for more times out: 0.1 s of a one-file ingest)."""
+    for work in drain(inbox, preparer):
+        if work is DONE:
+            return
+        yield work
+
+
+def _prepare(todo, loader, manifest, model: EncoderSlot, options, report, out: queue.Queue, stop) -> None:
+    """Read, hash and chunk each file; hand on the ones whose content changed; then DONE."""
+    _prepare_files(todo, loader, manifest, model, options, report, out, stop)
+    put(out, DONE, None, stop)
+
+
+def _prepare_files(todo, loader, manifest, model, options, report, out: queue.Queue, stop: threading.Event) -> None:
     for entry in todo:
         data = loader(entry)
         old = manifest.get(entry.path)
@@ -215,37 +245,42 @@ def _prepare(todo, loader, manifest, encoder, options, report, out: queue.Queue,
         if old is not None and file_hash in old.hashes:
             put(out, _FileWork(entry, file_hash, [], [], 0, old), None, stop)  # finish a swap
             continue
-        try:
-            chunks = chunk_file(
-                entry.path,
-                data,
-                count_tokens=encoder.count_tokens,
-                max_tokens=options.chunk_tokens,
-                overlap_tokens=options.chunk_overlap,
-            )
-        except UnicodeDecodeError:
-            report.skipped.append(Skipped(entry.path, "not UTF-8 text"))
-            continue
-        if (secret := _secret(entry, data, chunks)) is not None:
-            report.skipped.append(secret)
-            if old is not None and not options.dry_run:  # indexed before it held a secret: drop it
+        chunks = _chunks(entry, data, model, options)
+        if isinstance(chunks, Skipped):
+            report.skipped.append(chunks)
+            if old is not None and not options.dry_run:  # indexed before, left out now: drop it
                 put(out, _FileWork(entry, "", [], [], 0, old), None, stop)
             continue
+        encoder = model.get()  # loaded by _chunks
         tokens = sum(min(encoder.count_tokens(c.embed_text), encoder.max_tokens) for c in chunks)
         sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
-        if not put(out, _FileWork(entry, file_hash, chunks, sparse, tokens, old), None, stop):
+        work = _FileWork(entry, file_hash, chunks, sparse, tokens, old, empty=not chunks)
+        if not put(out, work, None, stop):
             return
 
 
-def _secret(entry: FileEntry, data: bytes, chunks: list[Chunk]) -> Skipped | None:
-    """A Skipped when the file holds a secret: then none of it is indexed (see secrets.py)."""
+def _chunks(entry: FileEntry, data: bytes, model: EncoderSlot, options: IngestOptions) -> list[Chunk] | Skipped:
+    """The file's chunks; a Skipped if it is not UTF-8 text, or holds a secret: then none of it
+    is indexed (see secrets.py). Text is checked before it is chunked, so skipping it loads no
+    model; a PDF is checked in the text its chunks took out of it."""
     if not wants_bytes(entry.path):
-        found = find_secret(data.decode("utf-8-sig", "replace"))
-        return Skipped(entry.path, found.reason()) if found else None
-    for chunk in chunks:  # a PDF: the text its chunks took out of it
+        if (found := find_secret(data.decode("utf-8-sig", "replace"))) is not None:
+            return Skipped(entry.path, found.reason())
+    encoder = model.get()
+    try:
+        chunks = chunk_file(
+            entry.path,
+            data,
+            count_tokens=encoder.count_tokens,
+            max_tokens=chunk_budget(encoder, options.chunk_tokens),
+            overlap_tokens=options.chunk_overlap,
+        )
+    except UnicodeDecodeError:
+        return Skipped(entry.path, "not UTF-8 text")
+    for chunk in chunks if wants_bytes(entry.path) else ():
         if (found := find_secret(chunk.text)) is not None:
             return Skipped(entry.path, replace(found, line=chunk.start_line + found.line - 1).reason())
-    return None
+    return chunks
 
 
 def _load(entry: FileEntry, *, options: WalkOptions) -> bytes | Skipped:
@@ -284,12 +319,12 @@ def _write(store: Store, collection: str, root: str, inbox: queue.Queue, report,
                 payload = _payload(root, work, chunk, i)
                 points.append(PointData(point_id(root, chunk.path, work.file_hash, i), dense[row].tolist(), sparse, payload))
                 row += 1
+            if work.empty:
+                points.append(empty_record(root, work))
         if points:
             store.upsert(collection, points)
-        published = [w for w in window if w.chunks]
-        stale = [
-            i for w in window if w.old for h, ids in w.old.ids_by_hash.items() if h != w.file_hash for i in ids
-        ]
+        published = [w for w in window if w.chunks or w.empty]
+        stale = [i for w in window if w.old for i in w.old.ids_besides(w.file_hash)]
         # One step for searches: the new versions appear and the ones they replace go together.
         if published:
             new_versions = Filters(
@@ -303,10 +338,17 @@ def _write(store: Store, collection: str, root: str, inbox: queue.Queue, report,
             store.delete(collection, ids=stale)
         for work in window:
             report.record(work.entry.path, work.old, len(work.chunks), work.tokens)
-            report.chunks_removed += sum(
-                len(ids) for h, ids in (work.old.ids_by_hash.items() if work.old else ()) if h != work.file_hash
-            )
+            report.chunks_removed += len(work.old.ids_besides(work.file_hash)) if work.old else 0
         tick(files=len(window), written=len(points))
+
+
+def empty_record(root: str, work: _FileWork) -> PointData:
+    """The point that records a file with no chunk, so the next run knows it as it knows any file
+    (by stat, then hash) and does not read it again. It has no vectors, so no search finds it; it
+    is published, replaced and removed like a file's chunks. Its id is the one chunk 0 would have."""
+    path = work.entry.path
+    chunk = Chunk(path=path, language="", kind=EMPTY_KIND, symbol="", start_line=0, end_line=0, text="")
+    return PointData(point_id(root, path, work.file_hash, 0), [], SparseVec([], []), _payload(root, work, chunk, 0))
 
 
 def _payload(root: str, work: _FileWork, chunk: Chunk, index: int) -> dict:
@@ -324,7 +366,7 @@ def _payload(root: str, work: _FileWork, chunk: Chunk, index: int) -> dict:
         "page": chunk.page,
         "header": chunk.header,
         "text": chunk.text,
-        "chunk_index": index,
+        "chunk_index": index,  # chunk 0 carries the file's stat and hash for the manifest
         "file_hash": work.file_hash,
         "file_size": work.entry.size,
         "file_mtime_ns": work.entry.mtime_ns,

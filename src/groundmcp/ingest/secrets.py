@@ -91,6 +91,18 @@ _SSH_PUBLIC = ("*.pub", "known_hosts", "known_hosts.old", "authorized_keys", "co
 _TEMPLATE_SUFFIXES = (".example", ".sample", ".template", ".dist", ".defaults", ".tpl")
 
 
+def _one_regex(globs: tuple[str, ...]) -> re.Pattern[str]:
+    """The globs as one regex: the alternatives in order, each fnmatch's own translation (anchored
+    at the end), so `match` finds the first glob that matches the whole name, as a loop of
+    `fnmatch.fnmatchcase` would, with a group per glob (`rule<index>`) to say which. Walking calls
+    this for every file: one regex takes about a quarter of the time of 43 glob matches."""
+    return re.compile("|".join(f"(?P<rule{i}>{fnmatch.translate(g)})" for i, g in enumerate(globs)))
+
+
+_NAME_RE = _one_regex(tuple(glob for glob, _ in _NAME_RULES))
+_SSH_PUBLIC_RE = _one_regex(_SSH_PUBLIC)
+
+
 def secret_file(path: str) -> str | None:
     """Why the file at ``path`` (forward slashes, any depth) holds credentials by its name; or None."""
     parts = [p for p in path.replace("\\", "/").lower().split("/") if p]
@@ -98,16 +110,15 @@ def secret_file(path: str) -> str | None:
         return None
     name = parts[-1]
     parent = parts[-2] if len(parts) > 1 else ""
-    if parent == ".ssh" and not any(fnmatch.fnmatchcase(name, p) for p in _SSH_PUBLIC):
+    if parent == ".ssh" and not _SSH_PUBLIC_RE.match(name):
         return _DIR_RULES[(".ssh", "*")]
     if (label := _DIR_RULES.get((parent, name))) is not None:
         return label
     if name.endswith(_TEMPLATE_SUFFIXES) or name.endswith(".pub"):
         return None
-    for pattern, label in _NAME_RULES:
-        if fnmatch.fnmatchcase(name, pattern):
-            return label
-    return None
+    if (found := _NAME_RE.match(name)) is None:
+        return None
+    return _NAME_RULES[int(str(found.lastgroup).removeprefix("rule"))][1]
 
 
 # --- by content ------------------------------------------------------------------------------------

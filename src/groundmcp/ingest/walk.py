@@ -267,8 +267,7 @@ class _Walker:
 
     def _add_file(self, rel: str, real: Path, st: os.stat_result) -> None:
         self.seen_files.add((st.st_dev, st.st_ino))
-        # By the name it is listed under and by its real path (a link's target; a root file's folder).
-        if (label := secret_file(rel) or secret_file(real.as_posix())) is not None:
+        if (label := _secret_label(rel, real)) is not None:
             self._skip(rel, secret_file_reason(label))
         elif st.st_size > self.options.max_file_bytes:
             self._skip(rel, _too_large(self.options.max_file_bytes, st.st_size))
@@ -283,6 +282,16 @@ class _Walker:
             self.stats.ignored_dirs += 1
         else:
             self.stats.ignored_files += 1
+
+
+def _secret_label(rel: str, real: Path) -> str | None:
+    """secret_file by the name a file is listed under and by its real path (a link's target; a
+    root file's folder). Only a file's name and folder count, so the real path is checked only
+    where those may differ: a file at the root, or one whose path on disk does not end in `rel`."""
+    if (label := secret_file(rel)) is not None:
+        return label
+    on_disk = real.as_posix()
+    return secret_file(on_disk) if "/" not in rel or not on_disk.endswith("/" + rel) else None
 
 
 def _encodable(name: str) -> bool:

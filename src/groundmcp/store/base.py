@@ -16,9 +16,11 @@ SPARSE = "sparse"  # name of the sparse (BM25-style, IDF modifier) vector
 
 SearchMode = Literal["dense", "sparse", "hybrid"]
 
-# Payload fields that carry a payload index (filters run on them).
+# Payload fields that carry a payload index (filters run on them). A collection made before a field
+# was added here gets its index when a store first opens it.
 KEYWORD_FIELDS = ("root", "path", "dirs", "ext", "language", "kind", "file_hash")
 BOOL_FIELDS = ("visible",)
+INTEGER_FIELDS = ("chunk_index",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,9 @@ class Fusion:
 
 @dataclass(frozen=True, slots=True)
 class PointData:
-    """One point to write. `id` is a UUID string."""
+    """One point to write. `id` is a UUID string. An empty `dense` (with an empty `sparse`) makes
+    a point without vectors: no search finds it, filters and scrolls do (ingest records a file
+    that gave no chunk this way)."""
 
     id: str
     dense: list[float]
@@ -78,6 +82,7 @@ class Filters:
     kinds: Sequence[str] = ()
     file_hashes: Sequence[str] = ()
     visible: bool | None = None
+    first_chunks: bool = False  # only chunk 0 (payload `chunk_index`) of each file version
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +103,8 @@ class Store(Protocol):
 
     def create_collection(self, name: str, dim: int, meta: dict[str, Any]) -> None:
         """Create an empty collection with a `dim`-d cosine dense vector, the sparse vector with
-        the IDF modifier, and payload indexes on KEYWORD_FIELDS and BOOL_FIELDS. `meta` is kept
-        with the collection and returned by `info`. Raises GroundError if it exists."""
+        the IDF modifier, and payload indexes on KEYWORD_FIELDS, BOOL_FIELDS and INTEGER_FIELDS.
+        `meta` is kept with the collection and returned by `info`. Raises GroundError if it exists."""
 
     def info(self, name: str) -> CollectionInfo:
         """Raises CollectionNotFound (with the list of existing names) if absent."""

@@ -7,10 +7,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from groundmcp.errors import CollectionNotFound, IncompatibleCollection, InputError
-from groundmcp.store.base import Filters, PointData, SearchMode, SparseVec
+from groundmcp.store.base import (
+    BOOL_FIELDS,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    Filters,
+    PointData,
+    SearchMode,
+    SparseVec,
+)
 
 VISIBLE = "visible"
 KIND = "kind"
+CHUNK_INDEX = "chunk_index"  # Filters.first_chunks matches 0 here
 # Hybrid formulas refer to the prefetches' scores by position: dense first, sparse second.
 DENSE_SCORE, SPARSE_SCORE = "$score[0]", "$score[1]"
 # HNSW beam width at query time. The default (ef_construct, 100) cost 0.011 nDCG@10 on the public
@@ -35,6 +44,15 @@ def keyword_terms(filters: Filters) -> list[tuple[str, list[str]]]:
         if values:
             terms.append((field_name, [values] if isinstance(values, str) else list(values)))
     return terms
+
+
+def payload_indexes() -> list[tuple[str, str]]:
+    """(payload field, "keyword" | "bool" | "integer") for every payload index a collection has."""
+    return (
+        [(f, "keyword") for f in KEYWORD_FIELDS]
+        + [(f, "bool") for f in BOOL_FIELDS]
+        + [(f, "integer") for f in INTEGER_FIELDS]
+    )
 
 
 def under_terms(filters: Filters) -> list[tuple[str, list[str]]]:
@@ -62,9 +80,10 @@ def already_exists(name: str, location: str) -> InputError:
 
 
 def check_dims(name: str, dim: int, points: Sequence[PointData]) -> None:
-    """Raise IncompatibleCollection if any point's dense vector is not `dim`-d."""
+    """Raise IncompatibleCollection if any point's dense vector is not `dim`-d (a point without
+    vectors passes)."""
     for point in points:
-        if len(point.dense) != dim:
+        if point.dense and len(point.dense) != dim:
             raise IncompatibleCollection(
                 f"collection {name!r} holds {dim}-d vectors but point {point.id} has "
                 f"{len(point.dense)}-d; use the model the collection was built with or re-ingest"

@@ -18,6 +18,7 @@ memory maps, where a full disk is a SIGBUS that kills the process instead of an 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -33,9 +34,7 @@ import qdrant_edge as qe
 
 from groundmcp.errors import GroundError, InputError
 from groundmcp.store.base import (
-    BOOL_FIELDS,
     DENSE,
-    KEYWORD_FIELDS,
     SPARSE,
     Fusion,
     CollectionInfo,
@@ -46,6 +45,7 @@ from groundmcp.store.base import (
     SparseVec,
 )
 from groundmcp.store.common import (
+    CHUNK_INDEX,
     DENSE_SCORE,
     HNSW_EF,
     KIND,
@@ -57,6 +57,7 @@ from groundmcp.store.common import (
     json_ready,
     keyword_terms,
     not_found,
+    payload_indexes,
     under_terms,
 )
 from groundmcp.store.edge_faults import (
@@ -94,6 +95,7 @@ __all__ = ["EdgeStore", "validate_collection_name"]
 FLUSH_INTERVAL_S = 1.0
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -107,6 +109,9 @@ class _Open:
     # -inf: the first write after opening flushes, so a disk that refuses writes is found
     # before anything is published.
     flushed_at: float = float("-inf")
+    # Whether this process changed the shard since its last flush; close flushes only then (a
+    # flush costs about 0.2 s at 128k points even with nothing to write).
+    unflushed: bool = False
     # Set when a write failed: the shard refuses writes until reloaded; `reads_suspect` when the
     # failed write changed visibility (it may have been applied in part), so reads reload too.
     failed: str = ""
@@ -288,15 +293,18 @@ class EdgeStore:
         """Merge segments and build HNSW; blocks every thread of the process until done."""
         col = self._open(name, writing=True)
         with col.lock.shared():
+            before = self._call(col, lambda: _layout(col.shard), write=False)
             self._call(col, col.shard.optimize, write=True, visibility=False)
+            col.unflushed = col.unflushed or self._call(col, lambda: _layout(col.shard), write=False) != before
 
     def close(self) -> None:
-        """Flush and close every collection. A flush that fails (a full disk) loses nothing: the
-        write-ahead log holds the writes and the next open replays it."""
+        """Flush (where this process changed something) and close every collection. A flush that
+        fails (a full disk) loses nothing: the write-ahead log holds the writes and the next open
+        replays it."""
         with self._guard:
             for col in self._open_shards.values():
                 with col.lock.exclusive():
-                    if not col.failed:
+                    if col.unflushed and not col.failed:
                         try:
                             col.shard.flush()
                         except BaseException as exc:  # also Rust panics
@@ -332,7 +340,8 @@ class EdgeStore:
         if not folder.is_dir():
             raise not_found(name, self.list_collections(), self.location)
         record = read_meta(name, folder)
-        return _Open(name, folder, load_shard(name, folder), record["dim"], record["meta"])
+        shard = _add_missing_indexes(name, folder, load_shard(name, folder))
+        return _Open(name, folder, shard, record["dim"], record["meta"])
 
     def _reload(self, col: _Open) -> None:
         """Close and load the shard again (the engine replays its log); never holds the
@@ -377,12 +386,14 @@ class EdgeStore:
     def _update(self, col: _Open, ops: list[Any], *, visibility: bool) -> None:
         """Apply `ops` in order; the caller holds the collection's lock."""
         ensure_space(col.name, col.folder, col.folder)
+        col.unflushed = True
         for op in ops:
             self._call(col, lambda op=op: col.shard.update(op), write=True, visibility=visibility)
 
     def _flush(self, col: _Open) -> None:
         self._call(col, col.shard.flush, write=True)
         col.flushed_at = time.monotonic()
+        col.unflushed = False
 
     def _flush_if_due(self, col: _Open, *, locked: bool = True) -> None:
         """Flush unless a flush happened within FLUSH_INTERVAL_S (`locked`: the caller holds the
@@ -438,17 +449,55 @@ class EdgeStore:
 # -- module helpers -------------------------------------------------------------------------
 
 
+def _layout(shard: qe.EdgeShard) -> tuple[int, int, int]:
+    """What optimize changes: segments, points, vectors in HNSW (equal before and after: it
+    had nothing to do)."""
+    info = shard.info()
+    return info.segments_count, info.points_count, info.indexed_vectors_count
+
+
 def _delete_op(filters: Filters | None, ids: Sequence[str]) -> Any:
     if filters is None:
         return qe.UpdateOperation.delete_points(list(ids))
     return qe.UpdateOperation.delete_points_by_filter(_filter(filters, ids))
 
 
-def _create_indexes(shard: qe.EdgeShard) -> None:
-    kinds = [(f, qe.PayloadSchemaType.Keyword) for f in KEYWORD_FIELDS]
-    kinds += [(f, qe.PayloadSchemaType.Bool) for f in BOOL_FIELDS]
-    for field_name, schema in kinds:
-        shard.update(qe.UpdateOperation.create_field_index(field_name, schema))
+_SCHEMA = {
+    "keyword": qe.PayloadSchemaType.Keyword,
+    "bool": qe.PayloadSchemaType.Bool,
+    "integer": qe.PayloadSchemaType.Integer,
+}
+
+
+def _create_indexes(shard: qe.EdgeShard, indexes: Sequence[tuple[str, str]] | None = None) -> None:
+    for field_name, kind in payload_indexes() if indexes is None else indexes:
+        shard.update(qe.UpdateOperation.create_field_index(field_name, _SCHEMA[kind]))
+
+
+def _add_missing_indexes(name: str, folder: Path, shard: qe.EdgeShard) -> qe.EdgeShard:
+    """Index the payload fields that a collection made by an earlier version lacks. The index is
+    saved with the shard, so this happens once (about 2 s at 128k points). Filters work without
+    it, only slower, so a refusal (too little free space) is logged, not raised."""
+    have = shard.info().payload_schema
+    missing = [(f, kind) for f, kind in payload_indexes() if f not in have]
+    if not missing:
+        return shard
+    fields = ", ".join(f for f, _ in missing)
+    try:
+        ensure_space(name, folder, folder)
+    except GroundError as exc:
+        log.warning("collection %r: not indexing %s now: %s", name, fields, exc)
+        return shard
+    try:
+        _create_indexes(shard, missing)
+        shard.flush()
+    except BaseException as exc:  # also Rust panics
+        reraise_interrupts(exc)
+        log.warning("collection %r: indexing %s failed: %s", name, fields, detail(exc))
+        close_quietly(shard)  # a failed write leaves the shard refusing writes until reloaded
+        return load_shard(name, folder)
+    log.info("collection %r: indexed payload fields %s", name, fields)
+    return shard
 
 
 def _filter(filters: Filters, ids: Sequence[str] = ()) -> qe.Filter:
@@ -456,6 +505,8 @@ def _filter(filters: Filters, ids: Sequence[str] = ()) -> qe.Filter:
     must: list[Any] = [qe.FieldCondition(f, match=qe.MatchAny(v)) for f, v in terms]
     if alternatives := under_terms(filters):
         must.append(qe.Filter(should=[qe.FieldCondition(f, match=qe.MatchAny(v)) for f, v in alternatives]))
+    if filters.first_chunks:
+        must.append(qe.FieldCondition(CHUNK_INDEX, match=qe.MatchValue(0)))
     if filters.visible is not None:
         # qdrant-edge 0.9.0 reads a Python bool as the integer 1/0, which never matches a bool
         # payload; numpy.bool_ is not an int subclass and comes through as a bool.
@@ -491,5 +542,6 @@ def _sparse(vec: SparseVec) -> qe.SparseVector:
 
 
 def _point(p: PointData) -> qe.Point:
-    return qe.Point(p.id, {DENSE: list(p.dense), SPARSE: _sparse(p.sparse)}, p.payload)
+    vectors: dict[str, Any] = {DENSE: list(p.dense), SPARSE: _sparse(p.sparse)} if p.dense else {}
+    return qe.Point(p.id, vectors, p.payload)
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from groundmcp.errors import InputError
 from groundmcp.store.base import Store
 from groundmcp.store.edge import EdgeStore
-from groundmcp.store.qdrant import QdrantStore
 
 EDGE_SUBDIR = "edge"
 
@@ -33,6 +32,9 @@ def open_store(
             "both a Qdrant URL and a Qdrant local path are set; keep one of them "
             "(the URL for a server, the path for local mode), or neither for the embedded store"
         )
+    if qdrant_url or qdrant_local_path:
+        from groundmcp.store.qdrant import QdrantStore  # qdrant-client takes ~1 s to import
+
     if qdrant_url:
         return QdrantStore(url=qdrant_url, api_key=qdrant_api_key)
     if qdrant_local_path:

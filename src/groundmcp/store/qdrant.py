@@ -2,7 +2,8 @@
 
 Local mode (`path=`) runs the same client calls in-process, brute force, and stands in for a server
 in tests. It ignores payload indexes (and warns if asked for them), so it gets none; it is not
-thread-safe, so its calls are serialised here. Collection meta travels as Qdrant collection
+thread-safe, so its calls are serialised here. On a server, a collection made by an earlier version
+gets the payload indexes it lacks the first time this process uses it. Collection meta travels as Qdrant collection
 metadata, and hybrid search uses a score formula over two prefetches: both need a server of 1.14 or later (local mode has both).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -21,9 +23,7 @@ from qdrant_client.http.exceptions import UnexpectedResponse
 
 from groundmcp.errors import GroundError, IncompatibleCollection, InputError, StoreLocked
 from groundmcp.store.base import (
-    BOOL_FIELDS,
     DENSE,
-    KEYWORD_FIELDS,
     SPARSE,
     Fusion,
     CollectionInfo,
@@ -34,6 +34,7 @@ from groundmcp.store.base import (
     SparseVec,
 )
 from groundmcp.store.common import (
+    CHUNK_INDEX,
     DENSE_SCORE,
     HNSW_EF,
     KIND,
@@ -44,14 +45,21 @@ from groundmcp.store.common import (
     check_query,
     json_ready,
     keyword_terms,
-    under_terms,
     not_found,
+    payload_indexes,
+    under_terms,
 )
 from groundmcp.store.names import NAME_RE, validate_collection_name
 
 T = TypeVar("T")
 _COSINE = models.Distance.COSINE
 _IDF = models.Modifier.IDF
+_SCHEMA = {
+    "keyword": models.PayloadSchemaType.KEYWORD,
+    "bool": models.PayloadSchemaType.BOOL,
+    "integer": models.PayloadSchemaType.INTEGER,
+}
+log = logging.getLogger(__name__)
 
 
 class QdrantStore:
@@ -75,6 +83,7 @@ class QdrantStore:
             raise InputError("QdrantStore needs a server url or a local path (exactly one)")
         self._prefix = prefix
         self._dims: dict[str, int] = {}
+        self._indexed: set[str] = set()  # collections whose payload indexes this process checked
         self._local = path is not None
         # local mode is brute force (and warns when given search params); a server searches HNSW
         self._dense_params = None if self._local else _DENSE_PARAMS
@@ -110,8 +119,9 @@ class QdrantStore:
                 metadata=json_ready(meta),
             )
             if not self._local:
-                self._create_indexes(full)
+                self._create_indexes(full, payload_indexes())
         self._dims[name] = dim
+        self._indexed.add(name)
 
     def info(self, name: str) -> CollectionInfo:
         described = self._run(name, self._client.get_collection)
@@ -128,6 +138,7 @@ class QdrantStore:
                 raise not_found(name, self.list_collections(), self.location)
             self._client.delete_collection(full)
         self._dims.pop(name, None)
+        self._indexed.discard(name)
 
     # -- points -----------------------------------------------------------------------------
 
@@ -135,7 +146,9 @@ class QdrantStore:
         if not points:
             self._require(name)
             return
-        check_dims(name, self._dim(name, len(points[0].dense)), points)
+        sizes = [len(p.dense) for p in points if p.dense]  # points without vectors have none
+        if sizes:
+            check_dims(name, self._dim(name, sizes[0]), points)
         structs = [_point(p) for p in points]
         self._run(name, self._client.upsert, points=structs, wait=True)
 
@@ -239,6 +252,8 @@ class QdrantStore:
         """`method(full_name, ...)`; failing on a missing collection is CollectionNotFound."""
         full = self._full(name)
         with self._guard:
+            if name not in self._indexed:
+                self._add_missing_indexes(name, full)
             try:
                 return method(full, *args, **kwargs)
             except (ValueError, UnexpectedResponse) as exc:
@@ -261,11 +276,28 @@ class QdrantStore:
             dim = self.info(name).dim
         return dim
 
-    def _create_indexes(self, full: str) -> None:
-        kinds = [(f, models.PayloadSchemaType.KEYWORD) for f in KEYWORD_FIELDS]
-        kinds += [(f, models.PayloadSchemaType.BOOL) for f in BOOL_FIELDS]
-        for field_name, schema in kinds:
-            self._client.create_payload_index(full, field_name, schema, wait=True)
+    def _create_indexes(self, full: str, indexes: Sequence[tuple[str, str]]) -> None:
+        for field_name, kind in indexes:
+            self._client.create_payload_index(full, field_name, _SCHEMA[kind], wait=True)
+
+    def _add_missing_indexes(self, name: str, full: str) -> None:
+        """On a server, index the payload fields a collection made by an earlier version lacks;
+        checked once per collection and process. Filters work without the index, only slower, so
+        a refusal (a read-only key, say) is logged, not raised."""
+        if self._local:
+            self._indexed.add(name)
+            return
+        try:
+            have = self._client.get_collection(full).payload_schema or {}
+        except Exception:  # absent, or the server is unreachable: the call that follows says so
+            return
+        missing = [(f, kind) for f, kind in payload_indexes() if f not in have]
+        if missing:
+            try:
+                self._create_indexes(full, missing)
+            except Exception as exc:  # refusals come in several types
+                log.warning("collection %r: could not index %s: %s", name, ", ".join(f for f, _ in missing), exc)
+        self._indexed.add(name)
 
     def _scroll_pages(
         self, name: str, request: dict[str, Any]
@@ -337,6 +369,8 @@ def _filter(filters: Filters, ids: Sequence[str] = ()) -> models.Filter:
     if alternatives := under_terms(filters):
         should = [models.FieldCondition(key=f, match=models.MatchAny(any=v)) for f, v in alternatives]
         must.append(models.Filter(should=should))
+    if filters.first_chunks:
+        must.append(models.FieldCondition(key=CHUNK_INDEX, match=models.MatchValue(value=0)))
     if filters.visible is not None:
         visible = models.MatchValue(value=filters.visible)
         must.append(models.FieldCondition(key=VISIBLE, match=visible))
@@ -373,5 +407,5 @@ def _sparse(vec: SparseVec) -> models.SparseVector:
 
 
 def _point(p: PointData) -> models.PointStruct:
-    vector: dict[str, Any] = {DENSE: list(p.dense), SPARSE: _sparse(p.sparse)}
+    vector: dict[str, Any] = {DENSE: list(p.dense), SPARSE: _sparse(p.sparse)} if p.dense else {}
     return models.PointStruct(id=p.id, vector=vector, payload=p.payload)
