@@ -9,6 +9,7 @@ import re
 from pypdf import PdfReader, PdfWriter
 
 from groundmcp.chunking import Chunk, chunk_file
+from groundmcp.chunking.docs import FOLD_TAIL
 
 
 def count(text: str) -> int:
@@ -23,6 +24,17 @@ def chunk(path: str, source: str, **sizes: int) -> list[Chunk]:
         if c.language not in ("html", "pdf"):
             assert c.text == "\n".join(lines[c.start_line - 1 : c.end_line]), c
     return chunks
+
+
+def within(chunks: list[Chunk], max_tokens: int) -> bool:
+    """Each chunk fits the budget, except a section's last piece, into which a last bit of less
+    than FOLD_TAIL of a window was folded: that one runs over by less than that."""
+    for c, nxt in itertools.zip_longest(chunks, chunks[1:]):
+        size = count(c.embed_text)
+        last_of_section = nxt is None or nxt.symbol != c.symbol or nxt.start_line > c.end_line
+        if size > max_tokens and not (last_of_section and size < max_tokens * (1 + FOLD_TAIL)):
+            return False
+    return True
 
 
 def spans(chunks: list[Chunk]) -> list[tuple[str, int, int]]:
@@ -83,7 +95,7 @@ def test_markdown_fence_is_not_split_when_it_fits() -> None:
     assert len(chunks) > 3 and [c.symbol for c in chunks][:2] == ["Title", "Title > Big"]  # "# Title" alone
     assert any(fence in c.text for c in chunks)
     assert all("```python" not in c.text or fence in c.text for c in chunks)
-    assert all(count(c.embed_text) <= 80 for c in chunks)
+    assert within(chunks, 80)
 
 
 def test_markdown_oversized_fence_is_cut_into_windows() -> None:
@@ -178,9 +190,33 @@ def test_plain_text_paragraphs_packed_with_overlap() -> None:
     assert spans(chunk("notes.txt", source)) == [("", 1, 23)]
     chunks = chunk("notes.txt", source, max_tokens=40, overlap_tokens=14)
     assert len(chunks) >= 4 and all(c.header == "notes.txt" for c in chunks)
-    assert all(count(c.embed_text) <= 40 for c in chunks)
+    assert within(chunks, 40)
     assert chunks[0].start_line == 1 and chunks[-1].end_line == 23
     assert any(nxt.start_line <= prev.end_line for prev, nxt in itertools.pairwise(chunks))
+
+
+def test_short_last_piece_is_folded_into_the_one_before() -> None:
+    words = [f"word{i}" for i in range(400)]
+    lines = [" ".join(words[k : k + 10]) for k in range(0, 400, 10)]  # 40 lines of 10 tokens
+
+    def pieces(n_lines: int, fmt: str) -> list[Chunk]:
+        body = "\n".join(lines[:n_lines])
+        source = f"# Topic\n\n{body}\n" if fmt == "md" else body + "\n"
+        return chunk(f"doc.{fmt}", source, max_tokens=100, overlap_tokens=10)
+
+    # The text budget is about 90 tokens (100 less the header): about 8 lines go in a first piece.
+    fold_lines = int(FOLD_TAIL * 90) // 10  # a last bit of this many lines is folded, one more is not
+    for fmt in ("md", "txt"):
+        # a little over the window: one chunk that runs past it, all lines quoted, nothing repeated
+        (one,) = pieces(11, fmt)
+        assert one.text.endswith(lines[10]) and 100 < count(one.embed_text) < 100 * (1 + FOLD_TAIL)
+        # well over it: two pieces, the first within the window, the second starting with overlap
+        first, second = pieces(8 + fold_lines + 3, fmt)
+        assert count(first.embed_text) <= 100 and within([first, second], 100)
+        assert second.text.endswith(lines[8 + fold_lines + 2]) and second.start_line <= first.end_line
+        # many windows: only the last short piece is folded, the others fit
+        many = pieces(40, fmt)
+        assert len(many) >= 4 and many[-1].text.endswith(lines[39]) and within(many, 100)
 
 
 def _pdf(pages: list[list[str]]) -> bytes:

@@ -12,7 +12,9 @@ from groundmcp.chunking.docs import chunk_markdown, chunk_rst, chunk_text
 from groundmcp.chunking.languages import CODE, DOC, has_grammar, language_for
 from groundmcp.chunking.markup import chunk_html, chunk_pdf
 
-__all__ = ["Chunk", "TokenCounter", "chunk_file", "language_for"]
+__all__ = ["CHUNK_SCHEME", "Chunk", "TokenCounter", "chunk_file", "language_for"]
+
+CHUNK_SCHEME = "groundmcp-chunks-v2"  # bump when a chunker changes which chunks a file gives
 
 _DOC_CHUNKERS = {"markdown": chunk_markdown, "rst": chunk_rst, "html": chunk_html}
 

@@ -11,7 +11,8 @@ TokenCounter = Callable[[str], int]
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A piece of one file, small enough to embed whole.
+    """A piece of one file, small enough to embed whole (a prose chunk may run past the encoder's
+    window by a last piece folded into it: see `windows.fold_tail`).
 
     `text` is the file's own content for lines start_line..end_line (1-based, inclusive); `header`
     is a short context line (path, enclosing class or heading path, signature) that is embedded

@@ -4,7 +4,9 @@ A section runs from its heading to the next heading of any level; its symbol is 
 ("Title > Section > Sub"). A section that fits the budget is one chunk, and the small sections after it
 that sit below it in the outline are merged in while they fit (the chunk keeps the first heading path).
 A section over the budget is cut between blocks (paragraphs, list items, fenced code, directives), with
-overlap; a block is cut only when it alone is over the budget.
+overlap; a block is cut only when it alone is over the budget. A last piece that would add less than
+a window of its own is folded into the piece before it (`windows.fold_tail`): a section under two
+windows stays one chunk, read by the encoder as far as its window goes, and by keyword in full.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from groundmcp.chunking.windows import Range, Sizer, blocks, fit, has_words, pac
 SEP = " · "
 PATH_SEP = " > "
 MAX_TITLE_CHARS = 80
+FOLD_TAIL = 1.0  # of the text budget: a shorter last piece of a section joins the piece before it
+
+
+def min_tail(budget: int) -> int:
+    return int(budget * FOLD_TAIL)
 
 
 def short_title(title: str) -> str:
@@ -71,7 +78,7 @@ def chunk_sections(
         if used > budget:
             starts = first.unit_starts
             units = blocks(sizer.lines, a, b) if starts is None else units_from_starts(sizer.lines, starts, a, b)
-            ranges = pack(sizer, units, budget, overlap_tokens)
+            ranges = pack(sizer, units, budget, overlap_tokens, min_tail=min_tail(budget))
         else:  # a preamble (level 0) that could not join the first section stays alone
             while anchor.level and j < len(sections) and sections[j].level > anchor.level:
                 if sections[j].page != first.page or used + 1 + _cost(sizer, sections[j], max_tokens) > budget:
@@ -116,9 +123,10 @@ def chunk_text(
 ) -> list[Chunk]:
     """Plain text: paragraphs (blank-line separated) packed up to the budget, with overlap when cut."""
     sizer = Sizer(text.split("\n"), count_tokens)
+    fold = min_tail(text_budget(sizer, path, max_tokens))
     return [
         Chunk(path, language, DOC, "", a + 1, b, sizer.text(a, b), path)
-        for a, b in fit(sizer, 0, len(sizer.lines), path, max_tokens, overlap_tokens)
+        for a, b in fit(sizer, 0, len(sizer.lines), path, max_tokens, overlap_tokens, min_tail=fold)
     ]
 
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from ..chunking import CHUNK_SCHEME
 from ..engine import OPTIMIZE_MIN_POINTS, Engine
 from ..errors import InputError
 from ..ingest.report import IngestProgress
@@ -45,9 +46,10 @@ class EvalResult:
 
 
 def collection_name(ds: Dataset, engine: Engine) -> str:
-    """One collection per corpus, model and chunk size, so a second run reuses the first's index."""
+    """One collection per corpus, model, chunker and chunk size, so a second run reuses the first's
+    index and a changed chunker gets a fresh one."""
     s = engine.settings
-    key = f"{ds.digest}\0{s.model}\0{s.chunk_tokens}\0{s.chunk_overlap}"
+    key = f"{ds.digest}\0{s.model}\0{s.chunk_tokens}\0{s.chunk_overlap}\0{CHUNK_SCHEME}"
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", ds.name).strip("-.")[:32] or "data"
     return f"eval-{slug}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
 
