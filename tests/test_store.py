@@ -702,3 +702,39 @@ def test_factory_picks_the_backend(tmp_path: Path) -> None:
             qdrant_api_key=None,
             qdrant_local_path=tmp_path / "q",
         )
+
+
+@pytest.mark.parametrize("exact_up_to", [None, 0])
+def test_edge_searches_small_collections_exactly(
+    tmp_path: Path, exact_up_to: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below EXACT_SEARCH_MAX_POINTS the embedded store searches dense vectors exactly, even once
+    optimize has built HNSW: the top 100 are brute force's. (Forced onto HNSW, they are not: the
+    test can tell.)"""
+    import groundmcp.store.edge as edge_module
+
+    if exact_up_to is not None:
+        monkeypatch.setattr(edge_module, "EXACT_SEARCH_MAX_POINTS", exact_up_to)
+    rng = np.random.default_rng(11)
+    dim, n = 384, 8000  # 12 MB of vectors: over the 10 MB below which Qdrant scans a segment anyway
+    x = rng.standard_normal((n, dim))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    store = EdgeStore(tmp_path / "edge", indexing_threshold_kb=32)
+    store.create_collection("hard", dim, {})
+    points = [PointData(pid(i), x[i].tolist(), SparseVec([1], [1.0]), {"visible": True}) for i in range(n)]
+    for start in range(0, n, 1000):
+        store.upsert("hard", points[start : start + 1000])
+    store.optimize("hard")
+    assert store._open("hard").shard.info().indexed_vectors_count >= n
+    queries = rng.standard_normal((20, dim))
+    found, expected = [], []
+    for q in queries:
+        q /= np.linalg.norm(q)
+        hits = store.query("hard", dense=q.tolist(), sparse=None, mode="dense", limit=100)
+        found.append([h.id for h in hits])
+        expected.append([pid(int(i)) for i in np.argsort(-(x @ q), kind="stable")[:100]])
+    store.close()
+    if exact_up_to is None:
+        assert found == expected
+    else:
+        assert found != expected

@@ -47,6 +47,7 @@ from groundmcp.store.base import (
 from groundmcp.store.common import (
     CHUNK_INDEX,
     DENSE_SCORE,
+    EXACT_SEARCH_MAX_POINTS,
     HNSW_EF,
     KIND,
     SPARSE_SCORE,
@@ -271,11 +272,14 @@ class EdgeStore:
         flt = _filter(filters) if filters is not None else None
         dense_q = qe.Query.Nearest(list(dense), using=DENSE) if dense is not None else None
         sparse_q = qe.Query.Nearest(_sparse(sparse), using=SPARSE) if sparse is not None else None
+        dense_params = _DENSE_PARAMS
+        if dense is not None and self._approx_points(col) <= EXACT_SEARCH_MAX_POINTS:
+            dense_params = _EXACT_PARAMS
         if mode == "hybrid":
             request = qe.QueryRequest(
                 limit=limit,
                 prefetches=[
-                    qe.Prefetch(limit=prefetch_limit, query=dense_q, filter=flt, params=_DENSE_PARAMS),
+                    qe.Prefetch(limit=prefetch_limit, query=dense_q, filter=flt, params=dense_params),
                     qe.Prefetch(limit=prefetch_limit, query=sparse_q, filter=flt),
                 ],
                 query=_fusion(fusion),  # type: ignore[arg-type]
@@ -284,10 +288,14 @@ class EdgeStore:
             )
         else:
             query = dense_q if mode == "dense" else sparse_q
-            params = _DENSE_PARAMS if mode == "dense" else None
+            params = dense_params if mode == "dense" else None
             request = qe.QueryRequest(limit=limit, query=query, filter=flt, params=params, with_payload=True)
         points = self._read(col, lambda: col.shard.query(request))
         return [ScoredHit(str(p.id), p.score, dict(p.payload or {})) for p in points]
+
+    def _approx_points(self, col: _Open) -> int:
+        """The point count as the shard estimates it, without visiting every point (~0.01 ms)."""
+        return self._read(col, lambda: col.shard.count(qe.CountRequest(exact=False)))
 
     def optimize(self, name: str) -> None:
         """Merge segments and build HNSW; blocks every thread of the process until done."""
@@ -518,6 +526,7 @@ def _filter(filters: Filters, ids: Sequence[str] = ()) -> qe.Filter:
 
 
 _DENSE_PARAMS = qe.SearchParams(hnsw_ef=HNSW_EF)
+_EXACT_PARAMS = qe.SearchParams(exact=True)
 
 
 def _fusion(fusion: Fusion) -> Any:
