@@ -20,7 +20,7 @@ from .ingest.report import IngestProgress, IngestReport
 from .ingest.walk import WalkOptions, resolve_root
 from .rerank.base import Reranker
 from .rerank.factory import load_reranker
-from .search.engine import SearchHit, SearchRequest, search
+from .search.engine import CollectionInfoCache, SearchHit, SearchRequest, search
 from .settings import Settings
 from .store.base import Filters, Store
 from .store.factory import open_store
@@ -68,6 +68,9 @@ class Engine:
         self._reranker: Reranker | None = None
         self._reranker_loaded = False
         self._ingest_locks: dict[str, threading.Lock] = {}
+        # Collections' info for searches, read once rather than counted on every search; whatever
+        # creates or deletes a collection here tells it (`infos.forget`).
+        self.infos = CollectionInfoCache(self.store)
 
     @property
     def encoder(self) -> Encoder:
@@ -118,7 +121,10 @@ class Engine:
         # One ingest per collection at a time; searches never wait on this lock.
         with self._ingest_locks.setdefault(name, threading.Lock()):
             encoder = self._ingest_encoder()
-            return ingest_path(path, store=self.store, encoder=encoder, options=options, progress=progress)
+            try:
+                return ingest_path(path, store=self.store, encoder=encoder, options=options, progress=progress)
+            finally:
+                self.infos.forget(name)
 
     def ingest_texts(
         self,
@@ -137,7 +143,10 @@ class Engine:
         )
         with self._ingest_locks.setdefault(name, threading.Lock()):
             encoder = self._ingest_encoder()
-            return ingest_texts(docs, store=self.store, encoder=encoder, options=options, progress=progress)
+            try:
+                return ingest_texts(docs, store=self.store, encoder=encoder, options=options, progress=progress)
+            finally:
+                self.infos.forget(name)
 
     def ingest_source(
         self,
@@ -157,13 +166,16 @@ class Engine:
         )
         with self._ingest_locks.setdefault(name, threading.Lock()):
             encoder = self._ingest_encoder()
-            return ingest_source(docs, load, store=self.store, encoder=encoder, options=options, progress=progress)
+            try:
+                return ingest_source(docs, load, store=self.store, encoder=encoder, options=options, progress=progress)
+            finally:
+                self.infos.forget(name)
 
     def search(self, request: SearchRequest, *, collection: str | None = None) -> list[SearchHit]:
         name = collection or self.settings.collection
-        info = self.store.info(name)  # an unknown collection fails here, before the model loads
+        self.infos.get(name)  # an unknown collection fails here, before the model loads
         reranker = self.reranker if request.rerank else None
-        return search(self.store, self.encoder, name, request, reranker, info=info)
+        return search(self.store, self.encoder, name, request, reranker, infos=self.infos)
 
     def collections(self) -> list[CollectionSummary]:
         """Every collection; one that cannot be opened is listed with its error, not fatal."""
@@ -214,7 +226,10 @@ class Engine:
             raise CollectionNotFound(
                 f"no collection named {name!r}; existing: {', '.join(sorted(self.store.list_collections())) or 'none'}"
             )
-        self.store.delete_collection(name)
+        try:
+            self.store.delete_collection(name)
+        finally:
+            self.infos.forget(name)
 
     def delete_paths(self, name: str, paths: list[str], root: str | None = None) -> int:
         """Delete the chunks of these files (relative paths; folders include what is under them).

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..engine import Engine
 from ..errors import InputError
-from ..search.engine import CollectionInfoCache
 from ..settings import Settings
 
 
@@ -18,16 +16,6 @@ class AppState:
     settings: Settings
     engine: Engine
     roots: tuple[Path, ...]  # resolved folders that ingest and file reads may touch
-    _infos: CollectionInfoCache | None = field(default=None, init=False, repr=False)
-    _infos_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-
-    @property
-    def infos(self) -> CollectionInfoCache:
-        """The search tool's cache of collections' info (made on first use)."""
-        with self._infos_lock:
-            if self._infos is None:
-                self._infos = CollectionInfoCache(self.engine.store)
-            return self._infos
 
     def allowed_path(self, path: str) -> Path:
         """`path` resolved, if it lies inside an allowed root; InputError otherwise."""

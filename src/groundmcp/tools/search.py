@@ -10,7 +10,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
-from ..search.engine import SearchRequest, search as search_collection
+from ..search.engine import SearchRequest
 from ..server.access import Access
 from ..server.state import AppState
 from .common import COLLECTION_DESCRIPTION, MAX_NAME, MAX_PATH, access, clean_doc, run, state
@@ -100,12 +100,7 @@ def respond(
 ) -> CallToolResult:
     """The tool's result for `request`: blocking, so called on a worker thread."""
     name = allowed.collection(collection)
-    engine, infos = app.engine, app.infos
-    # Engine.search less its exact point count per call: the cache checks the collection (an
-    # unknown one fails here, before the model loads).
-    infos.get(name)
-    reranker = engine.reranker if request.rerank else None
-    hits = search_collection(engine.store, engine.encoder, name, request, reranker, infos=infos)
+    hits = app.engine.search(request, collection=name)
     fitted = fit(hits, request.query, max_tokens, overhead=Hit.overhead)
     result = SearchResult(
         query=request.query,
