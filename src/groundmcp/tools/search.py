@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
 from ..search.engine import SearchRequest
@@ -17,7 +17,16 @@ from .common import COLLECTION_DESCRIPTION, MAX_NAME, MAX_PATH, access, clean_do
 from .results import Hit
 
 
+def _inline_hits(schema: dict) -> None:
+    """Publish the hit model inline rather than as a `$ref`: clients check every result against
+    the output schema, and resolving the reference per hit was most of that check (3.5 ms of a
+    20 ms search for the MCP SDK's client, which uses jsonschema)."""
+    schema["properties"]["hits"]["items"] = Hit.model_json_schema()
+
+
 class SearchResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_inline_hits)
+
     query: str
     collection: str
     mode: str
