@@ -19,8 +19,8 @@ from .results import Hit
 
 def _inline_hits(schema: dict) -> None:
     """Publish the hit model inline rather than as a `$ref`: clients check every result against
-    the output schema, and resolving the reference per hit was most of that check (3.5 ms of a
-    20 ms search for the MCP SDK's client, which uses jsonschema)."""
+    the output schema, and resolving the reference for each hit was about half of that check
+    (jsonschema, 8 hits: 1.1 ms with the reference, 0.6 ms inline)."""
     schema["properties"]["hits"]["items"] = Hit.model_json_schema()
 
 
