@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchutil import machine  # noqa: E402
 
-from groundmcp.chunking import chunk_file  # noqa: E402
+from groundmcp.chunking import Chunk, chunk_file  # noqa: E402
 from groundmcp.chunking.docs import chunk_text  # noqa: E402
 from groundmcp.encoders.factory import load_encoder  # noqa: E402
 from groundmcp.eval.dataset import doc_name, open_dataset, render  # noqa: E402
@@ -76,8 +76,8 @@ def chunk_texts(variant: str, record: dict, *, count, budget: int, overlap: int)
         if len(chunks) > 1 and count(chunks[-1].text) - overlap < limit:
             lines = text.split("\n")
             merged = "\n".join(lines[chunks[-2].start_line - 1 : chunks[-1].end_line])
-            chunks = [*chunks[:-2], type(chunks[-1])("", "text", "doc", "", chunks[-2].start_line,
-                                                      chunks[-1].end_line, merged, header)]
+            chunks = [*chunks[:-2], Chunk("", "text", "doc", "", chunks[-2].start_line, chunks[-1].end_line,
+                                          merged, header)]
         return [c.embed_text for c in chunks]
     raise SystemExit(f"unknown variant {variant!r}: choose from {', '.join(VARIANTS)}")
 

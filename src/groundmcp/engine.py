@@ -118,13 +118,9 @@ class Engine:
             walk=WalkOptions(max_file_bytes=s.max_file_bytes, extra_ignores=tuple(s.ignore)),
             dry_run=dry_run,
         )
-        # One ingest per collection at a time; searches never wait on this lock.
-        with self._ingest_locks.setdefault(name, threading.Lock()):
-            encoder = self._ingest_encoder()
-            try:
-                return ingest_path(path, store=self.store, encoder=encoder, options=options, progress=progress)
-            finally:
-                self.infos.forget(name)
+        return self._locked_ingest(
+            name, lambda enc: ingest_path(path, store=self.store, encoder=enc, options=options, progress=progress)
+        )
 
     def ingest_texts(
         self,
@@ -141,12 +137,9 @@ class Engine:
             chunk_overlap=self.settings.chunk_overlap,
             dry_run=dry_run,
         )
-        with self._ingest_locks.setdefault(name, threading.Lock()):
-            encoder = self._ingest_encoder()
-            try:
-                return ingest_texts(docs, store=self.store, encoder=encoder, options=options, progress=progress)
-            finally:
-                self.infos.forget(name)
+        return self._locked_ingest(
+            name, lambda enc: ingest_texts(docs, store=self.store, encoder=enc, options=options, progress=progress)
+        )
 
     def ingest_source(
         self,
@@ -164,10 +157,16 @@ class Engine:
             chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap,
         )
+        return self._locked_ingest(
+            name, lambda enc: ingest_source(docs, load, store=self.store, encoder=enc, options=options, progress=progress)
+        )
+
+    def _locked_ingest(self, name: str, run: Callable[[Encoder | LazyEncoder], IngestReport]) -> IngestReport:
+        """`run(encoder)` as the one ingest into `name` at a time (searches never wait on this
+        lock); the info cache then forgets `name`, which the ingest may have created."""
         with self._ingest_locks.setdefault(name, threading.Lock()):
-            encoder = self._ingest_encoder()
             try:
-                return ingest_source(docs, load, store=self.store, encoder=encoder, options=options, progress=progress)
+                return run(self._ingest_encoder())
             finally:
                 self.infos.forget(name)
 

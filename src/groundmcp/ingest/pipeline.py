@@ -183,7 +183,7 @@ def _run(todo, loader, manifest, gone, store, model, options, root, report, prog
     preparer = start(_prepare, todo, loader, manifest, model, options, report, prepared, stop)
     try:
         if options.dry_run:
-            for work in _prepared(prepared, preparer):
+            for work in drain(prepared, preparer):
                 report.record(work.entry.path, work.old, len(work.chunks), work.tokens)
                 tick(files=1)
         else:
@@ -201,7 +201,7 @@ def _encode_and_write(store, model: EncoderSlot, options, root, report, tick, pr
     writes: queue.Queue = queue.Queue(maxsize=2)
     writer = start(_write, store, options.collection, root, writes, report, tick)
     try:
-        for window in _windows(_prepared(prepared, preparer), options.window_chunks):
+        for window in _windows(drain(prepared, preparer), options.window_chunks):
             chunks = [c for w in window for c in w.chunks]
             t0 = time.perf_counter()
             texts = [c.embed_text for c in chunks]
@@ -214,22 +214,9 @@ def _encode_and_write(store, model: EncoderSlot, options, root, report, tick, pr
         writer.join_and_raise()
 
 
-def _prepared(inbox: queue.Queue, preparer) -> Iterator[_FileWork]:
-    """The preparer's work up to its DONE, which ends the stream at once (a bare `drain` notices
-    the end only when a wait for more times out: 0.1 s of a one-file ingest)."""
-    for work in drain(inbox, preparer):
-        if work is DONE:
-            return
-        yield work
-
-
 def _prepare(todo, loader, manifest, model: EncoderSlot, options, report, out: queue.Queue, stop) -> None:
-    """Read, hash and chunk each file; hand on the ones whose content changed; then DONE."""
-    _prepare_files(todo, loader, manifest, model, options, report, out, stop)
-    put(out, DONE, None, stop)
-
-
-def _prepare_files(todo, loader, manifest, model, options, report, out: queue.Queue, stop: threading.Event) -> None:
+    """Read, hash and chunk each file; hand on the ones whose content changed; then DONE (so the
+    consumer ends at once rather than when a wait for more times out: 0.1 s of a one-file ingest)."""
     for entry in todo:
         data = loader(entry)
         old = manifest.get(entry.path)
@@ -257,6 +244,7 @@ def _prepare_files(todo, loader, manifest, model, options, report, out: queue.Qu
         work = _FileWork(entry, file_hash, chunks, sparse, tokens, old, empty=not chunks)
         if not put(out, work, None, stop):
             return
+    put(out, DONE, None, stop)
 
 
 def _chunks(entry: FileEntry, data: bytes, model: EncoderSlot, options: IngestOptions) -> list[Chunk] | Skipped:

@@ -53,7 +53,8 @@ def put(box: queue.Queue, item, consumer: Worker | None, stop: threading.Event, 
 
 
 def drain(inbox: queue.Queue, producer: Worker) -> Iterator:
-    """Items from `inbox` until `producer` finishes; its error surfaces here."""
+    """Items from `inbox` until the producer puts DONE (the end, at once) or finishes without it
+    (noticed when a wait for more times out); its error surfaces here."""
     while True:
         try:
             item = inbox.get(timeout=0.1)
@@ -61,7 +62,11 @@ def drain(inbox: queue.Queue, producer: Worker) -> Iterator:
             if not producer.is_alive():
                 producer.check()
                 while not inbox.empty():
-                    yield inbox.get()
+                    if (item := inbox.get()) is DONE:
+                        return
+                    yield item
                 return
             continue
+        if item is DONE:
+            return
         yield item

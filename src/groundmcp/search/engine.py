@@ -139,13 +139,12 @@ def search(
     collection: str,
     request: SearchRequest,
     reranker: Reranker | None = None,
-    info: CollectionInfo | None = None,
     *,
     infos: CollectionInfoCache | None = None,
 ) -> list[SearchHit]:
     """Top hits for the request; with `request.rerank`, the first stage's top candidates are
-    re-ordered by `reranker` (InputError if there is none). Pass `info` when the caller has
-    just read it, or `infos` to read it from that cache, to save the store's point count."""
+    re-ordered by `reranker` (InputError if there is none). Pass `infos` to check the collection
+    from that cache rather than with the store's point count."""
     query = request.query.strip()
     if not query:
         raise InputError("the query is empty: give a few words or an identifier to search for")
@@ -155,9 +154,7 @@ def search(
         raise InputError(f"mode must be dense, sparse or hybrid; got {request.mode!r}")
     if request.rerank and reranker is None:
         raise InputError("rerank was asked for but the reranker is 'none'; set GROUNDMCP_RERANKER")
-    if info is not None:
-        check_compatible(info, encoder)
-    elif infos is not None:
+    if infos is not None:
         infos.get(collection, encoder)
     else:
         check_compatible(store.info(collection), encoder)
