@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from groundmcp.chunking import chunk_file
+from groundmcp.chunking import chunk_file, chunking_key
 from groundmcp.collections import SPARSE_SCHEME
 from groundmcp.engine import Engine
 from groundmcp.errors import GroundError
@@ -100,12 +100,13 @@ def visible(state: dict[str, tuple]) -> dict[str, tuple]:
 
 class Versions:
     """Every version of every file the test has written, with the chunk ids a complete ingest of
-    that version has (ids are deterministic: root, path, content hash and chunk number)."""
+    that version has (ids are deterministic: root, path, content hash, chunking key and chunk
+    number)."""
 
     def __init__(self, root: Path, encoder) -> None:
         self.root, self.encoder = root, encoder
         self.ids: dict[tuple[str, str], frozenset[str]] = {}
-        s = Settings()
+        s = self.settings = Settings()
         self.sizes = {"max_tokens": chunk_budget(encoder, s.chunk_tokens), "overlap_tokens": s.chunk_overlap}
 
     def scan(self) -> set[str]:
@@ -119,7 +120,8 @@ class Versions:
             if key not in self.ids:
                 chunks = chunk_file(path, data, count_tokens=self.encoder.count_tokens, **self.sizes)
                 # A file with no chunk is recorded by one point, with chunk 0's id.
-                self.ids[key] = frozenset(point_id(str(self.root), path, key[1], i) for i in range(max(1, len(chunks))))
+                version = (key[1], chunking_key(path, self.settings.chunk_tokens, self.settings.chunk_overlap))
+                self.ids[key] = frozenset(point_id(str(self.root), path, version, i) for i in range(max(1, len(chunks))))
             current |= self.ids[key]
         return current
 
@@ -383,7 +385,7 @@ def test_publish_is_one_step_for_concurrent_searches(tmp_path, real_encoder):
             path = f"src/file{f}.py"
             return [
                 PointData(
-                    point_id("/r", path, f"v{v}", i),
+                    point_id("/r", path, (f"v{v}", ""), i),
                     vectors[i].tolist(),
                     SparseVec([i + 1], [1.0]),
                     {"root": "/r", "path": path, "file_hash": f"v{v}", "chunk_index": i, "visible": False},
@@ -694,7 +696,7 @@ def test_a_long_running_server_recovers_from_a_failed_write_without_a_restart(tm
 
     def points_for(path: str, n: int) -> list[PointData]:
         return [
-            PointData(point_id("/r", path, "h", i), vectors[i % 3].tolist(), SparseVec([i + 1], [1.0]),
+            PointData(point_id("/r", path, ("h", ""), i), vectors[i % 3].tolist(), SparseVec([i + 1], [1.0]),
                       {"root": "/r", "path": path, "file_hash": "h", "chunk_index": i, "visible": False})
             for i in range(n)
         ]

@@ -5,14 +5,17 @@ backends), the real pipeline, the hashing encoder."""
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 
+from groundmcp import chunking
 from groundmcp.encoders.hashing import HashingEncoder
 from groundmcp.engine import Engine
 from groundmcp.errors import IncompatibleCollection
 from groundmcp.ingest import manifest as manifest_module
+from groundmcp.ingest import pipeline
 from groundmcp.ingest.manifest import load_ids, load_manifest
 from groundmcp.ingest.model import LazyEncoder
 from groundmcp.ingest.pipeline import EMPTY_KIND, IngestOptions, ingest_path, ingest_texts
@@ -64,11 +67,11 @@ def write_modules(root: Path, count: int, functions: int = 6) -> None:
         (root / "src" / f"mod{i}.py").write_text(body)
 
 
-def clean_snapshot(tmp_path: Path, project: Path, encoder) -> dict:
+def clean_snapshot(tmp_path: Path, project: Path, encoder, **kw) -> dict:
     """The points a fresh ingest of `project` makes, for comparing with a converged index."""
     fresh = open_store(data_dir=tmp_path / "fresh", qdrant_url=None, qdrant_api_key=None, qdrant_local_path=None)
     try:
-        run(fresh, encoder, project)
+        run(fresh, encoder, project, **kw)
         return snapshot(fresh)
     finally:
         fresh.close()
@@ -88,14 +91,14 @@ def test_manifest_reads_one_row_per_file_and_ids_only_for_what_changes(store, pr
     counting = RowCountingStore(store)
     lean = load_manifest(counting, "t", root, ids=False)
     assert counting.rows == files == len(lean)
-    assert all(len(s.hashes) == 1 and not s.ids_loaded for s in lean.values())
+    assert all(len(s.versions) == 1 and not s.ids_loaded for s in lean.values())
     with pytest.raises(RuntimeError, match="load_ids"):
         lean["src/mod0.py"].ids
     full = load_manifest(store, "t", root, ids=True)
-    assert {p: s.hashes for p, s in lean.items()} == {p: s.hashes for p, s in full.items()}
+    assert {p: s.versions for p, s in lean.items()} == {p: s.versions for p, s in full.items()}
     assert {p: (s.size, s.mtime_ns) for p, s in lean.items()} == {p: (s.size, s.mtime_ns) for p, s in full.items()}
     load_ids(store, "t", root, lean, ["src/mod1.py"])
-    assert lean["src/mod1.py"].ids_by_hash == full["src/mod1.py"].ids_by_hash
+    assert lean["src/mod1.py"].ids_by_version == full["src/mod1.py"].ids_by_version
 
     counting.rows = 0
     report = run(counting, hashing_encoder, project)
@@ -163,6 +166,79 @@ def test_an_interrupted_swap_converges(store, project, hashing_encoder, tmp_path
     assert enc.encoded == (report.chunks if then == "changed again" else 0)
     assert snapshot(store) == clean_snapshot(tmp_path, project, hashing_encoder)
     assert run(store, hashing_encoder, project).unchanged == 5
+
+
+# -- a new chunker or chunk size reaches files that did not change -----------------------------
+
+
+def test_a_new_chunk_size_rechunks_unchanged_files(store, project, hashing_encoder, tmp_path):
+    write_modules(project, 3)
+    big, small = {"chunk_tokens": 128, "chunk_overlap": 16}, {"chunk_tokens": 24, "chunk_overlap": 4}
+    run(store, hashing_encoder, project, **big)
+    before = snapshot(store)
+    enc = CountingEncoder(hashing_encoder)
+    report = run(store, enc, project, **small)
+    assert sorted(report.changed) == sorted({p for p, *_ in before.values()}) and report.rechunked == 6
+    assert not report.added and not report.removed and enc.encoded == report.chunks
+    after = snapshot(store)
+    assert len(after) > len(before)  # smaller chunks: more of them, or the test proves nothing
+    assert after == clean_snapshot(tmp_path, project, hashing_encoder, **small)
+    again = run(store, enc, project, **small)
+    assert again.unchanged == 6 and again.chunks == 0 and again.rechunked == 0
+
+
+def test_a_new_chunker_version_rechunks_only_its_family(store, project, hashing_encoder, tmp_path, monkeypatch):
+    run(store, hashing_encoder, project)
+    code_before = {k: v for k, v in snapshot(store).items() if not v[0].endswith(".md")}
+    monkeypatch.setitem(chunking.CHUNKER_VERSIONS, "prose", chunking.CHUNKER_VERSIONS["prose"] + 1)
+    report = run(store, hashing_encoder, project)
+    assert report.changed == ["docs/guide.md"] and report.rechunked == 1 and report.unchanged == 2
+    after = snapshot(store)
+    assert {k: v for k, v in after.items() if not v[0].endswith(".md")} == code_before  # not touched
+    assert after == clean_snapshot(tmp_path, project, hashing_encoder)
+
+
+def test_chunks_indexed_before_chunking_keys_are_rechunked_once(store, project, hashing_encoder, tmp_path, monkeypatch):
+    """An index from before the key was stored: every file is chunked again once, then left alone."""
+    payload = pipeline._payload
+    monkeypatch.setattr(pipeline, "_payload", lambda *a: {k: v for k, v in payload(*a).items() if k != "chunking"})
+    # The ids of that time: root, path, content hash and chunk number.
+    monkeypatch.setattr(pipeline, "point_id", lambda root, path, version, i: str(
+        uuid.uuid5(pipeline._ID_NAMESPACE, f"{root}\0{path}\0{version[0]}\0{i}")))
+    run(store, hashing_encoder, project)
+    monkeypatch.undo()
+    assert all("chunking" not in p for _, p in store.scroll("t", None, ["chunking", "path"]))
+    report = run(store, hashing_encoder, project)
+    assert sorted(report.changed) == ["docs/guide.md", "src/billing.py", "src/retry.js"] and report.rechunked == 3
+    assert snapshot(store) == clean_snapshot(tmp_path, project, hashing_encoder)
+    assert run(store, hashing_encoder, project).unchanged == 3
+
+
+class PublishFails:
+    """A real store whose publish fails: a run killed after writing a new version, before showing it."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def publish(self, *args, **kwargs):
+        raise RuntimeError("simulated kill before publish")
+
+
+def test_a_rechunk_killed_before_publish_keeps_the_indexed_version(store, project, hashing_encoder, tmp_path):
+    """The new chunks of a re-chunked file have ids of their own: until they are published they
+    neither overwrite nor hide the version that searches see."""
+    run(store, hashing_encoder, project)
+    shown = {k: v for k, v in snapshot(store).items() if v[3]}
+    small = {"chunk_tokens": 24, "chunk_overlap": 4}
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        run(PublishFails(store), hashing_encoder, project, **small)
+    assert {k: v for k, v in snapshot(store).items() if v[3]} == shown
+    assert store.count("t", Filters(visible=False)) > 0  # the new version was written, unpublished
+    run(store, hashing_encoder, project, **small)
+    assert snapshot(store) == clean_snapshot(tmp_path, project, hashing_encoder, **small)
 
 
 # -- files that give no chunk ---------------------------------------------------------------

@@ -134,6 +134,8 @@ def _print_report(r) -> None:
         f"{r.unchanged} unchanged, {len(r.removed)} removed, {len(r.skipped)} skipped"
         + (f", {len(r.empty)} empty" if r.empty else "")
     )
+    if r.rechunked:
+        out.print(f"  re-chunked {r.rechunked} unchanged file(s): the chunker or the chunk size changed since they were indexed")
     rate = f" ({r.chunks / r.encode_seconds:.1f} chunks/s encoding)" if r.chunks and r.encode_seconds else ""
     out.print(f"  chunks: {verb} {r.chunks} ({r.tokens} tokens), removed {r.chunks_removed}{rate}")
     if r.leftovers_dropped:

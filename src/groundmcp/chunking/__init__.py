@@ -12,9 +12,13 @@ from groundmcp.chunking.docs import chunk_markdown, chunk_rst, chunk_text
 from groundmcp.chunking.languages import CODE, DOC, has_grammar, language_for
 from groundmcp.chunking.markup import chunk_html, chunk_pdf
 
-__all__ = ["CHUNK_SCHEME", "Chunk", "TokenCounter", "chunk_file", "language_for"]
+__all__ = ["CHUNK_SCHEME", "Chunk", "TokenCounter", "chunk_file", "chunking_key", "language_for"]
 
-CHUNK_SCHEME = "groundmcp-chunks-v2"  # bump when a chunker changes which chunks a file gives
+# Bump a family's version when its chunkers change which chunks a file gives: ingest re-chunks (and
+# re-encodes) the files of that family on their next run, and leaves the others as they are.
+# prose 2: a short last piece is folded into the one before it (windows.fold_tail).
+CHUNKER_VERSIONS = {"code": 1, "prose": 2}
+CHUNK_SCHEME = "groundmcp-chunks-" + "-".join(f"{f}{v}" for f, v in sorted(CHUNKER_VERSIONS.items()))
 
 _DOC_CHUNKERS = {"markdown": chunk_markdown, "rst": chunk_rst, "html": chunk_html}
 
@@ -39,10 +43,24 @@ def chunk_file(
         chunks = chunk_pdf(path, data, count_tokens=count_tokens, **sizes)
     else:
         text = data.decode("utf-8").removeprefix("\ufeff")
-        if kind == CODE or has_grammar(language):
+        if _family(language, kind) == "code":
             chunks = chunk_code(path, text, language, count_tokens=count_tokens, **sizes)
         elif language in _DOC_CHUNKERS:
             chunks = _DOC_CHUNKERS[language](path, text, count_tokens=count_tokens, **sizes)
         else:
             chunks = chunk_text(path, text, language, count_tokens=count_tokens, **sizes)
     return [c for c in chunks if c.text.strip()]
+
+
+def chunking_key(path: str, max_tokens: int, overlap_tokens: int) -> str:
+    """What decides the chunks of the file at `path` besides its content: its chunker family's
+    version and the chunk sizes. Ingest stores it with every chunk and re-chunks a file whose key
+    differs, so a new chunker or a new chunk size reaches files that did not change."""
+    language, kind = language_for(path) or ("text", DOC)
+    family = _family(language, kind)
+    return f"{family}-{CHUNKER_VERSIONS[family]}/{max_tokens}/{overlap_tokens}"
+
+
+def _family(language: str, kind: str) -> str:
+    """Which chunkers `chunk_file` uses: syntax-aware for code, structural for prose."""
+    return "code" if language != "pdf" and (kind == CODE or has_grammar(language)) else "prose"

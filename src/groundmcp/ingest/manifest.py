@@ -9,6 +9,11 @@ run deletes before it starts. A file that gave no chunk is recorded by one point
 Reading it costs one row per file: chunk 0 of each published version (`chunk_index` has a payload
 index), which carries everything the walk compares. The chunk ids, needed only to replace or
 remove a file, are read for just those files (`load_ids`).
+
+A version of a file is its content hash and its chunking key (`chunking.chunking_key`: the chunker
+family's version and the chunk sizes), so a file whose chunks would now come out differently is
+replaced like a changed one. Chunks written before the key was stored have none ("") and match no
+key: the first ingest after an upgrade re-chunks them once.
 """
 
 from __future__ import annotations
@@ -18,41 +23,57 @@ from dataclasses import dataclass, field
 
 from ..store.base import Filters, Store
 
-MANIFEST_FIELDS = ("path", "file_hash", "file_size", "file_mtime_ns")
+MANIFEST_FIELDS = ("path", "file_hash", "chunking", "file_size", "file_mtime_ns")
 IDS_BATCH = 512  # paths per scroll in load_ids
+
+Version = tuple[str, str]  # (content hash, chunking key) of one indexed version of a file
+
+
+def version_of(payload: dict) -> Version:
+    return payload["file_hash"], payload.get("chunking", "")
 
 
 @dataclass(slots=True)
 class FileState:
-    """The published versions of one file. `ids_by_hash` maps each version's hash to its chunk
-    ids; more than one hash means a swap was interrupted. The id lists are filled by `load_ids`
+    """The published versions of one file. `ids_by_version` maps each version to its chunk ids;
+    more than one version means a swap was interrupted. The id lists are filled by `load_ids`
     (or `load_manifest(ids=True)`): until then they are empty and `ids_loaded` is False."""
 
-    ids_by_hash: dict[str, list[str]] = field(default_factory=dict)
+    ids_by_version: dict[Version, list[str]] = field(default_factory=dict)
     size: int = -1
     mtime_ns: int = -1
     ids_loaded: bool = False
 
     @property
+    def versions(self) -> set[Version]:
+        return set(self.ids_by_version)
+
+    @property
     def hashes(self) -> set[str]:
-        return set(self.ids_by_hash)
+        return {file_hash for file_hash, _ in self.ids_by_version}
 
     @property
     def ids(self) -> list[str]:
-        return self.ids_besides("")
+        return self.ids_besides(None)
 
-    def ids_besides(self, file_hash: str) -> list[str]:
-        """The chunk ids of every version but `file_hash` (all of them for ""): what a write of
+    def ids_besides(self, version: Version | None) -> list[str]:
+        """The chunk ids of every version but `version` (all of them for None): what a write of
         that version replaces."""
-        return [i for h in self.hashes - {file_hash} for i in self._ids(h)]
+        return [i for v in self.versions - {version} for i in self._ids(v)]
 
-    def _ids(self, file_hash: str) -> list[str]:
+    def _ids(self, version: Version) -> list[str]:
         if not self.ids_loaded:
             raise RuntimeError("chunk ids not read: call load_ids for this file first")
-        return self.ids_by_hash[file_hash]
+        return self.ids_by_version[version]
 
-    def unchanged_by_stat(self, size: int, mtime_ns: int) -> bool:
-        return len(self.ids_by_hash) == 1 and self.size == size and self.mtime_ns == mtime_ns
+    def unchanged_by_stat(self, size: int, mtime_ns: int, chunking: str) -> bool:
+        """True when the one published version has this stat and was chunked as `chunking` says."""
+        return (
+            len(self.ids_by_version) == 1
+            and self.size == size
+            and self.mtime_ns == mtime_ns
+            and next(iter(self.ids_by_version))[1] == chunking
+        )
 
 
 def load_manifest(store: Store, collection: str, root: str, *, ids: bool = True) -> dict[str, FileState]:
@@ -64,7 +85,7 @@ def load_manifest(store: Store, collection: str, root: str, *, ids: bool = True)
     wanted = Filters(roots=[root], visible=True, first_chunks=not ids)
     for point_id, payload in store.scroll(collection, wanted, MANIFEST_FIELDS):
         state = files.setdefault(payload["path"], FileState(ids_loaded=ids))
-        version = state.ids_by_hash.setdefault(payload["file_hash"], [])
+        version = state.ids_by_version.setdefault(version_of(payload), [])
         if ids:
             version.append(point_id)
         state.size = payload.get("file_size", -1)
@@ -79,12 +100,12 @@ def load_ids(store: Store, collection: str, root: str, files: dict[str, FileStat
     todo = sorted({p for p in paths if not files[p].ids_loaded})
     for start in range(0, len(todo), IDS_BATCH):
         batch = todo[start : start + IDS_BATCH]
-        found: dict[str, dict[str, list[str]]] = {p: {} for p in batch}
+        found: dict[str, dict[Version, list[str]]] = {p: {} for p in batch}
         wanted = Filters(roots=[root], paths=batch, visible=True)
-        for point_id, payload in store.scroll(collection, wanted, ("path", "file_hash")):
-            found[payload["path"]].setdefault(payload["file_hash"], []).append(point_id)
+        for point_id, payload in store.scroll(collection, wanted, ("path", "file_hash", "chunking")):
+            found[payload["path"]].setdefault(version_of(payload), []).append(point_id)
         for path in batch:
-            files[path].ids_by_hash = found[path]
+            files[path].ids_by_version = found[path]
             files[path].ids_loaded = True
 
 

@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from dataclasses import dataclass, field, replace
 
-from ..chunking import chunk_file
+from ..chunking import chunk_file, chunking_key
 from ..chunking.base import Chunk
 from ..collections import open_or_create
 from ..encoders.base import Encoder
 from ..errors import InputError
 from ..sparse import document_vector
 from ..store.base import Filters, PointData, SparseVec, Store
-from .manifest import FileState, drop_unpublished, load_ids, load_manifest
+from .manifest import FileState, Version, drop_unpublished, load_ids, load_manifest
 from .model import EncoderSlot, LazyEncoder
 from .read import decode_text, read_bytes, wants_bytes
 from .report import IngestProgress, IngestReport
@@ -54,16 +54,30 @@ class IngestOptions:
     # at 256 the pipeline cost 17% over encoding alone here, at 1024 nothing measurable.
     window_chunks: int = 1024
 
+    def chunking(self, path: str) -> str:
+        """The chunking key of `path` under these options (see `chunking.chunking_key`)."""
+        return chunking_key(path, self.chunk_tokens, self.chunk_overlap)
+
 
 @dataclass(slots=True)
 class _FileWork:
     entry: FileEntry
     file_hash: str
+    chunking: str
     chunks: list[Chunk]
     sparse: list[SparseVec]
     tokens: int
     old: FileState | None
     empty: bool = False  # read and chunked, no chunk: recorded by a point without vectors
+
+    @property
+    def version(self) -> Version:
+        return self.file_hash, self.chunking
+
+    @property
+    def rechunked(self) -> bool:
+        """Indexed before with this content, chunked again (a new chunker or chunk size)."""
+        return self.old is not None and bool(self.chunks or self.empty) and self.file_hash in self.old.hashes
 
 
 def chunk_budget(encoder: Encoder, wanted: int) -> int:
@@ -71,9 +85,11 @@ def chunk_budget(encoder: Encoder, wanted: int) -> int:
     return min(wanted, encoder.max_tokens - encoder.special_tokens)
 
 
-def point_id(root: str, path: str, file_hash: str, index: int) -> str:
-    """Deterministic: a clean ingest and a resumed one give every chunk the same id."""
-    return str(uuid.uuid5(_ID_NAMESPACE, f"{root}\0{path}\0{file_hash}\0{index}"))
+def point_id(root: str, path: str, version: Version, index: int) -> str:
+    """Deterministic: a clean ingest and a resumed one give every chunk the same id. A re-chunked
+    version gets new ids, so its unpublished chunks never overwrite the published ones."""
+    file_hash, chunking = version
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{root}\0{path}\0{file_hash}\0{chunking}\0{index}"))
 
 
 def ingest_path(
@@ -102,7 +118,7 @@ def ingest_path(
         report.files_seen += 1
         seen.add(item.path)
         old = manifest.get(item.path)
-        if old is not None and old.unchanged_by_stat(item.size, item.mtime_ns):
+        if old is not None and old.unchanged_by_stat(item.size, item.mtime_ns, options.chunking(item.path)):
             report.unchanged += 1
         else:
             todo.append(item)
@@ -184,7 +200,7 @@ def _run(todo, loader, manifest, gone, store, model, options, root, report, prog
     try:
         if options.dry_run:
             for work in drain(prepared, preparer):
-                report.record(work.entry.path, work.old, len(work.chunks), work.tokens)
+                report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
                 tick(files=1)
         else:
             _encode_and_write(store, model, options, root, report, tick, prepared, preparer, stop)
@@ -223,25 +239,26 @@ def _prepare(todo, loader, manifest, model: EncoderSlot, options, report, out: q
         if isinstance(data, Skipped):
             report.skipped.append(data)
             if old is not None and not options.dry_run:  # indexed before, unreadable now: drop it
-                put(out, _FileWork(entry, "", [], [], 0, old), None, stop)
+                put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
             continue
         file_hash = hashlib.sha256(data).hexdigest()
-        if old is not None and old.hashes == {file_hash}:
+        version = (file_hash, options.chunking(entry.path))
+        if old is not None and old.versions == {version}:
             report.unchanged += 1  # touched, not changed
             continue
-        if old is not None and file_hash in old.hashes:
-            put(out, _FileWork(entry, file_hash, [], [], 0, old), None, stop)  # finish a swap
+        if old is not None and version in old.versions:
+            put(out, _FileWork(entry, *version, [], [], 0, old), None, stop)  # finish a swap
             continue
         chunks = _chunks(entry, data, model, options)
         if isinstance(chunks, Skipped):
             report.skipped.append(chunks)
             if old is not None and not options.dry_run:  # indexed before, left out now: drop it
-                put(out, _FileWork(entry, "", [], [], 0, old), None, stop)
+                put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
             continue
         encoder = model.get()  # loaded by _chunks
         tokens = sum(min(encoder.count_tokens(c.embed_text), encoder.max_tokens) for c in chunks)
         sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
-        work = _FileWork(entry, file_hash, chunks, sparse, tokens, old, empty=not chunks)
+        work = _FileWork(entry, *version, chunks, sparse, tokens, old, empty=not chunks)
         if not put(out, work, None, stop):
             return
     put(out, DONE, None, stop)
@@ -305,14 +322,15 @@ def _write(store: Store, collection: str, root: str, inbox: queue.Queue, report,
         for work in window:
             for i, (chunk, sparse) in enumerate(zip(work.chunks, work.sparse, strict=True)):
                 payload = _payload(root, work, chunk, i)
-                points.append(PointData(point_id(root, chunk.path, work.file_hash, i), dense[row].tolist(), sparse, payload))
+                points.append(PointData(point_id(root, chunk.path, work.version, i), dense[row].tolist(), sparse, payload))
                 row += 1
             if work.empty:
                 points.append(empty_record(root, work))
         if points:
             store.upsert(collection, points)
         published = [w for w in window if w.chunks or w.empty]
-        stale = [i for w in window if w.old for i in w.old.ids_besides(w.file_hash)]
+        written = {p.id for p in points}  # never retire what was just written, whatever the ids
+        stale = [i for w in window if w.old for i in w.old.ids_besides(w.version) if i not in written]
         # One step for searches: the new versions appear and the ones they replace go together.
         if published:
             new_versions = Filters(
@@ -325,8 +343,8 @@ def _write(store: Store, collection: str, root: str, inbox: queue.Queue, report,
         elif stale:
             store.delete(collection, ids=stale)
         for work in window:
-            report.record(work.entry.path, work.old, len(work.chunks), work.tokens)
-            report.chunks_removed += len(work.old.ids_besides(work.file_hash)) if work.old else 0
+            report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
+            report.chunks_removed += len(work.old.ids_besides(work.version)) if work.old else 0
         tick(files=len(window), written=len(points))
 
 
@@ -336,7 +354,7 @@ def empty_record(root: str, work: _FileWork) -> PointData:
     is published, replaced and removed like a file's chunks. Its id is the one chunk 0 would have."""
     path = work.entry.path
     chunk = Chunk(path=path, language="", kind=EMPTY_KIND, symbol="", start_line=0, end_line=0, text="")
-    return PointData(point_id(root, path, work.file_hash, 0), [], SparseVec([], []), _payload(root, work, chunk, 0))
+    return PointData(point_id(root, path, work.version, 0), [], SparseVec([], []), _payload(root, work, chunk, 0))
 
 
 def _payload(root: str, work: _FileWork, chunk: Chunk, index: int) -> dict:
@@ -356,6 +374,7 @@ def _payload(root: str, work: _FileWork, chunk: Chunk, index: int) -> dict:
         "text": chunk.text,
         "chunk_index": index,  # chunk 0 carries the file's stat and hash for the manifest
         "file_hash": work.file_hash,
+        "chunking": work.chunking,
         "file_size": work.entry.size,
         "file_mtime_ns": work.entry.mtime_ns,
         "visible": False,

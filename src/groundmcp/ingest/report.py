@@ -26,6 +26,7 @@ class IngestReport:
     unchanged: int = 0
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    rechunked: int = 0  # of `changed`: same content, chunked again (a new chunker or chunk size)
     removed: list[str] = field(default_factory=list)
     empty: list[str] = field(default_factory=list)  # readable files that gave no chunk
     skipped: list[Skipped] = field(default_factory=list)
@@ -36,9 +37,10 @@ class IngestReport:
     seconds: float = 0.0
     encode_seconds: float = 0.0
 
-    def record(self, path: str, old, chunks: int, tokens: int) -> None:
+    def record(self, path: str, old, chunks: int, tokens: int, *, rechunked: bool = False) -> None:
         if old is not None:
             self.changed.append(path)
+            self.rechunked += rechunked
         elif chunks == 0:
             self.empty.append(path)
         else:

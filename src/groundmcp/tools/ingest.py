@@ -40,6 +40,10 @@ class IngestSummary(BaseModel):
     files_seen: int
     added: int
     changed: int
+    rechunked: int = Field(
+        description="Of `changed`: files with the same content chunked again, because the chunker "
+        "or the chunk size changed since they were indexed."
+    )
     unchanged: int
     removed: int
     empty: int
@@ -63,6 +67,7 @@ class IngestSummary(BaseModel):
             files_seen=r.files_seen,
             added=len(r.added),
             changed=len(r.changed),
+            rechunked=r.rechunked,
             unchanged=r.unchanged,
             removed=len(r.removed),
             empty=len(r.empty),
