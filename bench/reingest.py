@@ -49,8 +49,9 @@ from groundmcp.encoders.hashing import HashingEncoder
 from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
 from groundmcp.engine import OPTIMIZE_MIN_POINTS
 from groundmcp.ingest.manifest import drop_unpublished, load_manifest
-from groundmcp.ingest.pipeline import IngestOptions, chunk_budget, ingest_path
+from groundmcp.ingest.pipeline import IngestOptions, ingest_path
 from groundmcp.ingest.walk import Skipped, walk
+from groundmcp.settings import Settings
 from groundmcp.store.factory import open_store
 
 COLLECTION = "tree"
@@ -135,7 +136,10 @@ def main() -> None:
 
     model = SentenceTransformerEncoder()
     encoder = BulkEncoder(model)
-    options = IngestOptions(collection=COLLECTION, chunk_tokens=chunk_budget(encoder, 256))
+    # The chunk sizes the CLI asks for (the pipeline fits them to the model): they are part of each
+    # chunk's chunking key, so other values would make the CLI rows below re-chunk the tree.
+    settings = Settings()
+    options = IngestOptions(collection=COLLECTION, chunk_tokens=settings.chunk_tokens, chunk_overlap=settings.chunk_overlap)
     # The store the CLI opens for GROUNDMCP_DATA_DIR=data_dir (the embedded one, in its subfolder).
     store, open_s, _ = timed(
         open_store, data_dir=data_dir, qdrant_url=None, qdrant_api_key=None, qdrant_local_path=None

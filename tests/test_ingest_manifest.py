@@ -198,8 +198,11 @@ def test_a_new_chunker_version_rechunks_only_its_family(store, project, hashing_
     assert after == clean_snapshot(tmp_path, project, hashing_encoder)
 
 
-def test_chunks_indexed_before_chunking_keys_are_rechunked_once(store, project, hashing_encoder, tmp_path, monkeypatch):
-    """An index from before the key was stored: every file is chunked again once, then left alone."""
+def test_an_index_from_before_chunking_keys_rechunks_only_prose(store, project, hashing_encoder, tmp_path, monkeypatch):
+    """An index written before the key was stored: its code chunks are kept (the code chunker is at
+    its first version), its prose is chunked again once (the prose chunker is not), then all is
+    left alone."""
+    assert chunking.CHUNKER_VERSIONS == {"code": 1, "prose": 2}  # what this test is about
     payload = pipeline._payload
     monkeypatch.setattr(pipeline, "_payload", lambda *a: {k: v for k, v in payload(*a).items() if k != "chunking"})
     # The ids of that time: root, path, content hash and chunk number.
@@ -207,10 +210,17 @@ def test_chunks_indexed_before_chunking_keys_are_rechunked_once(store, project, 
         uuid.uuid5(pipeline._ID_NAMESPACE, f"{root}\0{path}\0{version[0]}\0{i}")))
     run(store, hashing_encoder, project)
     monkeypatch.undo()
+    old = snapshot(store)
     assert all("chunking" not in p for _, p in store.scroll("t", None, ["chunking", "path"]))
-    report = run(store, hashing_encoder, project)
-    assert sorted(report.changed) == ["docs/guide.md", "src/billing.py", "src/retry.js"] and report.rechunked == 3
-    assert snapshot(store) == clean_snapshot(tmp_path, project, hashing_encoder)
+
+    enc = CountingEncoder(hashing_encoder)
+    report = run(store, enc, project)
+    assert report.changed == ["docs/guide.md"] and report.rechunked == 1 and report.unchanged == 2
+    assert enc.encoded == report.chunks == store.count("t", Filters(paths=["docs/guide.md"]))
+    now = snapshot(store)
+    assert {k: v for k, v in now.items() if v[0] != "docs/guide.md"} == {k: v for k, v in old.items() if v[0] != "docs/guide.md"}
+    # Ids aside (the kept code chunks have the ids of their time), the index is a clean one.
+    assert sorted(now.values()) == sorted(clean_snapshot(tmp_path, project, hashing_encoder).values())
     assert run(store, hashing_encoder, project).unchanged == 3
 
 

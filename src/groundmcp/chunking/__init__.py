@@ -52,13 +52,16 @@ def chunk_file(
     return [c for c in chunks if c.text.strip()]
 
 
-def chunking_key(path: str, max_tokens: int, overlap_tokens: int) -> str:
+def chunking_key(path: str, max_tokens: int, overlap_tokens: int, *, version: int | None = None) -> str:
     """What decides the chunks of the file at `path` besides its content: its chunker family's
     version and the chunk sizes. Ingest stores it with every chunk and re-chunks a file whose key
-    differs, so a new chunker or a new chunk size reaches files that did not change."""
+    differs, so a new chunker or a new chunk size reaches files that did not change. The sizes are
+    the ones asked for (the settings), before ingest fits them to the model's window: the model is
+    not loaded to decide whether a file needs it. `version`: the family's version to name (by
+    default the current one)."""
     language, kind = language_for(path) or ("text", DOC)
     family = _family(language, kind)
-    return f"{family}-{CHUNKER_VERSIONS[family]}/{max_tokens}/{overlap_tokens}"
+    return f"{family}-{CHUNKER_VERSIONS[family] if version is None else version}/{max_tokens}/{overlap_tokens}"
 
 
 def _family(language: str, kind: str) -> str:

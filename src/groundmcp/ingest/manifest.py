@@ -12,13 +12,14 @@ remove a file, are read for just those files (`load_ids`).
 
 A version of a file is its content hash and its chunking key (`chunking.chunking_key`: the chunker
 family's version and the chunk sizes), so a file whose chunks would now come out differently is
-replaced like a changed one. Chunks written before the key was stored have none ("") and match no
-key: the first ingest after an upgrade re-chunks them once.
+replaced like a changed one. Chunks written before the key was stored have none: the caller says
+what to take them for (`legacy`; ingest takes them as made by the first version of each chunker
+with today's chunk sizes, so code files keep their chunks and prose files are re-chunked once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..store.base import Filters, Store
@@ -27,10 +28,14 @@ MANIFEST_FIELDS = ("path", "file_hash", "chunking", "file_size", "file_mtime_ns"
 IDS_BATCH = 512  # paths per scroll in load_ids
 
 Version = tuple[str, str]  # (content hash, chunking key) of one indexed version of a file
+Legacy = Callable[[str], str]  # path -> the chunking key of its chunks that were stored without one
 
 
-def version_of(payload: dict) -> Version:
-    return payload["file_hash"], payload.get("chunking", "")
+def version_of(payload: dict, legacy: Legacy | None) -> Version:
+    key = payload.get("chunking")
+    if key is None:
+        key = legacy(payload["path"]) if legacy else ""
+    return payload["file_hash"], key
 
 
 @dataclass(slots=True)
@@ -76,7 +81,9 @@ class FileState:
         )
 
 
-def load_manifest(store: Store, collection: str, root: str, *, ids: bool = True) -> dict[str, FileState]:
+def load_manifest(
+    store: Store, collection: str, root: str, *, ids: bool = True, legacy: Legacy | None = None
+) -> dict[str, FileState]:
     """path -> state of every published file under `root` in `collection`.
 
     With `ids` every chunk is read (one row per chunk) and the states come with their ids; without,
@@ -85,7 +92,7 @@ def load_manifest(store: Store, collection: str, root: str, *, ids: bool = True)
     wanted = Filters(roots=[root], visible=True, first_chunks=not ids)
     for point_id, payload in store.scroll(collection, wanted, MANIFEST_FIELDS):
         state = files.setdefault(payload["path"], FileState(ids_loaded=ids))
-        version = state.ids_by_version.setdefault(version_of(payload), [])
+        version = state.ids_by_version.setdefault(version_of(payload, legacy), [])
         if ids:
             version.append(point_id)
         state.size = payload.get("file_size", -1)
@@ -93,7 +100,15 @@ def load_manifest(store: Store, collection: str, root: str, *, ids: bool = True)
     return files
 
 
-def load_ids(store: Store, collection: str, root: str, files: dict[str, FileState], paths: Iterable[str]) -> None:
+def load_ids(
+    store: Store,
+    collection: str,
+    root: str,
+    files: dict[str, FileState],
+    paths: Iterable[str],
+    *,
+    legacy: Legacy | None = None,
+) -> None:
     """Fill in the chunk ids of every published version of `paths` (keys of `files`, from
     `load_manifest`). The versions are taken from all their chunks, not only chunk 0, so a file
     is replaced whole whatever state an earlier run left it in."""
@@ -103,7 +118,7 @@ def load_ids(store: Store, collection: str, root: str, files: dict[str, FileStat
         found: dict[str, dict[Version, list[str]]] = {p: {} for p in batch}
         wanted = Filters(roots=[root], paths=batch, visible=True)
         for point_id, payload in store.scroll(collection, wanted, ("path", "file_hash", "chunking")):
-            found[payload["path"]].setdefault(version_of(payload), []).append(point_id)
+            found[payload["path"]].setdefault(version_of(payload, legacy), []).append(point_id)
         for path in batch:
             files[path].ids_by_version = found[path]
             files[path].ids_loaded = True

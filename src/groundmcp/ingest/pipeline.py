@@ -58,6 +58,12 @@ class IngestOptions:
         """The chunking key of `path` under these options (see `chunking.chunking_key`)."""
         return chunking_key(path, self.chunk_tokens, self.chunk_overlap)
 
+    def legacy_chunking(self, path: str) -> str:
+        """What chunks stored without a chunking key are taken for: every chunker was at its first
+        version then, and the chunk sizes are taken to be these. So after the upgrade that added
+        the key, code files keep their chunks and prose files (a version 2 chunker) get new ones."""
+        return chunking_key(path, self.chunk_tokens, self.chunk_overlap, version=1)
+
 
 @dataclass(slots=True)
 class _FileWork:
@@ -124,7 +130,14 @@ def ingest_path(
             todo.append(item)
     gone = [] if single_file else sorted(p for p in manifest if p not in seen)
     # Chunk ids only for the files that may be replaced or are removed: one scroll per 512 files.
-    load_ids(store, options.collection, root, manifest, [e.path for e in todo if e.path in manifest] + gone)
+    load_ids(
+        store,
+        options.collection,
+        root,
+        manifest,
+        [e.path for e in todo if e.path in manifest] + gone,
+        legacy=options.legacy_chunking,
+    )
     loader = functools.partial(_load, options=options.walk)
     _run(todo, loader, manifest, gone, store, model, options, root, report, progress)
     report.seconds = time.perf_counter() - started
@@ -189,7 +202,7 @@ def _open(store, model: EncoderSlot, options, root, report, *, ids: bool) -> dic
         open_or_create(store, options.collection, model.get(), create=True)
     if not options.dry_run:
         report.leftovers_dropped = drop_unpublished(store, options.collection, root)
-    return load_manifest(store, options.collection, root, ids=ids)
+    return load_manifest(store, options.collection, root, ids=ids, legacy=options.legacy_chunking)
 
 
 def _run(todo, loader, manifest, gone, store, model, options, root, report, progress) -> None:
