@@ -14,13 +14,13 @@ affected by it.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import qdrant_edge as qe
 from benchutil import machine, print_machine, write_json
+from query_latency import load_queries
 
 from groundmcp.engine import Engine
 from groundmcp.settings import Settings
@@ -28,12 +28,6 @@ from groundmcp.sparse import query_vector
 from groundmcp.store import edge
 from groundmcp.store.base import Filters
 from groundmcp.store.common import HNSW_EF
-
-
-def load_queries(corpus: Path, count: int) -> list[str]:
-    parts = [[json.loads(line)["text"] for line in (corpus / part / "queries.jsonl").open()] for part in ("code", "docs")]
-    mixed = [q for pair in zip(*parts) for q in pair]
-    return mixed[:count]
 
 
 def run(store, name: str, mode: str, vectors, sparse, params) -> tuple[float, list[list[str]]]:
@@ -68,7 +62,7 @@ def main() -> None:
     store, name = engine.store, args.collection
     # Below the exact-search threshold the store ignores hnsw_ef: this bench needs an HNSW collection.
     edge.EXACT_SEARCH_MAX_POINTS = -1
-    queries = load_queries(Path(args.corpus), args.queries)
+    queries = load_queries(Path(args.corpus))[: args.queries]
     vectors = [[float(x) for x in engine.encoder.encode_query(q)] for q in queries]
     sparse = [query_vector(q) for q in queries]
     print(f"{name}: {store.count(name)} points, {len(queries)} queries")
