@@ -15,7 +15,7 @@ from .. import __version__
 from ..engine import Engine
 from ..prompts import grounded_answer
 from ..settings import Settings
-from ..tools import collections, embed, ingest, rerank, search
+from ..tools import arguments, collections, embed, ingest, rerank, search
 from . import resources
 from .state import AppState, resolve_roots
 
@@ -54,7 +54,7 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         version=__version__,
         lifespan=lifespan,
     )
-    for module in (search, rerank, ingest, embed, collections, resources, grounded_answer):
+    for module in (search, rerank, ingest, embed, collections, resources, grounded_answer, arguments):
         module.register(mcp)
     _built[mcp] = settings
     return mcp
