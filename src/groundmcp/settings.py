@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -20,6 +20,29 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "groundmcp"
+
+
+class TokenGrant(BaseModel):
+    """What one collection-limited bearer token may touch: its collections (names or globs), and the
+    folders under which it may ingest by path and read files (none: no path ingest, no file reads).
+    A root must also lie under the server's own roots to be usable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    collections: list[str]
+    roots: list[Path] = Field(default_factory=list)
+
+    @field_validator("roots")
+    @classmethod
+    def _absolute(cls, roots: list[Path]) -> list[Path]:
+        out = [Path(os.path.expanduser(r)) for r in roots]
+        for r in out:
+            if not r.is_absolute():
+                raise ValueError(
+                    f"token root {str(r)!r} is relative: give each root in GROUNDMCP_HTTP_TOKENS as an "
+                    "absolute folder path"
+                )
+        return out
 
 
 class Settings(BaseSettings):
@@ -69,15 +92,38 @@ class Settings(BaseSettings):
         None, repr=False, description="Bearer token required over HTTP; mandatory when binding beyond "
         "loopback (or http_tokens). It may use every collection."
     )
-    http_tokens: dict[str, list[str]] = Field(
+    http_tokens: dict[str, TokenGrant] = Field(
         default_factory=dict,
         repr=False,
-        description="More bearer tokens, each limited to some collections: JSON {token: [name or "
-        "glob, ...]}. Tools refuse other collections, and list_collections shows only these.",
+        description="More bearer tokens, each limited to some collections and folders: JSON {token: "
+        "{\"collections\": [name or glob, ...], \"roots\": [folder, ...]}}, or {token: [name or glob, "
+        "...]} for a token with no folders. Tools refuse other collections, list_collections shows "
+        "only these, and ingest by path and file reads are limited to the token's roots (a token "
+        "without roots may do neither).",
     )
     http_max_body_bytes: int = Field(
         DEFAULT_HTTP_MAX_BODY_BYTES, ge=1024, description="Larger HTTP request bodies get 413."
     )
+    http_header_timeout_s: float = Field(
+        10.0, gt=0, le=3600, description="An HTTP request's head must arrive within this many seconds of "
+        "the connection opening (or of the previous response); slower clients are disconnected."
+    )
+    http_body_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="An HTTP request's body must arrive within this many seconds of "
+        "its head. Responses are never timed: SSE streams and long tool calls stay open."
+    )
+    http_max_connections: int = Field(
+        1000, ge=1, description="Open HTTP connections at most; past it the one waiting longest for "
+        "its request head is closed, or the new one if all are serving requests."
+    )
+
+    @field_validator("http_tokens", mode="before")
+    @classmethod
+    def _grants(cls, value: object) -> object:
+        """The list form ({token: [collections]}) is a grant with no roots."""
+        if isinstance(value, dict):
+            return {t: {"collections": g} if isinstance(g, (list, tuple)) else g for t, g in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _reject_contradictions(self) -> Settings:
@@ -96,7 +142,8 @@ class Settings(BaseSettings):
                 f"precision float16 is for CUDA, but device is {self.device}: drop "
                 "GROUNDMCP_PRECISION (auto picks bfloat16 on CPUs that support it) or set device=cuda"
             )
-        for token, collections in self.http_tokens.items():
+        for token, grant in self.http_tokens.items():
+            collections = grant.collections
             if not token.strip() or token != token.strip() or " " in token:
                 raise ValueError(
                     "GROUNDMCP_HTTP_TOKENS has an empty token or one with spaces: give each token as "

@@ -1,21 +1,26 @@
-"""Which collections a request may touch: every one, or the allow-list of its bearer token.
+"""What a request may touch: every collection and the server's roots, or its bearer token's grant.
 
 Tools ask here before they reach the store, so a collection outside the list is never queried:
 the refusal reads the same whether that collection exists or not, and listings show only the
-allowed ones. stdio and in-process clients are the local user and may use every collection.
+allowed ones. Paths are limited the same way: a limited token ingests and reads files only under
+its own roots (narrowed to the server's), and a limited token without roots does neither, since
+collection limits alone are no isolation between tenants whose folders share one server root.
+stdio and in-process clients are the local user and may use every collection and root.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 
 from ..errors import InputError
-from .auth import COLLECTIONS_CLAIM
-from .state import AppState
+from .auth import COLLECTIONS_CLAIM, ROOTS_CLAIM
+from .state import AppState, narrow_roots, path_inside
 
 
 class AccessDenied(InputError):
@@ -26,6 +31,7 @@ class AccessDenied(InputError):
 class Access:
     patterns: tuple[str, ...] | None  # collection names or globs; None: every collection
     state: AppState
+    token_roots: tuple[Path, ...] | None = None  # the token's folders; None: the server's roots
 
     @property
     def limited(self) -> bool:
@@ -68,6 +74,39 @@ class Access:
             )
         return name
 
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """The folders this request may ingest and read: the server's roots, or the token's
+        (resolved now) as far as they lie inside the server's."""
+        if self.token_roots is None:
+            return self.state.roots
+        mine = tuple(Path(os.path.realpath(r)) for r in self.token_roots)
+        return narrow_roots(mine, self.state.roots)
+
+    def usable_roots(self) -> tuple[Path, ...]:
+        """`roots`, or InputError (AccessDenied for a token's limits) saying why there are none."""
+        if self.token_roots is None:
+            return self.state.usable_roots()
+        if not self.token_roots:
+            raise AccessDenied(
+                "this token may not ingest or read files by path: it has no roots. Send the documents "
+                "as `texts`, or have the server's admin give the token roots in GROUNDMCP_HTTP_TOKENS "
+                '({"<token>": {"collections": [...], "roots": ["/path/to/folder"]}})'
+            )
+        if not (roots := self.roots):
+            raise AccessDenied(
+                "none of this token's roots lies under the server's roots, so it may not ingest or read "
+                "files by path; the server's admin should fix GROUNDMCP_HTTP_TOKENS or --root"
+            )
+        return roots
+
+    def allowed_path(self, path: str) -> Path:
+        """`path` resolved, if this request may ingest or read it; InputError (AccessDenied for a
+        token's limits) saying what it may use instead."""
+        if self.token_roots is None:
+            return self.state.allowed_path(path)
+        return path_inside(path, self.usable_roots(), "this token may only use paths under its own roots")
+
     def _listed(self) -> str:
         return ", ".join(repr(p) for p in self.patterns or ()) or "no collection"
 
@@ -79,8 +118,12 @@ def access_for(state: AppState, request) -> Access:
         return Access(None, state)
     user = request.scope.get("user")
     if isinstance(user, AuthenticatedUser):
-        patterns = (user.access_token.claims or {}).get(COLLECTIONS_CLAIM)
-        return Access(None if patterns is None else tuple(patterns), state)
+        claims = user.access_token.claims or {}
+        patterns = claims.get(COLLECTIONS_CLAIM)
+        roots = claims.get(ROOTS_CLAIM, None if patterns is None else [])
+        return Access(
+            None if patterns is None else tuple(patterns), state, None if roots is None else tuple(map(Path, roots))
+        )
     if state.settings.http_tokens or state.settings.http_token:
-        return Access((), state)  # tokens are configured but this request bore none: fail closed
+        return Access((), state, ())  # tokens are configured but this request bore none: fail closed
     return Access(None, state)  # HTTP on loopback without tokens: the local user

@@ -1,7 +1,8 @@
 """Bearer-token authentication for the Streamable HTTP transport (pure ASGI, constant-time).
 
-Each token is a grant: every collection (the single GROUNDMCP_HTTP_TOKEN), or only those its
-allow-list names (GROUNDMCP_HTTP_TOKENS). An accepted request carries the grant in the ASGI scope as
+Each token is a grant: every collection and the server's roots (the single GROUNDMCP_HTTP_TOKEN),
+or only the collections its allow-list names and the folders its roots name (GROUNDMCP_HTTP_TOKENS;
+none: no ingest by path, no file reads). An accepted request carries the grant in the ASGI scope as
 the MCP SDK's `AuthenticatedUser`, so the tools read it from their request (see access.py) and the
 SDK binds each session to the token that opened it (another token gets 404 for that session id).
 """
@@ -12,12 +13,18 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 
+from ..settings import TokenGrant
+
 COLLECTIONS_CLAIM = "groundmcp_collections"  # list of names/globs; absent or None: every collection
+ROOTS_CLAIM = "groundmcp_roots"  # list of absolute folders; None: the server's roots
+
+Grant = TokenGrant | Sequence[str] | None  # None: everything; a list: those collections, no roots
 
 
 def _json_response(status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()):
@@ -43,7 +50,7 @@ def _json_response(status: int, body: dict, headers: Sequence[tuple[bytes, bytes
 class BearerAuth:
     """Rejects HTTP requests without `Authorization: Bearer <token>` (a known token) with 401."""
 
-    def __init__(self, app, tokens: str | Mapping[str, Sequence[str] | None]) -> None:
+    def __init__(self, app, tokens: str | Mapping[str, Grant]) -> None:
         grants = {tokens: None} if isinstance(tokens, str) else dict(tokens)
         if not grants or not all(grants):
             raise ValueError("an empty bearer token would let anyone in")
@@ -80,10 +87,15 @@ class BearerAuth:
         return None
 
 
-def _user(token: str, collections: Sequence[str] | None) -> AuthenticatedUser:
+def _user(token: str, grant: Grant) -> AuthenticatedUser:
     """The SDK's user for a token: named by a fingerprint, so the token itself is kept nowhere."""
     label = "token-" + hashlib.sha256(token.encode()).hexdigest()[:12]
-    claims = {COLLECTIONS_CLAIM: list(collections) if collections is not None else None}
+    if grant is None:
+        claims = {COLLECTIONS_CLAIM: None, ROOTS_CLAIM: None}
+    elif isinstance(grant, TokenGrant):
+        claims = {COLLECTIONS_CLAIM: list(grant.collections), ROOTS_CLAIM: [str(Path(r)) for r in grant.roots]}
+    else:
+        claims = {COLLECTIONS_CLAIM: list(grant), ROOTS_CLAIM: []}
     return AuthenticatedUser(AccessToken(token=label, client_id=label, scopes=[], claims=claims))
 
 

@@ -14,7 +14,17 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from ..ingest.report import IngestProgress, IngestReport
-from .common import COLLECTION_DESCRIPTION, MAX_NAME, MAX_PATH, clean_doc, run, state, tool_errors, use_collection
+from .common import (
+    COLLECTION_DESCRIPTION,
+    MAX_NAME,
+    MAX_PATH,
+    access,
+    clean_doc,
+    run,
+    state,
+    tool_errors,
+    use_collection,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +127,7 @@ def register(mcp: MCPServer) -> None:
             if not path.strip():
                 raise ToolError("`path` is empty: give a folder or file inside the allowed roots")
             with tool_errors():
-                target = app.allowed_path(path)
+                target = access(ctx).allowed_path(path)
             report = await run(
                 app.engine.ingest, str(target), collection=collection, dry_run=dry_run, progress=report_progress
             )
