@@ -466,3 +466,18 @@ def test_unreadable_directory_is_reported(tmp_path):
         (tmp_path / "locked").chmod(0o755)
     assert files == ["b.txt"]
     assert skipped == {"locked": "unreadable: Permission denied"}
+
+
+def test_a_bare_repository_is_skipped_like_dot_git(tmp_path):
+    """`git init --bare` makes HEAD, config, objects/ and refs/: its config can hold a remote URL
+    with a password, its objects every version of every file. It is pruned whole, like .git."""
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "mirror.git")], check=True)
+    config = tmp_path / "mirror.git" / "config"
+    config.write_text(config.read_text() + '[remote "origin"]\n\turl = https://bot:hunter2pass@example.com/x.git\n')
+    make(tmp_path, {"src/app.py": "x = 1\n", "docs/HEAD": "a doc named HEAD\n", "docs/config": "a = 1\n"})
+    stats = WalkStats()
+    paths = [e.path for e in walk(tmp_path, stats=stats)]
+    assert paths == ["docs/HEAD", "docs/config", "src/app.py"]  # look-alikes without objects/ stay
+    assert stats.ignored_dirs >= 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from .ignore import BINARY_EXTENSIONS
+from .nofollow import Unsafe, open_regular
 from .walk import FileEntry, Skipped, _too_large
 
 # Binary formats that are wanted: the caller reads them with read_bytes and parses them itself.
@@ -28,9 +29,16 @@ def is_binary(data: bytes) -> bool:
 
 
 def read_bytes(entry: FileEntry, limit: int | None = None) -> bytes | Skipped:
-    """The file's bytes, or a Skipped if it cannot be read or has grown past ``limit`` bytes."""
+    """The file's bytes, or a Skipped if it cannot be read, has grown past ``limit`` bytes, or is
+    not the file the walk listed: a symlink now (anywhere on its path), or another file. It is
+    opened without following links and checked after opening (nofollow.py), so a file swapped for
+    a link out of the root between the walk and this read is refused, never read."""
     try:
-        with open(entry.abs_path, "rb") as fh:
+        fd = open_regular(entry.abs_path, entry.ident)
+    except Unsafe as exc:
+        return Skipped(entry.path, f"unreadable: {exc.short}")
+    try:
+        with os.fdopen(fd, "rb") as fh:
             if limit is None:
                 return fh.read()
             data = fh.read(limit + 1)

@@ -7,6 +7,8 @@ decides when to pay. The ignore rules and their precedence live in ``ignore.py``
 An ignored directory is pruned, never listed, which is also what git does: a file cannot be
 re-included once its parent directory is excluded. ``.git`` is never entered. Files left out by these
 rules are silent (counted in ``WalkStats``); files left out for another reason come back as ``Skipped``.
+A bare repository (a folder holding ``HEAD``, ``config``, ``objects/`` and ``refs/``) is pruned like
+``.git``.
 
 Files that hold credentials by their name (``.env``, private keys, ``.netrc``, cloud credential files:
 see ``secrets.py``) come back as ``Skipped`` and are never opened, even when named as the root.
@@ -24,7 +26,7 @@ import heapq
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from groundmcp.errors import InputError
@@ -39,6 +41,8 @@ class FileEntry:
     abs_path: Path  # real path on disk (inside the root)
     size: int
     mtime_ns: int
+    # (st_dev, st_ino) when listed: reading refuses a file replaced since (see nofollow.py)
+    ident: tuple[int, int] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +197,9 @@ class _Walker:
             return
         base = Path(real)
         names = {entry.name for entry in entries}
+        if _bare_repository(names, entries):  # a repository's insides, as .git is: never read
+            self._count_ignored(True)
+            return
         for name in IGNORE_FILES:
             if name in names and (spec := _compile_file(os.path.join(real, name))) is not None:
                 layers = (*layers, _Layer(spec, strip=len(prefix)))
@@ -272,7 +279,7 @@ class _Walker:
         elif st.st_size > self.options.max_file_bytes:
             self._skip(rel, _too_large(self.options.max_file_bytes, st.st_size))
         else:
-            self.out.append(FileEntry(rel, real, st.st_size, st.st_mtime_ns))
+            self.out.append(FileEntry(rel, real, st.st_size, st.st_mtime_ns, (st.st_dev, st.st_ino)))
 
     def _skip(self, rel: str, reason: str) -> None:
         self.out.append(Skipped(rel, reason))
@@ -292,6 +299,19 @@ def _secret_label(rel: str, real: Path) -> str | None:
         return label
     on_disk = real.as_posix()
     return secret_file(on_disk) if "/" not in rel or not on_disk.endswith("/" + rel) else None
+
+
+_BARE_MARKERS = frozenset({"HEAD", "config", "objects", "refs"})
+
+
+def _bare_repository(names: set[str], entries: list[os.DirEntry]) -> bool:
+    """A bare git repository (``project.git/`` on a server, a mirror): HEAD and config files beside
+    objects/ and refs/ folders. Its config can hold remote URLs with credentials, its objects every
+    version of every file; like ``.git`` it is skipped whole."""
+    if not _BARE_MARKERS <= names:
+        return False
+    kinds = {e.name: e.is_dir(follow_symlinks=False) for e in entries if e.name in _BARE_MARKERS}
+    return kinds["objects"] and kinds["refs"] and not kinds["HEAD"] and not kinds["config"]
 
 
 def _encodable(name: str) -> bool:
