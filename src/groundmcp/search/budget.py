@@ -3,6 +3,8 @@
 Agents pay for every token a tool returns, and some clients refuse responses over 25k tokens. The
 budget is shared across hits in rank order: a hit that fits keeps its whole text; one that does
 not keeps the window of lines that best matches the query; hits past the budget are left out.
+The best hit is always kept: when even its share is too small to show, it gets the whole budget
+left, trimmed to fit (down to part of one line), rather than an empty answer.
 Tokens are estimated at 4 characters each, the common rule for English and code with LLM tokenizers.
 """
 
@@ -20,7 +22,8 @@ DEFAULT_MAX_TOKENS = 4000
 HARD_CAP_TOKENS = 20000  # well under the 25k some clients refuse
 MIN_MAX_TOKENS = 200
 RESPONSE_OVERHEAD_TOKENS = 120  # query echo aside: counts, mode, the note
-MIN_TEXT_TOKENS = 30  # below this a hit is not worth showing
+MIN_TEXT_TOKENS = 30  # below this a hit after the first is not worth showing
+MIN_FIRST_TEXT_TOKENS = 8  # the best hit shows at least this much, however small the budget
 SHARE_DIVISOR = 4
 
 
@@ -80,13 +83,18 @@ def fit(
     for i, hit in enumerate(hits):
         cost = overhead(hit)
         # A hit may take up to a quarter of what is left (all of it for the last few), so the top
-        # hits are shown whole or nearly, and short hits leave room for the ones after them.
-        share = remaining // min(len(hits) - i, SHARE_DIVISOR) - cost
+        # hits are shown whole or nearly, and short hits leave room for the ones after them. A small
+        # budget is split among only as many hits as can each show some text besides their fields.
+        slots = min(len(hits) - i, SHARE_DIVISOR, remaining // (cost + MIN_TEXT_TOKENS))
+        share = remaining // max(1, slots) - cost
         size = json_tokens(hit.text)
         if size <= min(remaining - cost, max(share, MIN_TEXT_TOKENS)):
             share = remaining - cost  # small enough to show whole
         elif share < MIN_TEXT_TOKENS:
-            return Fitted(kept, hits[i:], budget, budget - remaining)
+            if kept:
+                return Fitted(kept, hits[i:], budget, budget - remaining)
+            # The best hit is never left out: it gets all that is left, trimmed to fit.
+            share = max(remaining - cost, MIN_FIRST_TEXT_TOKENS)
         fitted = _trim(hit, size, terms, share)
         kept.append(fitted)
         remaining -= cost + json_tokens(fitted.text)

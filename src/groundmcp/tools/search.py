@@ -158,15 +158,15 @@ def _longest_backtick_run(text: str) -> int:
 
 
 def _note(collection: str, fitted) -> str:
-    parts = []
+    """What was cut to fit max_tokens and how to get the rest (short: it counts against the budget)."""
+    cut = []
     if fitted.trimmed:
-        parts.append(
-            f"{fitted.trimmed} hit(s) show only their best-matching lines (truncated=true); read a "
-            f"whole chunk at groundmcp://chunk/{collection}/{{id}}"
-        )
+        cut.append(f"{fitted.trimmed} hit(s) trimmed to their best-matching lines (truncated=true)")
     if fitted.omitted:
-        parts.append(
-            f"{len(fitted.omitted)} hit(s) were left out to stay within max_tokens={fitted.max_tokens}; "
-            f"raise max_tokens (up to {HARD_CAP_TOKENS}), lower top_k, or narrow with path/languages"
-        )
-    return "; ".join(parts)
+        cut.append(f"{len(fitted.omitted)} hit(s) left out")
+    if not cut:
+        return ""
+    more = [f"read a whole chunk at groundmcp://chunk/{collection}/{{id}}"] if fitted.trimmed else []
+    if fitted.omitted:
+        more.append(f"raise max_tokens (up to {HARD_CAP_TOKENS}), lower top_k, or narrow with path/languages")
+    return f"{' and '.join(cut)} to fit max_tokens={fitted.max_tokens}; {'; '.join(more)}"
