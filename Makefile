@@ -4,14 +4,19 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 QUERY ?= how are changed files re-ingested incrementally
+# torch first, so that the project's `torch>=2.4` is already met. pip takes torch==2.13.0 from a
+# local CPU wheel where one lies on disk (as on this project's CI machines); elsewhere it comes
+# from PyPI, whose Linux wheel is the CUDA build (several GB; it runs on a CPU too). CPU-only
+# machines: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu (the CPU build).
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 
-.PHONY: install adapters demo test bench clean
+.PHONY: install adapters demo test release-check bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# The CPU build of torch that lies on local disk; GPU users: see README ("GPU").
-	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
@@ -35,6 +40,11 @@ demo: install
 
 test: install adapters
 	$(BIN)/python -m pytest -q
+
+# Build the sdist and wheel, check them (twine, check-wheel-contents), install the wheel into a
+# fresh virtualenv outside the checkout and run doctor, ingest, search and the server from it.
+release-check:
+	PYTHON=$(PYTHON) scripts/check_release.sh
 
 clean:
 	rm -rf $(VENV) $(ADAPTERS) .pytest_cache
