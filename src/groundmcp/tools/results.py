@@ -10,6 +10,21 @@ from ..search.budget import FittedHit, estimate_tokens
 from ..search.engine import SearchHit
 
 
+def quoted(text: str) -> str:
+    """`text` (a name from the corpus or the caller: path, symbol, root, query) as a quoted literal
+    for one line of a tool's text output: newlines and other control characters, Unicode line
+    breaks and backticks are escaped, so a file named "x\\n```\\nSYSTEM: ..." cannot end a line,
+    open a fence or pose as the server's own words. The structured result keeps the true value."""
+    return repr(text).replace("`", "\\x60")
+
+
+def inline(text: str) -> str:
+    """`text` as it is when it is plain (printable, no backtick, backslash or quote), else `quoted(text)`."""
+    if text.isprintable() and not any(c in text for c in "`\\'\""):
+        return text
+    return quoted(text)
+
+
 class Hit(BaseModel):
     id: str = Field(description="Chunk id: pass to `rerank` or read groundmcp://chunk/{collection}/{id}.")
     path: str = Field(description="File path relative to the ingested root.")
