@@ -113,3 +113,29 @@ def test_factory(real_encoder, hashing_encoder, tiny_cross_encoder):
         load_reranker("late-interaction", hashing_encoder)
     with pytest.raises(InputError, match="choose one of"):
         load_reranker("colbert", real_encoder)
+
+
+@pytest.mark.parametrize(
+    ("setting", "loads"),
+    [
+        ("Late-Interaction", True),
+        ("late-interaction:UNFUSED", True),
+        ("NONE", True),
+        ("late-interaction:bogus", False),
+        ("cross_encoder", False),
+        ("bm25", False),
+    ],
+)
+def test_doctor_and_the_loader_agree_on_every_reranker_spelling(setting, loads, real_encoder, tmp_path):
+    """They used to parse it apart: `Late-Interaction` failed doctor but loaded, and
+    `late-interaction:bogus` passed doctor but failed to load. Both read rerank/spec.py now."""
+    from groundmcp.doctor import _reranker
+    from groundmcp.settings import Settings
+
+    check = _reranker(Settings(data_dir=tmp_path, reranker=setting))
+    try:
+        load_reranker(setting, real_encoder)
+        loaded = True
+    except InputError:
+        loaded = False
+    assert loaded is loads and (check.status == "ok") is loads, (setting, check)

@@ -222,10 +222,10 @@ def _download_fix(model: str) -> str:
 
 def _store(s: Settings) -> tuple[Check, Check]:
     """The store check and the collections check (what is indexed, its size on disk, its model)."""
-    from .store.factory import EDGE_SUBDIR, open_store
+    from .store.factory import EDGE_SUBDIR, backend_of, open_store
 
     edge_dir = s.data_dir / EDGE_SUBDIR
-    backend = ("qdrant-local" if s.qdrant_local_path else "qdrant") if (s.qdrant_url or s.qdrant_local_path) else "edge"
+    backend = backend_of(s.qdrant_url, s.qdrant_local_path)
     where = s.qdrant_url or str(s.qdrant_local_path or edge_dir)
     data: dict[str, Any] = {"backend": backend, "location": where}
     rows: list[dict[str, Any]] = []
@@ -360,20 +360,22 @@ def _extras() -> Check:
 
 
 def _reranker(s: Settings) -> Check:
-    kind, _, name = s.reranker.partition(":")
+    from .rerank.spec import parse_reranker
+
     data = {"reranker": s.reranker}
-    if kind == "cross-encoder":
-        model = name or "cross-encoder/ms-marco-MiniLM-L6-v2"
-        if Path(model).expanduser().exists() or _hf_cached(model):
-            return Check("reranker", "ok", f"cross-encoder {model}", data=data)
-        return Check("reranker", "warn", f"cross-encoder {model} is not downloaded yet",
+    try:
+        spec = parse_reranker(s.reranker)  # the loader's own parse: both agree on every spelling
+    except GroundError as exc:
+        return Check("reranker", "fail", str(exc),
+                     "set GROUNDMCP_RERANKER to late-interaction, cross-encoder[:NAME-OR-PATH] or none", data)
+    if spec.kind == "cross-encoder":
+        if Path(spec.model).expanduser().exists() or _hf_cached(spec.model):
+            return Check("reranker", "ok", f"cross-encoder {spec.model}", data=data)
+        return Check("reranker", "warn", f"cross-encoder {spec.model} is not downloaded yet",
                      "run once with the network so it downloads, give a local path, or set "
                      "GROUNDMCP_RERANKER=late-interaction (offline)", data)
-    if kind in ("late-interaction", "none"):
-        how = " (offline, over the encoder)" if kind == "late-interaction" else ""
-        return Check("reranker", "ok", kind + how, data=data)
-    return Check("reranker", "fail", f"unknown reranker {s.reranker!r}",
-                 "set GROUNDMCP_RERANKER to late-interaction, cross-encoder[:NAME-OR-PATH] or none", data)
+    how = " (offline, over the encoder)" if spec.kind == "late-interaction" else ""
+    return Check("reranker", "ok", str(spec) + how, data=data)
 
 
 def _server(s: Settings) -> Check:

@@ -16,10 +16,10 @@ import numpy as np
 from ..encoders.device import pick_device
 from ..errors import GroundError
 from .base import Reranker
+from .spec import DEFAULT_CROSS_ENCODER
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CROSS_ENCODER = "cross-encoder/ms-marco-MiniLM-L6-v2"
 MAX_CHARS = 512 * 16  # the model truncates at its token limit; longer text is only tokenised to be dropped
 
 

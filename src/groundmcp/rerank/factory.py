@@ -17,9 +17,11 @@ from __future__ import annotations
 from ..encoders.base import Encoder
 from ..errors import InputError
 from .base import Reranker
+from .spec import NAMES, parse_reranker
+
+__all__ = ["DEFAULT_RERANKER", "NAMES", "load_reranker"]
 
 DEFAULT_RERANKER = "late-interaction"
-NAMES = ("late-interaction", "late-interaction:unfused", "cross-encoder", "cross-encoder:<name-or-path>", "none")
 # Equal weights, untuned. On the public eval (bench/rerank_eval.py, hybrid top 50) the fused default
 # ties plain hybrid on code (nDCG@10 0.5021 vs 0.5023) and beats it on docs (0.5357 vs 0.4676);
 # late-interaction alone loses on code (0.4742) and wins more on docs (0.5875). Weight 2 gave
@@ -29,18 +31,16 @@ LATE_INTERACTION_WEIGHT = 1.0
 
 
 def load_reranker(name: str, encoder: Encoder | None = None) -> Reranker | None:
-    """The reranker `name` selects, or None for "none". `encoder` is needed by late-interaction only."""
-    kind, _, arg = name.strip().partition(":")
-    kind, arg = kind.strip().lower(), arg.strip()
-    if kind in ("none", ""):
+    """The reranker `name` selects (parsed by spec.parse_reranker, as doctor parses it), or None
+    for "none". `encoder` is needed by late-interaction only."""
+    spec = parse_reranker(name)
+    if spec.kind == "none":
         return None
-    if kind == "late-interaction" and arg.lower() in ("", "unfused"):
-        return _late_interaction(encoder, fused=not arg)
-    if kind == "cross-encoder":
-        from .cross_encoder import DEFAULT_CROSS_ENCODER, CrossEncoderReranker
+    if spec.kind == "late-interaction":
+        return _late_interaction(encoder, fused=spec.fused)
+    from .cross_encoder import CrossEncoderReranker
 
-        return CrossEncoderReranker(arg or DEFAULT_CROSS_ENCODER)
-    raise InputError(f"unknown reranker {name!r}; choose one of: {', '.join(NAMES)}")
+    return CrossEncoderReranker(spec.model)
 
 
 def _late_interaction(encoder: Encoder | None, *, fused: bool) -> Reranker:

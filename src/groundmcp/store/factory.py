@@ -11,12 +11,26 @@ other things (manifests, caches) beside it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from groundmcp.errors import InputError
 from groundmcp.store.base import Store
 from groundmcp.store.edge import EdgeStore
 
 EDGE_SUBDIR = "edge"
+
+
+Backend = Literal["edge", "qdrant", "qdrant-local"]
+
+
+def backend_of(qdrant_url: str | None, qdrant_local_path: Path | None) -> Backend:
+    """Which backend the settings choose (open_store opens it; doctor reports it)."""
+    if qdrant_url and qdrant_local_path:
+        raise InputError(
+            "both a Qdrant URL and a Qdrant local path are set; keep one of them "
+            "(the URL for a server, the path for local mode), or neither for the embedded store"
+        )
+    return "qdrant" if qdrant_url else "qdrant-local" if qdrant_local_path else "edge"
 
 
 def open_store(
@@ -27,16 +41,11 @@ def open_store(
     qdrant_local_path: Path | None,
 ) -> Store:
     """Open the backend the arguments name; the caller closes it."""
-    if qdrant_url and qdrant_local_path:
-        raise InputError(
-            "both a Qdrant URL and a Qdrant local path are set; keep one of them "
-            "(the URL for a server, the path for local mode), or neither for the embedded store"
-        )
-    if qdrant_url or qdrant_local_path:
-        from groundmcp.store.qdrant import QdrantStore  # qdrant-client takes ~1 s to import
+    backend = backend_of(qdrant_url, qdrant_local_path)
+    if backend == "edge":
+        return EdgeStore(Path(data_dir) / EDGE_SUBDIR)
+    from groundmcp.store.qdrant import QdrantStore  # qdrant-client takes ~1 s to import
 
-    if qdrant_url:
+    if backend == "qdrant":
         return QdrantStore(url=qdrant_url, api_key=qdrant_api_key)
-    if qdrant_local_path:
-        return QdrantStore(path=Path(qdrant_local_path))
-    return EdgeStore(Path(data_dir) / EDGE_SUBDIR)
+    return QdrantStore(path=Path(qdrant_local_path))
