@@ -4,10 +4,10 @@ The anthropic SDK's MCP helpers (`anthropic.lib.tools.mcp`) turn the server's to
 tools, and the SDK's tool runner plays the loop: Claude calls `search`, reads the hits with their
 `path:start-end` citations, and answers citing them.
 
-    pip install groundmcp anthropic
-    groundmcp ingest /path/to/project
+    make install                                     # in a clone: installs anthropic too
+    .venv/bin/groundmcp ingest /path/to/project      # once on PyPI: pip install groundmcp anthropic
     export ANTHROPIC_API_KEY=...
-    python examples/claude_tool_loop.py "How are failed requests retried?"
+    .venv/bin/python examples/claude_tool_loop.py "How are failed requests retried?"
 
     # or against one running `groundmcp serve --http` that several clients share:
     python examples/claude_tool_loop.py --url http://127.0.0.1:8765/mcp --token "$GROUNDMCP_HTTP_TOKEN" "..."
@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
+import shutil
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,12 +41,32 @@ SYSTEM = (
 )
 
 
+def server_command() -> list[str]:
+    """How to start groundmcp: this interpreter's own (`python -m groundmcp`) when it has the
+    package, so the example runs from a virtualenv's python without activating it; else the
+    `groundmcp` command on PATH."""
+    if importlib.util.find_spec("groundmcp") is not None:
+        return [sys.executable, "-m", "groundmcp"]
+    found = shutil.which("groundmcp")
+    if found is None:
+        sys.exit("groundmcp is not installed for this Python: run the example with the Python of "
+                 "groundmcp's virtualenv (.venv/bin/python), or pass --url of a running `groundmcp serve --http`")
+    return [found]
+
+
+def require_key(variable: str) -> None:
+    """Stop with what to set, not a traceback, when the model API has no key."""
+    if not os.environ.get(variable):
+        sys.exit(f"{variable} is not set: export {variable}=... (your API key), then run this again")
+
+
 @asynccontextmanager
 async def connect(
-    url: str | None = None, token: str | None = None, command: str = "groundmcp", args: list[str] | None = None
+    url: str | None = None, token: str | None = None, command: str | None = None, args: list[str] | None = None
 ) -> AsyncIterator[Client]:
     """An MCP client session with groundmcp: over Streamable HTTP when `url` is given, else a
-    `groundmcp serve` subprocess over stdio (`args` go after `serve`, e.g. ["--root", "."])."""
+    `groundmcp serve` subprocess over stdio (`command` defaults to `server_command()`; `args` go
+    after `serve`, e.g. ["--root", "."])."""
     if url:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
@@ -51,7 +74,8 @@ async def connect(
                 yield client
     else:
         env = {k: v for k, v in os.environ.items() if k.startswith("GROUNDMCP_")}
-        params = StdioServerParameters(command=command, args=["serve", *(args or [])], env=env)
+        program, *before = [command] if command else server_command()
+        params = StdioServerParameters(command=program, args=[*before, "serve", *(args or [])], env=env)
         async with Client(params, read_timeout_seconds=120) as client:
             yield client
 
@@ -79,6 +103,7 @@ async def main() -> None:
     parser.add_argument("--token", default=os.environ.get("GROUNDMCP_HTTP_TOKEN"), help="its bearer token")
     parser.add_argument("--model", default=MODEL)
     opts = parser.parse_args()
+    require_key("ANTHROPIC_API_KEY")
     async with connect(opts.url, opts.token) as mcp:
         print(await ask(opts.question, mcp=mcp, claude=AsyncAnthropic(), model=opts.model))
 

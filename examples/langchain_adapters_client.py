@@ -9,7 +9,7 @@ be `langchain_mcp_adapters.py`, which would shadow the package).
     python -m venv .venv-adapters
     .venv-adapters/bin/pip install -r examples/requirements-adapters.txt
     .venv-adapters/bin/python examples/langchain_adapters_client.py \\
-        --server .venv/bin/groundmcp "How are failed requests retried?"
+        --server .venv/bin/groundmcp --collection groundmcp "How are failed requests retried?"
 
     # or against one running `groundmcp serve --http`:
     .venv-adapters/bin/python examples/langchain_adapters_client.py \\
@@ -51,13 +51,15 @@ async def main() -> None:
     parser.add_argument("--root", help="folder the server's ingest tool may index")
     parser.add_argument("--url", help="a running `groundmcp serve --http` instead of a subprocess")
     parser.add_argument("--token", default=os.environ.get("GROUNDMCP_HTTP_TOKEN"), help="its bearer token")
+    parser.add_argument("--collection", help="collection to search (default: the server's default)")
     opts = parser.parse_args()
 
     client = MultiServerMCPClient({"groundmcp": connection(opts.server, opts.root, opts.url, opts.token)})
     tools = await client.get_tools()
     print("tools:", ", ".join(sorted(t.name for t in tools)))
     search = next(t for t in tools if t.name == "search")
-    print(text_of(await search.ainvoke({"query": opts.question, "top_k": 3})))
+    arguments = {"query": opts.question, "top_k": 3} | ({"collection": opts.collection} if opts.collection else {})
+    print(text_of(await search.ainvoke(arguments)))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
     pip install 'groundmcp[langchain]'
 
     from groundmcp.integrations.langchain import GroundRetriever, groundmcp_tools
-    retriever = GroundRetriever.from_settings(top_k=5)       # the index the CLI and server use
+    retriever = GroundRetriever.from_settings(collection="groundmcp", top_k=5)  # the CLI's index
     docs = retriever.invoke("how are retries backed off?")   # Documents; metadata["citation"] = path:start-end
-    tools = groundmcp_tools(retriever.engine)                 # search, list_collections, collection_stats
+    tools = groundmcp_tools(retriever)                        # search, list_collections, collection_stats
 
 Every Document and every tool result carries the citation (`path:start-end`), the symbol or heading,
 the score and the chunk id, so an answer built from them can cite its sources. The retriever and the
@@ -102,8 +102,13 @@ class GroundRetriever(BaseRetriever):
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kwargs: Any) -> GroundRetriever:
-        """A retriever over a new Engine (from GROUNDMCP_* variables when `settings` is None)."""
-        return cls(engine=Engine(settings or Settings()), **kwargs)
+        """A retriever over a new Engine (from GROUNDMCP_* variables when `settings` is None).
+        A `collection` given here is also the Engine's default, so tools built on
+        `retriever.engine` search the same collection."""
+        settings = settings or Settings()
+        if kwargs.get("collection"):
+            settings = settings.model_copy(update={"collection": kwargs["collection"]})
+        return cls(engine=Engine(settings), **kwargs)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -143,7 +148,7 @@ class IngestArgs(BaseModel):
 
 
 def groundmcp_tools(
-    engine: Engine,
+    source: Engine | GroundRetriever,
     *,
     collection: str | None = None,
     ingest_roots: Sequence[str | Path] = (),
@@ -152,9 +157,16 @@ def groundmcp_tools(
     `collection_stats`, plus `ingest` when `ingest_roots` names the folders it may index (the same
     rule as the server's --root). The destructive tools are left out on purpose.
 
+    `source` is an Engine, or a GroundRetriever whose engine and collection the tools use. The
+    tools' collection is `collection`, else the retriever's, else the Engine's default.
+
     `search` returns its hits as text with a `[path:start-end]` line per hit (what the model reads)
     and as Documents in the tool message's `artifact`. Expected failures (an unknown collection, a
     path outside the roots) come back to the model as an error message it can act on."""
+    if isinstance(source, GroundRetriever):
+        engine, collection = source.engine, collection or source.collection
+    else:
+        engine = source
     name = collection or engine.settings.collection
 
     def search(query: str, top_k: int = 8, mode: str = "hybrid", path: str | None = None,

@@ -11,13 +11,16 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 
 from ..errors import InputError
-from ..settings import DEFAULT_HTTP_MAX_BODY_BYTES
+from ..settings import DEFAULT_HTTP_MAX_BODY_BYTES, Settings
 from .app import settings_of
 from .auth import BearerAuth, BodyLimit
+from .slowclients import SlowClientLimits, guarded_protocol
 
 log = logging.getLogger(__name__)
 
 MCP_PATH = "/mcp"
+BACKLOG = 2048  # uvicorn's default; asyncio also accepts up to this many connections in one go
+FD_RESERVE = 256  # descriptors kept for everything but connections: store files, model, logs
 
 
 def is_loopback(host: str) -> bool:
@@ -48,10 +51,13 @@ def http_app(
 ):
     """The Starlette app behind auth and a body-size limit. `token` may use every collection, each
     of `tokens` only the collections its list names. DNS-rebinding protection stays on: loopback
-    hosts always, plus the bind address and any `allowed_hosts` (host:port or host:*)."""
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    hosts always, plus the bind address and any `allowed_hosts` (host:port or host:*). A loopback
+    or bind host is accepted with any port or none (`Host: 127.0.0.1` is the same origin as
+    `127.0.0.1:80`); the SDK matches `host:*` only with a port, so each is listed both ways."""
+    names = ["127.0.0.1", "localhost", "[::1]"]
     if not is_loopback(host) and host not in ("0.0.0.0", "::"):
-        hosts.append(f"{host}:*")
+        names.append(f"[{host}]" if ":" in host else host)
+    hosts = [h for name in names for h in (name, f"{name}:*")]
     hosts.extend(allowed_hosts)
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -90,10 +96,41 @@ def serve_http(
     app = http_app(
         mcp, host=host, token=token, allowed_hosts=list(allowed_hosts), tokens=tokens, max_body_bytes=max_body_bytes
     )
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    s = settings if settings is not None else Settings.model_construct()  # the defaults, no env
+    limits = SlowClientLimits(s.http_header_timeout_s, s.http_body_timeout_s, fd_room(s.http_max_connections))
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="on", http=guarded_protocol(limits), backlog=BACKLOG
+    )
     log.warning("groundmcp serving Streamable HTTP on http://%s:%d%s%s", host, port, MCP_PATH,
                 " (bearer token required)" if token or tokens else "")
     anyio.run(uvicorn.Server(config).serve)
+
+
+def fd_room(max_connections: int) -> int:
+    """`max_connections`, or fewer if the process may not open that many descriptors. The soft
+    RLIMIT_NOFILE is raised (up to the hard one) to hold the connections plus a burst of `BACKLOG`
+    accepted at once before any is closed, plus `FD_RESERVE` for the store and the model."""
+    try:
+        import resource
+    except ImportError:  # not POSIX: nothing to read or raise
+        return max_connections
+    want = max_connections + BACKLOG + FD_RESERVE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        raised = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return max_connections
+    room = max(soft // 2, soft - BACKLOG - FD_RESERVE)
+    log.warning(
+        "GROUNDMCP_HTTP_MAX_CONNECTIONS=%d needs %d descriptors but only %d may be open (ulimit -n); "
+        "capping connections at %d. Raise the hard limit to allow more", max_connections, want, soft, room,
+    )
+    return room
 
 
 def serve_stdio(mcp: MCPServer) -> None:
