@@ -16,7 +16,7 @@ from ..engine import Engine
 from ..prompts import grounded_answer
 from ..settings import Settings
 from ..tools import arguments, collections, embed, ingest, rerank, search
-from . import resources
+from . import completions, resources
 from .state import AppState, resolve_roots
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         version=__version__,
         lifespan=lifespan,
     )
-    for module in (search, rerank, ingest, embed, collections, resources, grounded_answer, arguments):
+    for module in (search, rerank, ingest, embed, collections, resources, grounded_answer, completions, arguments):
         module.register(mcp)
     _built[mcp] = settings
     return mcp
