@@ -150,9 +150,9 @@ async def test_a_trickled_body_is_cut_off(server):
 )
 async def test_loopback_without_a_port_is_the_same_origin(server, headers):
     url, _ = server
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-    base = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {TOKEN}",
-            "MCP-Protocol-Version": "2026-07-28"}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}
+    base = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {TOKEN}"}
     async with httpx2.AsyncClient() as raw:
         ok = await raw.post(url, json=body, headers={**base, **headers})
         assert ok.status_code == 200, ok.text
