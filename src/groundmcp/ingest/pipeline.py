@@ -29,6 +29,7 @@ from ..encoders.base import Encoder
 from ..errors import InputError
 from ..sparse import document_vector
 from ..store.base import Filters, PointData, SparseVec, Store
+from .datalike import data_like
 from .manifest import FileState, Version, drop_unpublished, load_ids, load_manifest
 from .model import EncoderSlot, LazyEncoder
 from .read import decode_text, read_bytes, wants_bytes
@@ -284,6 +285,8 @@ def _chunks(entry: FileEntry, data: bytes, model: EncoderSlot, options: IngestOp
     if not wants_bytes(entry.path):
         if (found := find_secret(data.decode("utf-8-sig", "replace"))) is not None:
             return Skipped(entry.path, found.reason())
+    if not wants_bytes(entry.path) and (why := data_like(entry.path, data.decode("utf-8-sig", "replace"))):
+        return Skipped(entry.path, why)  # data or generated text (datalike.py)
     encoder = model.get()
     try:
         chunks = chunk_file(
