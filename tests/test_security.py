@@ -277,8 +277,8 @@ async def test_tool_arguments_are_bounded(tmp_path, hashing_encoder):
         assert json.dumps(tools[tool]["collection"]).count('"maxLength": 255') == 1, tool
     assert tools["embed"]["texts"]["maxItems"] == 16 and '"maxItems": 1000' in json.dumps(tools["ingest"]["texts"])
     assert '"maxLength": 4096' in json.dumps(tools["ingest"]["path"])
-    for result in (long_name, long_query, many):
-        assert result.is_error and "at most" in result.content[0].text
+    for result, limit in ((long_name, "255"), (long_query, "2000"), (many, "16")):
+        assert result.is_error and limit in result.content[0].text, result.content[0].text
 
 
 # --- allowed roots, over stdio ------------------------------------------------------------------------

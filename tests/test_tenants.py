@@ -97,7 +97,7 @@ async def test_a_tenant_reaches_only_its_own_folders_through_every_tool_and_reso
         # A's own files read back; B's files do not, even through a collection A may name.
         assert "alpha team" in (await a.read_resource("groundmcp://file/team-a/1/2/a.py")).contents[0].text
         text = await resource_refusal(a, "groundmcp://file/team-a-shared/1/2/src/b.py")
-        assert "outside the folders you may read" in text
+        assert f"is outside the allowed roots ({work.resolve() / 'a'})" in text
         # Every other tool and resource, on B's collection: refused before the store is read.
         denied = {
             "search": await a.call_tool("search", {"query": "launch", "collection": "team-b"}),

@@ -84,7 +84,9 @@ def read_lines(
     if not real.is_relative_to(base):
         raise InputError(f"{clean!r} resolves outside its root {base}; refusing to read it")
     if within is not None and not any(real.is_relative_to(r) for r in within):
-        raise InputError(f"{clean!r} lies outside the folders you may read; refusing to read it")
+        raise InputError(
+            f"{clean!r} is outside the allowed roots ({', '.join(map(str, within))}); refusing to read it"
+        )
     text = read_checked(real, clean, max_bytes)
     lines = text.split("\n")
     if start > len(lines):
