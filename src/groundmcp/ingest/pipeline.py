@@ -34,7 +34,7 @@ from .manifest import FileState, Version, drop_unpublished, load_ids, load_manif
 from .model import EncoderSlot, LazyEncoder
 from .read import decode_text, read_bytes, wants_bytes
 from .report import IngestProgress, IngestReport
-from .secrets import find_secret
+from .secrets import find_secret_in_file
 from .threads import DONE, put, drain, start
 from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk
 
@@ -283,7 +283,7 @@ def _chunks(entry: FileEntry, data: bytes, model: EncoderSlot, options: IngestOp
     is indexed (see secrets.py). Text is checked before it is chunked, so skipping it loads no
     model; a PDF is checked in the text its chunks took out of it."""
     if not wants_bytes(entry.path):
-        if (found := find_secret(data.decode("utf-8-sig", "replace"))) is not None:
+        if (found := find_secret_in_file(entry.path, data.decode("utf-8-sig", "replace"))) is not None:
             return Skipped(entry.path, found.reason())
     if not wants_bytes(entry.path) and (why := data_like(entry.path, data.decode("utf-8-sig", "replace"))):
         return Skipped(entry.path, why)  # data or generated text (datalike.py)
@@ -299,7 +299,7 @@ def _chunks(entry: FileEntry, data: bytes, model: EncoderSlot, options: IngestOp
     except UnicodeDecodeError:
         return Skipped(entry.path, "not UTF-8 text")
     for chunk in chunks if wants_bytes(entry.path) else ():
-        if (found := find_secret(chunk.text)) is not None:
+        if (found := find_secret_in_file(entry.path, chunk.text)) is not None:
             return Skipped(entry.path, replace(found, line=chunk.start_line + found.line - 1).reason())
     return chunks
 
