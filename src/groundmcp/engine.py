@@ -6,10 +6,13 @@ is one code path whatever the front end.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 
 from .encoders.base import Encoder
 from .encoders.sentence_transformers import canonical_name
@@ -20,10 +23,11 @@ from .ingest.report import IngestProgress, IngestReport
 from .ingest.walk import WalkOptions, resolve_root
 from .rerank.base import Reranker
 from .rerank.factory import load_reranker
-from .search.engine import CollectionInfoCache, SearchHit, SearchRequest, search
+from .search.engine import CollectionInfoCache, SearchHit, SearchRequest, path_filters, search
 from .settings import Settings
 from .store.base import Filters, Store
 from .store.factory import open_store
+from .store.names import validate_collection_name
 
 
 OPTIMIZE_MIN_POINTS = 20_000
@@ -36,7 +40,7 @@ class CollectionSummary:
     name: str
     model: str
     dim: int
-    chunks: int
+    chunks: int  # searchable chunks: what ingest reports encoding (not the records of empty files)
     created: str = ""
     error: str = ""  # why the collection cannot be used (damaged, foreign), with the way out
 
@@ -46,12 +50,25 @@ class CollectionStats:
     name: str
     model: str
     dim: int
-    chunks: int
-    files: int
+    chunks: int  # searchable chunks, as in CollectionSummary
+    files: int  # files with at least one chunk
     roots: list[str]
-    languages: dict[str, int]
-    kinds: dict[str, int]
+    languages: dict[str, int]  # chunks per language
+    kinds: dict[str, int]  # chunks per kind
     created: str = ""
+    files_by_language: dict[str, int] = field(default_factory=dict)
+    empty_files: int = 0  # files ingested that gave no chunk (recorded so they are not re-read)
+    updated: str = ""  # when the index last changed on disk (embedded store only; "" when unknown)
+    disk_bytes: int | None = None  # space used on disk (embedded store only)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedFile:
+    path: str
+    root: str
+    language: str
+    kind: str
+    chunks: int
 
 
 class Engine:
@@ -109,7 +126,7 @@ class Engine:
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
         s = self.settings
-        name = collection or s.collection
+        name = validate_collection_name(collection or s.collection)  # a dry run refuses what a real one does
         resolve_root(path)  # a bad path fails here, before the model loads
         options = IngestOptions(
             collection=name,
@@ -130,7 +147,7 @@ class Engine:
         dry_run: bool = False,
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
-        name = collection or self.settings.collection
+        name = validate_collection_name(collection or self.settings.collection)
         options = IngestOptions(
             collection=name,
             chunk_tokens=self.settings.chunk_tokens,
@@ -151,7 +168,7 @@ class Engine:
     ) -> IngestReport:
         """Documents listed as (doc_id, size) and read by `load(doc_id)` as the pipeline needs them:
         for corpora too large to hold in memory (the evaluation's)."""
-        name = collection or self.settings.collection
+        name = validate_collection_name(collection or self.settings.collection)
         options = IngestOptions(
             collection=name,
             chunk_tokens=self.settings.chunk_tokens,
@@ -176,12 +193,14 @@ class Engine:
         reranker = self.reranker if request.rerank else None
         return search(self.store, self.encoder, name, request, reranker, infos=self.infos)
 
-    def collections(self) -> list[CollectionSummary]:
-        """Every collection; one that cannot be opened is listed with its error, not fatal."""
+    def collections(self, allowed: Callable[[str], bool] | None = None) -> list[CollectionSummary]:
+        """Every collection (or those whose name `allowed` accepts; the others are never opened);
+        one that cannot be opened is listed with its error, not fatal."""
         out = []
-        for name in sorted(self.store.list_collections()):
+        for name in sorted(n for n in self.store.list_collections() if allowed is None or allowed(n)):
             try:
                 info = self.store.info(name)
+                chunks = self._chunk_count(name)
             except GroundError as exc:
                 out.append(CollectionSummary(name=name, model="?", dim=0, chunks=0, error=str(exc)))
                 continue
@@ -190,45 +209,101 @@ class Engine:
                     name=name,
                     model=info.meta.get("model", "?"),
                     dim=info.dim,
-                    chunks=info.points,
+                    chunks=chunks,
                     created=info.meta.get("created", ""),
                 )
             )
         return out
 
+    def _chunk_count(self, name: str) -> int:
+        """Searchable chunks: published points less the records of files that gave no chunk (which
+        have no vectors), so the figure agrees with the chunks ingest reports encoding."""
+        return self.store.count(name, Filters(visible=True)) - self.store.count(
+            name, Filters(visible=True, kinds=[EMPTY_KIND])
+        )
+
     def stats(self, name: str) -> CollectionStats:
-        """Counts by file, root, language and kind (a scan of the payloads: O(chunks))."""
+        """Counts by file, root, language and kind (a scan of the payloads: O(chunks)), and the
+        index's size and last change on disk where the store is embedded."""
         info = self.store.info(name)
-        files: set[tuple[str, str]] = set()
+        files: dict[tuple[str, str], str] = {}
+        empty: set[tuple[str, str]] = set()
         languages: Counter[str] = Counter()
         kinds: Counter[str] = Counter()
         for _, p in self.store.scroll(name, Filters(visible=True), ["root", "path", "language", "kind"]):
             if p["kind"] == EMPTY_KIND:  # the record of a file with no chunk
+                empty.add((p["root"], p["path"]))
                 continue
-            files.add((p["root"], p["path"]))
+            files[(p["root"], p["path"])] = p["language"]
             languages[p["language"]] += 1
             kinds[p["kind"]] += 1
+        disk_bytes, updated = self._on_disk(name)
         return CollectionStats(
             name=name,
             model=info.meta.get("model", "?"),
             dim=info.dim,
-            chunks=info.points,
+            chunks=sum(languages.values()),
             files=len(files),
-            roots=sorted({r for r, _ in files}),
+            roots=sorted({r for r, _ in files} | {r for r, _ in empty}),
             languages=dict(languages.most_common()),
-            kinds=dict(kinds),
+            kinds=dict(kinds.most_common()),
             created=info.meta.get("created", ""),
+            files_by_language=dict(Counter(files.values()).most_common()),
+            empty_files=len(empty),
+            updated=updated,
+            disk_bytes=disk_bytes,
         )
 
-    def delete_collection(self, name: str) -> None:
+    def files(self, name: str, glob: str | None = None) -> list[IndexedFile]:
+        """The indexed files whose path matches `glob` (as search's path filter reads it: 'src/**/*.py',
+        '*.md', 'docs/' or a file), with their chunk counts, sorted by root and path."""
+        self.store.info(name)
+        filters, spec = path_filters(glob)
+        found: dict[tuple[str, str], list] = {}
+        fields = ["root", "path", "language", "kind"]
+        for _, p in self.store.scroll(name, Filters(under=filters.under, exts=filters.exts, visible=True), fields):
+            if spec is not None and not spec.match_file(p["path"]):
+                continue
+            row = found.setdefault((p["root"], p["path"]), [p["language"], p["kind"], 0])
+            if p["kind"] == EMPTY_KIND:
+                row[:2] = ["", EMPTY_KIND]
+            else:
+                row[2] += 1
+        return [IndexedFile(path, root, *found[(root, path)]) for root, path in sorted(found)]
+
+    def _on_disk(self, name: str) -> tuple[int | None, str]:
+        """(bytes used, last change as ISO time) of an embedded collection's folder; (None, "") for
+        a server, which does not say."""
+        if self.store.backend != "edge":
+            return None, ""
+        folder = Path(self.store.location) / "collections" / name
+        used, newest = 0, 0.0
+        for base, _, names in os.walk(folder):
+            for f in names:
+                try:
+                    st = os.lstat(os.path.join(base, f))
+                except OSError:
+                    continue
+                used += st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size  # files are sparse
+                newest = max(newest, st.st_mtime)
+        stamp = datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if newest else ""
+        return used, stamp
+
+    def delete_collection(self, name: str) -> int:
+        """Delete the collection; returns how many searchable chunks it held."""
         if name not in self.store.list_collections():
             raise CollectionNotFound(
                 f"no collection named {name!r}; existing: {', '.join(sorted(self.store.list_collections())) or 'none'}"
             )
         try:
+            try:
+                chunks = self._chunk_count(name)
+            except GroundError:  # damaged: it can still be deleted
+                chunks = 0
             self.store.delete_collection(name)
         finally:
             self.infos.forget(name)
+        return chunks
 
     def delete_paths(self, name: str, paths: list[str], root: str | None = None) -> int:
         """Delete the chunks of these files (relative paths; folders include what is under them).

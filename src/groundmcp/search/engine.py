@@ -17,6 +17,16 @@ from ..rerank.base import Reranker
 from ..errors import CollectionNotFound, IncompatibleCollection, InputError
 from ..sparse import query_vector
 from ..store.base import CollectionInfo, Filters, Fusion, ScoredHit, SearchMode, Store
+from .facets import (
+    Facets,
+    filter_error,
+    glob_error,
+    glob_matches_a_file,
+    read_facets,
+    resolve_kind,
+    resolve_language,
+    unknown_values,
+)
 
 MAX_TOP_K = 100
 PREFETCH = 100  # candidates each side contributes to hybrid fusion
@@ -88,6 +98,7 @@ class CollectionInfoCache:
         self.store = store
         self._ttl, self._clock = ttl, clock
         self._entries: dict[str, tuple[CollectionInfo, float]] = {}
+        self._facets: dict[str, Facets] = {}  # kept until forgotten (no ttl): see `facets`
         self._forgotten = 0  # bumped by forget: a read that began before it is not kept
         self._lock = threading.Lock()
 
@@ -123,14 +134,31 @@ class CollectionInfoCache:
                 self._entries[name] = (info, self._clock())
         return info
 
+    def facets(self, name: str, *, fresh: bool = False) -> Facets:
+        """The languages and kinds `name` holds, read once (a row per file) and kept until
+        `forget(name)`. Another process may have ingested new ones since: a caller that finds a
+        value missing asks again with `fresh` before it calls the value unknown."""
+        with self._lock:
+            cached = None if fresh else self._facets.get(name)
+            forgotten = self._forgotten
+        if cached is not None:
+            return cached
+        facets = read_facets(self.store, name)
+        with self._lock:
+            if self._forgotten == forgotten:
+                self._facets[name] = facets
+        return facets
+
     def forget(self, name: str | None = None) -> None:
         """Read `name` (None: every collection) from the store next time."""
         with self._lock:
             self._forgotten += 1
             if name is None:
                 self._entries.clear()
+                self._facets.clear()
             else:
                 self._entries.pop(name, None)
+                self._facets.pop(name, None)
 
 
 def search(
@@ -158,6 +186,7 @@ def search(
         infos.get(collection, encoder)
     else:
         check_compatible(store.info(collection), encoder)
+    request = _resolve_facets(store, collection, request, infos)
     filters, glob = _filters(request)
     wanted = max(request.top_k, RERANK_CANDIDATES) if request.rerank else request.top_k
     limit = wanted * (GLOB_OVERFETCH if glob else 1)
@@ -193,6 +222,8 @@ def search(
     shaped = sorted((hit_from_payload(h) for h in hits), key=lambda h: (-h.score, h.id))
     if glob:
         shaped = [h for h in shaped if glob.match_file(h.path)]
+    if not shaped and request.path_glob and not glob_matches_a_file(store, collection, filters, glob):
+        raise glob_error(request.path_glob, collection)  # checked only when nothing came back
     shaped = shaped[:wanted]
     if request.rerank and shaped:
         order = reranker.rerank(query, [h.embed_text for h in shaped], request.top_k)
@@ -200,12 +231,52 @@ def search(
     return shaped[: request.top_k]
 
 
+def _resolve_facets(
+    store: Store, collection: str, request: SearchRequest, infos: CollectionInfoCache | None
+) -> SearchRequest:
+    """The request with its languages and kinds as the collection names them (aliases such as
+    'py', 'golang' or 'docs' resolved, case ignored); InputError, listing what the collection
+    holds, for a value it does not hold. Free on the usual path: the lists are cached."""
+    if not request.languages and not request.kinds:
+        return request
+    facets = infos.facets(collection) if infos is not None else read_facets(store, collection)
+
+    def resolved(f: Facets) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (
+            tuple(dict.fromkeys(resolve_language(v, f.languages) for v in request.languages)),
+            tuple(dict.fromkeys(resolve_kind(v) for v in request.kinds)),
+        )
+
+    languages, kinds = resolved(facets)
+    if infos is not None and (unknown_values(languages, facets.languages) or unknown_values(kinds, facets.kinds)):
+        facets = infos.facets(collection, fresh=True)  # perhaps ingested since it was cached
+        languages, kinds = resolved(facets)
+    if missing := unknown_values(languages, facets.languages):
+        asked = [v for v in request.languages if resolve_language(v, facets.languages) in missing]
+        raise filter_error("language", asked, collection, facets.languages,
+                           " (names as listed, any case; aliases such as py, js, ts or golang work too)")
+    if missing := unknown_values(kinds, facets.kinds):
+        asked = [v for v in request.kinds if resolve_kind(v) in missing]
+        raise filter_error("kind", asked, collection, facets.kinds, " ('docs' works for 'doc')")
+    return dataclasses.replace(request, languages=languages, kinds=kinds)
+
+
 def _filters(request: SearchRequest) -> tuple[Filters, pathspec.PathSpec | None]:
-    """Store filters, plus the glob as a gitignore-style spec to check exactly afterwards.
+    """Store filters, plus the glob as a gitignore-style spec to check exactly afterwards."""
+    paths, spec = path_filters(request.path_glob)
+    filters = Filters(
+        under=paths.under, exts=paths.exts, languages=request.languages, kinds=request.kinds, visible=True
+    )
+    return filters, spec
+
+
+def path_filters(path_glob: str | None) -> tuple[Filters, pathspec.PathSpec | None]:
+    """A path glob as store filters, plus a gitignore-style spec to check exactly afterwards (None
+    when the filters are exact: no glob, or a literal file or folder).
 
     The store narrows by the glob's literal directory prefix and its extension (both indexed), so
     the exact check after the query rarely drops anything."""
-    glob = (request.path_glob or "").strip().removeprefix("./") or None
+    glob = (path_glob or "").strip().removeprefix("./") or None
     under: tuple[str, ...] = ()
     exts: tuple[str, ...] = ()
     spec = None
@@ -219,10 +290,7 @@ def _filters(request: SearchRequest) -> tuple[Filters, pathspec.PathSpec | None]
             ext = re.fullmatch(r".*\*(\.[A-Za-z0-9]+)", glob)
             exts = (ext.group(1).lower(),) if ext else ()
             spec = pathspec.PathSpec.from_lines("gitwildmatch", [glob])
-    filters = Filters(
-        under=under, exts=exts, languages=request.languages, kinds=request.kinds, visible=True
-    )
-    return filters, spec
+    return Filters(under=under, exts=exts, visible=True), spec
 
 
 def hit_from_payload(hit: ScoredHit) -> SearchHit:
