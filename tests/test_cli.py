@@ -112,3 +112,44 @@ def test_an_unchanged_ingest_does_not_import_torch(index):
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
     assert "groundmcp.engine" in imported  # the profile is there
     assert not {m for m in imported if m.split(".")[0] in {"torch", "transformers", "sentence_transformers"}}
+
+
+def test_serve_http_without_a_token_says_auth_is_off(tmp_path):
+    """Issue 15: an open HTTP server says so on stderr at start-up, before it serves."""
+    import selectors
+
+    from .mcp_helpers import free_port
+
+    port = free_port()
+    env = {**os.environ, "GROUNDMCP_DATA_DIR": str(tmp_path / "data")}
+    env.pop("GROUNDMCP_HTTP_TOKEN", None)
+    env.pop("GROUNDMCP_HTTP_TOKENS", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "groundmcp", "serve", "--http", "--port", str(port), "--root", str(tmp_path)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )
+    sel = selectors.DefaultSelector()
+    try:
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        seen = ""
+        while "auth is off" not in seen and sel.select(timeout=120):
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen += line
+        assert "HTTP auth is off" in seen and "--token" in seen and f":{port}/mcp" in seen, seen
+    finally:
+        sel.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stderr.close()
+
+
+def test_the_loss_type_warning_is_dropped_and_only_it(real_encoder, caplog):
+    import logging
+
+    logger = logging.getLogger("transformers.modeling_utils")
+    with caplog.at_level(logging.WARNING, logger="transformers.modeling_utils"):
+        logger.warning("`loss_type=None` was set in the config but it is unrecognized.")
+        logger.warning("something else")
+    assert [r.getMessage() for r in caplog.records if r.name == "transformers.modeling_utils"] == ["something else"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -17,12 +19,20 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from . import __version__
 from .engine import OPTIMIZE_MIN_POINTS
 from .errors import GroundError, StoreLocked
+from .ingest.report import progress_line
 from .search.engine import SearchRequest
 from .search.snippet import best_window
 from .settings import Settings
@@ -32,12 +42,16 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich help puts a type placeholder (`<bool>`) after every flag.
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 100},
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 _overrides: dict = {}
 SNIPPET_LINES = 8
+PROGRESS_EVERY_S = 5.0  # without a terminal, a progress line on stderr this often during an ingest
 
 
 def _version(value: bool) -> None:
@@ -96,10 +110,11 @@ def _engine(lock_hint: str = "", **more):
 def ingest(
     path: Annotated[str, typer.Argument(help="Folder, git checkout or single file to index.")],
     collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
-    dry_run: Annotated[bool, typer.Option(help="Report what would be encoded; write nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be encoded; write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Index PATH incrementally: new and changed files are encoded, deleted ones removed."""
+    label = "dry run" if dry_run else "ingest"
     with _engine() as engine:
         with Progress(
             TextColumn("{task.description}"),
@@ -107,14 +122,18 @@ def ingest(
             MofNCompleteColumn(),
             TextColumn("files, {task.fields[chunks]} chunks encoded"),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             console=err,
             transient=True,
             disable=not err.is_terminal,
-        ) as bar:
-            task = bar.add_task("dry run" if dry_run else "ingest", total=None, chunks=0)
+        ) as bar, _ProgressLines(label, enabled=not err.is_terminal) as lines:
+            task = bar.add_task(label, total=None, chunks=0)
 
             def progress(p) -> None:
+                # The first call, before any file is done, carries the walk's count: the bar's total.
                 bar.update(task, completed=p.files_done, total=p.files_total, chunks=p.chunks_encoded)
+                lines.update(p)
 
             report = engine.ingest(path, collection=collection, dry_run=dry_run, progress=progress)
         if not dry_run and engine.store.info(report.collection).points >= OPTIMIZE_MIN_POINTS:
@@ -124,6 +143,36 @@ def ingest(
         out.print_json(json.dumps(report.to_dict()))
         return
     _print_report(report)
+
+
+class _ProgressLines:
+    """Without a terminal (a log, CI, `make demo | tee`), a line on stderr every PROGRESS_EVERY_S
+    seconds while the ingest runs: files, chunks, rate, ETA. A quick ingest prints none."""
+
+    def __init__(self, label: str, *, enabled: bool, every: float | None = None) -> None:
+        self.label, self.enabled, self.every = label, enabled, every or PROGRESS_EVERY_S
+        self._latest = None
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ingest-progress", daemon=True)
+
+    def update(self, p) -> None:
+        self._latest = p
+
+    def __enter__(self) -> _ProgressLines:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            line = progress_line(self.label, self._latest, time.monotonic() - self._started)
+            print(line, file=sys.stderr, flush=True)
 
 
 def _print_report(r) -> None:
@@ -157,9 +206,11 @@ def search_cmd(
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 10,
     mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
     path: Annotated[Optional[str], typer.Option(help="Path glob, e.g. 'src/**/*.py'.")] = None,
-    language: Annotated[Optional[list[str]], typer.Option(help="Only these languages.")] = None,
+    language: Annotated[
+        Optional[list[str]], typer.Option(help="Only these languages (python or py, markdown, ...; repeatable).")
+    ] = None,
     kind: Annotated[Optional[list[str]], typer.Option(help="code or doc.")] = None,
-    rerank: Annotated[bool, typer.Option(help="Re-order the top candidates with the reranker.")] = False,
+    rerank: Annotated[bool, typer.Option("--rerank", help="Re-order the top candidates with the reranker.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
 ) -> None:
     """Search a collection: hybrid (dense + BM25, fused by Qdrant) unless told otherwise."""
@@ -223,6 +274,13 @@ def serve(
         s = engine.settings
         mcp = build_server(s, engine=engine)
         if http:
+            if not s.http_token and not s.http_tokens:
+                err.print(
+                    f"[yellow]warning:[/] HTTP auth is off: no token is set, so any client that can reach "
+                    f"http://{s.http_host}:{s.http_port}/mcp may use every collection. Set --token "
+                    "(GROUNDMCP_HTTP_TOKEN) to require one.",
+                    highlight=False,
+                )
             serve_http(mcp, host=s.http_host, port=s.http_port, token=s.http_token, allowed_hosts=allow_host or [])
         else:
             serve_stdio(mcp)
@@ -230,14 +288,21 @@ def serve(
 
 @app.command()
 def collections(
+    name: Annotated[
+        Optional[str], typer.Argument(help="Show this collection: model, roots, files and chunks per language, size.")
+    ] = None,
     delete: Annotated[Optional[str], typer.Option(help="Delete this collection.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """List collections with their model, dimension and size (or delete one)."""
+    """List collections with their model, dimension and size (or show one, or delete one).
+
+    Chunks are the searchable ones, as ingest counts them (files that gave no chunk are not)."""
+    if name:
+        return _show_collection(name, as_json)
     with _engine() as engine:
         if delete:
-            engine.delete_collection(delete)
-            err.print(f"deleted collection {delete!r}")
+            chunks = engine.delete_collection(delete)
+            err.print(f"deleted collection {delete!r} ({chunks} chunks)")
         rows = engine.collections()
     if as_json:
         out.print_json(json.dumps([asdict(r) for r in rows]))
@@ -248,6 +313,66 @@ def collections(
     for r in rows:
         table.add_row(r.name, r.model, str(r.dim), str(r.chunks), r.created)
     out.print(table if rows else "no collections yet: run `groundmcp ingest PATH`")
+
+
+def _show_collection(name: str, as_json: bool) -> None:
+    """One collection in detail, from the engine's stats (what the collection_stats tool returns)."""
+    with _engine() as engine:
+        s = engine.stats(name)
+    if as_json:
+        out.print_json(json.dumps(asdict(s)))
+        return
+    size = f"{s.disk_bytes / 2**20:.1f} MiB" if s.disk_bytes is not None else "not known (Qdrant server)"
+    rows = [
+        ("model", f"{s.model} ({s.dim}-d vectors)"),
+        ("roots", "\n".join(s.roots) or "none"),
+        ("files", f"{s.files:,}" + (f" (and {s.empty_files} empty, no chunk)" if s.empty_files else "")),
+        ("chunks", f"{s.chunks:,}" + "".join(f", {n:,} {k}" for k, n in s.kinds.items())),
+        ("created", s.created or "?"),
+        ("last ingest", s.updated or "not known (Qdrant server)"),
+        ("on disk", size),
+    ]
+    out.print(f"[bold]{escape(s.name)}[/]")
+    for key, value in rows:
+        for i, part in enumerate(value.splitlines() or [""]):
+            out.print(f"  [dim]{key if i == 0 else '':<12}[/] {escape(part)}", highlight=False)
+    if s.languages:
+        table = Table()
+        for col, justify in (("language", "left"), ("files", "right"), ("chunks", "right")):
+            table.add_column(col, justify=justify)
+        for lang, chunks in s.languages.items():
+            table.add_row(lang or "?", f"{s.files_by_language.get(lang, 0):,}", f"{chunks:,}")
+        out.print(table)
+    out.print(f"[dim]List its files: groundmcp files {escape(s.name)} --glob 'src/**/*.py'[/]")
+
+
+@app.command()
+def files(
+    name: Annotated[Optional[str], typer.Argument(help="Collection (default: GROUNDMCP_COLLECTION).")] = None,
+    glob: Annotated[
+        Optional[str], typer.Option("--glob", "-g", help="Only paths matching this glob, as search's --path reads it.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List the files a collection holds, with their language and chunk count."""
+    with _engine() as engine:
+        name = name or engine.settings.collection
+        rows = engine.files(name, glob)
+    if as_json:
+        out.print_json(json.dumps([asdict(r) for r in rows]))
+        return
+    if not rows:
+        out.print(f"no indexed file in {name!r}" + (f" matches {glob!r}" if glob else ""), highlight=False)
+        return
+    several_roots = len({r.root for r in rows}) > 1
+    table = Table(box=None, padding=(0, 2, 0, 0))
+    for col in (["root"] if several_roots else []) + ["path", "language", "chunks"]:
+        table.add_column(col, justify="right" if col == "chunks" else "left", overflow="fold")
+    for r in rows:
+        cells = [r.path, r.language or "-", str(r.chunks) if r.kind != "empty" else "0 (empty)"]
+        table.add_row(*([r.root] if several_roots else []), *map(escape, cells))
+    out.print(table)
+    err.print(f"{len(rows):,} files, {sum(r.chunks for r in rows):,} chunks", highlight=False)
 
 
 @app.command()

@@ -54,6 +54,7 @@ class SentenceTransformerEncoder(Encoder):
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # its weight-loading bar is noise on every start
+        _quiet_loss_type_warning()
 
         self.name = canonical_name(model)
         self.device = pick_device(device)
@@ -135,6 +136,19 @@ class SentenceTransformerEncoder(Encoder):
                 build_query_path, self._model, lambda text: self._encode([text], is_query=True)[0]
             )
         log.info("single queries: %s path", self.query_path)
+
+
+def _drop_loss_type_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("`loss_type=")
+
+
+def _quiet_loss_type_warning() -> None:
+    """Drop transformers' "`loss_type=None` was set in the config but it is unrecognized" warning:
+    tracing the query path (warm_up) reads the model's training-loss property, which an encoder
+    never uses. Only that one message of that one logger is dropped."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    if _drop_loss_type_warning not in logger.filters:
+        logger.addFilter(_drop_loss_type_warning)
 
 
 def _token_counter(tokenizer):

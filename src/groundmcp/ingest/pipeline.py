@@ -208,6 +208,7 @@ def _open(store, model: EncoderSlot, options, root, report, *, ids: bool) -> dic
 
 def _run(todo, loader, manifest, gone, store, model, options, root, report, progress) -> None:
     tick = _Ticker(progress, len(todo))
+    tick()  # the walk's count, so a progress bar knows its total before the first file is done
     stop = threading.Event()  # set when this thread fails, so the helpers stop waiting on it
     prepared: queue.Queue = queue.Queue(maxsize=64)
     preparer = start(_prepare, todo, loader, manifest, model, options, report, prepared, stop)
@@ -215,6 +216,7 @@ def _run(todo, loader, manifest, gone, store, model, options, root, report, prog
         if options.dry_run:
             for work in drain(prepared, preparer):
                 report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
+                report.chunks_removed += len(work.old.ids_besides(work.version)) if work.old else 0  # as _write
                 tick(files=1)
         else:
             _encode_and_write(store, model, options, root, report, tick, prepared, preparer, stop)
@@ -252,7 +254,7 @@ def _prepare(todo, loader, manifest, model: EncoderSlot, options, report, out: q
         old = manifest.get(entry.path)
         if isinstance(data, Skipped):
             report.skipped.append(data)
-            if old is not None and not options.dry_run:  # indexed before, unreadable now: drop it
+            if old is not None:  # indexed before, unreadable now: drop it
                 put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
             continue
         file_hash = hashlib.sha256(data).hexdigest()
@@ -266,7 +268,7 @@ def _prepare(todo, loader, manifest, model: EncoderSlot, options, report, out: q
         chunks = _chunks(entry, data, model, options)
         if isinstance(chunks, Skipped):
             report.skipped.append(chunks)
-            if old is not None and not options.dry_run:  # indexed before, left out now: drop it
+            if old is not None:  # indexed before, left out now: drop it
                 put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
             continue
         encoder = model.get()  # loaded by _chunks

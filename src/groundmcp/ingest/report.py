@@ -70,3 +70,29 @@ def reason_key(reason: str) -> str:
     if reason.startswith("unreadable: "):
         return "unreadable"
     return _DETAIL.sub(")", reason)
+
+
+def progress_line(label: str, p: IngestProgress | None, elapsed: float) -> str:
+    """One line of progress for a log: files done of the total, chunks encoded, the rate, an ETA
+    from the files' rate (the total is the walk's count of files to read)."""
+    if p is None:
+        return f"{label}: walking the tree, {elapsed:.0f} s"
+    rate = f", {p.chunks_encoded / elapsed:.1f} chunks/s" if p.chunks_encoded and elapsed else ""
+    if p.files_done and p.files_total > p.files_done:
+        eta = f", ETA {_duration(elapsed * (p.files_total - p.files_done) / p.files_done)}"
+    elif p.files_total and p.files_done >= p.files_total:
+        eta = ", finishing"
+    else:
+        eta = ", ETA unknown (no file done yet: the model may be loading)" if p.files_total else ""
+    return (
+        f"{label}: {p.files_done:,}/{p.files_total:,} files, {p.chunks_encoded:,} chunks encoded{rate}{eta}, "
+        f"{_duration(elapsed)} elapsed"
+    )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"

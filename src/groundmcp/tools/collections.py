@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..errors import GroundError
 from .common import MAX_NAME, MAX_PATH, access, clean_doc, run, state, use_collection
 
 
@@ -35,11 +35,15 @@ class CollectionStatsResult(CollectionRow):
     roots: list[str]
     languages: dict[str, int] = Field(description="Chunks per language.")
     kinds: dict[str, int] = Field(description="Chunks per kind (code, doc).")
+    files_by_language: dict[str, int] = Field(default_factory=dict, description="Files per language.")
+    empty_files: int = Field(0, description="Files ingested that gave no chunk.")
+    updated: str = Field("", description="When the index last changed (embedded store; empty when unknown).")
+    disk_bytes: int | None = Field(None, description="Space on disk (embedded store; None when unknown).")
 
 
 class Deleted(BaseModel):
     collection: str
-    deleted_chunks: int | None = Field(description="Chunks removed (None when a whole collection went).")
+    deleted_chunks: int = Field(description="Searchable chunks removed.")
 
 
 def register(mcp: MCPServer) -> None:
@@ -66,10 +70,7 @@ def register(mcp: MCPServer) -> None:
     ) -> CollectionStatsResult:
         """Files, chunks, ingested roots, and chunks per language and kind of one collection."""
         s = await run(state(ctx).engine.stats, await use_collection(ctx, collection))
-        return CollectionStatsResult(
-            name=s.name, model=s.model, dim=s.dim, chunks=s.chunks, created=s.created,
-            files=s.files, roots=s.roots, languages=s.languages, kinds=s.kinds,
-        )
+        return CollectionStatsResult(**asdict(s))
 
     @mcp.tool(title="Delete a collection", annotations=destructive)
     @clean_doc
@@ -80,8 +81,8 @@ def register(mcp: MCPServer) -> None:
         ],
     ) -> Deleted:
         """Delete a whole collection. This cannot be undone; re-ingest to rebuild it."""
-        await run(state(ctx).engine.delete_collection, await use_collection(ctx, collection))
-        return Deleted(collection=collection, deleted_chunks=None)
+        count = await run(state(ctx).engine.delete_collection, await use_collection(ctx, collection))
+        return Deleted(collection=collection, deleted_chunks=count)
 
     @mcp.tool(title="Delete files from a collection", annotations=destructive)
     @clean_doc
@@ -110,23 +111,4 @@ def register(mcp: MCPServer) -> None:
 def _collections(engine, mine) -> list[ListedCollection]:
     """The collections this request may see. For a token with an allow-list, the others are
     never opened (their names are filtered before any is read)."""
-    if not mine.limited:
-        rows = engine.collections()
-        return [
-            ListedCollection(name=r.name, model=r.model, dim=r.dim, chunks=r.chunks, created=r.created, error=r.error)
-            for r in rows
-        ]
-    out = []
-    for name in sorted(mine.visible(engine.store.list_collections())):
-        try:
-            info = engine.store.info(name)
-        except GroundError as exc:  # one damaged collection does not hide the others
-            out.append(ListedCollection(name=name, model="?", dim=0, chunks=0, created="", error=str(exc)))
-            continue
-        out.append(
-            ListedCollection(
-                name=name, model=info.meta.get("model", "?"), dim=info.dim, chunks=info.points,
-                created=info.meta.get("created", ""),
-            )
-        )
-    return out
+    return [ListedCollection(**asdict(r)) for r in engine.collections(mine.allows)]
