@@ -17,9 +17,9 @@ on the lines of 16 slices of 1 KB spread over the file. The rules, in the order 
 - repetition: few distinct lines among the long ones.
 
 Lock files and `*.min.js` are not here: the default ignore list (ignore.py) never walks them.
-Measured over the ~8,000 text files of a Python virtualenv's site-packages, 0.1% are flagged
-(docs/reliability.md has the list); each reason names its rule's threshold, not the file's own
-figure, so that the report counts files by reason.
+Over the 32,811 text files of this project's virtualenv (site-packages), 70 are flagged, all number
+tables, test data and wheel RECORDs (`bench/datalike_scan.py` lists them). Each reason names its
+rule's threshold, not the file's own figure, so that the report counts files by reason.
 """
 
 from __future__ import annotations
