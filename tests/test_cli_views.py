@@ -82,7 +82,7 @@ def test_ingest_without_a_terminal_logs_progress_lines(run, project, monkeypatch
 
 
 def test_progress_knows_the_total_before_the_first_file(tmp_path, project, hashing_encoder):
-    """The bar starts at 0/3, with an ETA to come, not at 0/?."""
+    """The bar shows 0/3 as soon as the walk is done, before the model loads and encodes, not 0/?."""
     from groundmcp.engine import Engine
     from groundmcp.settings import Settings
 
@@ -90,7 +90,7 @@ def test_progress_knows_the_total_before_the_first_file(tmp_path, project, hashi
     engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=hashing_encoder)
     engine.ingest(str(project), progress=seen.append)
     engine.close()
-    assert seen[0].files_done == 0 and seen[0].files_total == 3
+    assert seen[0] == (0, 3, 0, 0)  # files done, total, chunks encoded, written
 
 
 def test_progress_line_reads_well():

@@ -153,10 +153,13 @@ class _ProgressLines:
         self.label, self.enabled, self.every = label, enabled, every or PROGRESS_EVERY_S
         self._latest = None
         self._started = time.monotonic()
+        self._walked: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ingest-progress", daemon=True)
 
     def update(self, p) -> None:
+        if self._walked is None:
+            self._walked = time.monotonic()  # the first call comes when the walk is done
         self._latest = p
 
     def __enter__(self) -> _ProgressLines:
@@ -171,7 +174,9 @@ class _ProgressLines:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            line = progress_line(self.label, self._latest, time.monotonic() - self._started)
+            now = time.monotonic()
+            working = now - self._walked if self._walked is not None else None
+            line = progress_line(self.label, self._latest, now - self._started, working)
             print(line, file=sys.stderr, flush=True)
 
 

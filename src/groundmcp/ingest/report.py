@@ -72,14 +72,16 @@ def reason_key(reason: str) -> str:
     return _DETAIL.sub(")", reason)
 
 
-def progress_line(label: str, p: IngestProgress | None, elapsed: float) -> str:
+def progress_line(label: str, p: IngestProgress | None, elapsed: float, working: float | None = None) -> str:
     """One line of progress for a log: files done of the total, chunks encoded, the rate, an ETA
-    from the files' rate (the total is the walk's count of files to read)."""
+    from the files' rate (the total is the walk's count of files to read). `working`: seconds since
+    the walk ended (the rate and ETA leave the walk out); `elapsed` when not given."""
     if p is None:
-        return f"{label}: walking the tree, {elapsed:.0f} s"
-    rate = f", {p.chunks_encoded / elapsed:.1f} chunks/s" if p.chunks_encoded and elapsed else ""
+        return f"{label}: walking the tree, {_duration(elapsed)} elapsed"
+    working = elapsed if working is None else working
+    rate = f", {p.chunks_encoded / working:.1f} chunks/s" if p.chunks_encoded and working > 0 else ""
     if p.files_done and p.files_total > p.files_done:
-        eta = f", ETA {_duration(elapsed * (p.files_total - p.files_done) / p.files_done)}"
+        eta = f", ETA {_duration(working * (p.files_total - p.files_done) / p.files_done)}"
     elif p.files_total and p.files_done >= p.files_total:
         eta = ", finishing"
     else:
