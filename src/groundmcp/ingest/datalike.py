@@ -17,9 +17,9 @@ on the lines of 16 slices of 1 KB spread over the file. The rules, in the order 
 - repetition: few distinct lines among the long ones.
 
 Lock files and `*.min.js` are not here: the default ignore list (ignore.py) never walks them.
-Over the 32,811 text files of this project's virtualenv (site-packages), 70 are flagged, all number
-tables, generated code, test data and wheel RECORDs (`bench/datalike_scan.py` lists them). Each reason names its
-rule's threshold, not the file's own figure, so that the report counts files by reason.
+Over the 32,811 text files of this project's virtualenv (site-packages), 70 are flagged: number
+tables, generated code, test data and wheel RECORDs (`bench/datalike_scan.py` lists them). Each
+reason names its rule's threshold, not the file's own figure, so the report counts files by reason.
 """
 
 from __future__ import annotations
