@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/secrets_eval.py                   # the corpus: this venv's site-packages
     .venv/bin/python bench/secrets_eval.py --corpus src --json /tmp/secrets.json
+    .venv/bin/python bench/secrets_eval.py --scanner groundmcp --scanner groundmcp@0b53f5b --speed-every 10
     PYTHONPATH=<a venv with detect-secrets 1.5>/lib/python3.11/site-packages \\
         .venv/bin/python bench/secrets_eval.py --scanner detect-secrets --every 20
 
@@ -11,13 +12,14 @@ and size limit, then the same UTF-8 and binary checks), scanned as ingest scans 
 Recall: tests/data/secrets/labelled.toml rendered into files (each secret shape in each file format
 it belongs in; decoys, look-alikes that are not secrets, in the same files), written to a temporary
 folder and scanned from disk. Speed: MB of text scanned per second of scanning, one core, reading
-excluded.
+excluded; ``--speed-every N`` also times the scanners in turn on the same files, which is the fair
+comparison on a loaded machine.
 
 Scanners: ``groundmcp`` (``find_secret_in_file``, what ingest runs), ``groundmcp-text`` (``find_secret``
-over the raw text, what ingest ran before formats were decoded) and ``detect-secrets`` (its default
-plugins and filters, ``SecretsCollection.scan_file``), if importable; ``groundmcp@<rev>`` is
-``find_secret`` as secrets.py was at a git revision (``groundmcp@0b53f5b``: before this scan). ``--every N`` scans every Nth
-corpus file only (detect-secrets is slow).
+over the raw text), ``groundmcp@<rev>`` (``find_secret`` as secrets.py was at a git revision;
+``groundmcp@0b53f5b`` is the scan before issue 12) and ``detect-secrets`` (its default plugins and
+filters, ``SecretsCollection.scan_file``), if importable. ``--every N`` scans every Nth corpus file
+only (detect-secrets is slow).
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ def false_alarms(scan, root: Path, every: int = 1) -> dict:
         "corpus": str(root),
         "files": files,
         "mb": round(size / 1e6, 1),
-        "mb_per_s": round(size / 1e6 / seconds, 1) if seconds else None,
+        "mb_per_s": round(size / 1e6 / seconds, 3) if seconds else None,
         "flagged_files": sum(len(v) for v in flagged.values()),
         "flagged": dict(sorted(flagged.items())),
     }
@@ -207,6 +209,21 @@ def recall(scan, labelled: list[Case]) -> dict:
     }
 
 
+def speed(scans: dict, root: Path, every: int, rounds: int = 3) -> dict[str, float]:
+    """MB/s of each scanner over the same files (every Nth corpus file, held in memory), the best of
+    ``rounds`` rounds that take the scanners in turn, so that a loaded machine slows each alike."""
+    texts = [(rel, path, text) for rel, path, text in corpus_files(root, every)]
+    size = sum(len(t.encode("utf-8", "surrogatepass")) for _, _, t in texts) / 1e6
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, scan in scans.items():
+            start = time.perf_counter()
+            for rel, path, text in texts:
+                scan(rel, path, text)
+            best[name] = max(best.get(name, 0.0), size / (time.perf_counter() - start))
+    return {name: round(v, 1) for name, v in best.items()} | {"mb": round(size, 1), "files": len(texts)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -221,6 +238,7 @@ def main() -> None:
     )
     parser.add_argument("--every", type=int, default=1, help="scan every Nth corpus file only")
     parser.add_argument("--no-corpus", action="store_true", help="measure recall only")
+    parser.add_argument("--speed-every", type=int, default=0, help="also time the scanners in turn on every Nth file")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     labelled = cases()
@@ -251,6 +269,13 @@ def main() -> None:
             )
             for label, where in f["flagged"].items():
                 print(f"  {label}: {', '.join(where)}")
+    if args.speed_every:
+        scans = {n: groundmcp_scanner(n) if n.startswith("groundmcp@") else SCANNERS[n]() for n in results}
+        results["speed"] = speed(scans, args.corpus, args.speed_every)
+        print(
+            f"speed, in turn on {results['speed']['files']} files ({results['speed']['mb']} MB): "
+            + ", ".join(f"{n} {v} MB/s" for n, v in results["speed"].items() if n in scans)
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
