@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -119,3 +121,43 @@ def index(tmp_path, real_encoder):
     engine.ingest(str(root))
     engine.close()
     return tmp_path / "data", work, root
+
+
+@pytest.fixture(scope="session")
+def demo_index(tmp_path_factory, real_encoder):
+    """What the README's quick start leaves behind: `make demo` indexed a project into the
+    collection "groundmcp" in the default data dir, `~/.local/share/groundmcp`. Here the project is
+    the sample one and HOME a temporary folder (HOME, because MCP clients pass it on to the servers
+    they start, and not XDG_DATA_HOME); `env` is a process environment that finds the index there,
+    with no GROUNDMCP_* or XDG_DATA_HOME variable set. Read-only: tests must not write to it."""
+    from groundmcp.engine import Engine
+    from groundmcp.settings import Settings
+
+    base = tmp_path_factory.mktemp("after-quick-start")
+    root = write_project(base / "project")
+    home = base / "home"
+    data = home / ".local" / "share" / "groundmcp"
+    engine = Engine(Settings(data_dir=data), encoder=real_encoder)
+    engine.ingest(str(root), collection="groundmcp")
+    engine.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROUNDMCP_", "XDG_DATA_HOME"))}
+    return SimpleNamespace(root=root, home=home, data=data, env=env | {"HOME": str(home)})
+
+
+@pytest.fixture(scope="session")
+def shared_http_server(tmp_path_factory, real_encoder):
+    """One `groundmcp serve --http --token s3cret` subprocess on an index of the sample project,
+    shared by the tests that only read through it (every server process loads the model, which is
+    most of what such a test costs). Tests that ingest or delete start their own."""
+    from groundmcp.engine import Engine
+    from groundmcp.settings import Settings
+
+    from .mcp_helpers import http_server
+
+    base = tmp_path_factory.mktemp("shared-http")
+    root = write_project(base / "work" / "project")
+    engine = Engine(Settings(data_dir=base / "data"), encoder=real_encoder)
+    engine.ingest(str(root))
+    engine.close()  # the server process owns the store from here
+    with http_server(base / "data", base / "work", token="s3cret") as url:
+        yield SimpleNamespace(url=url, token="s3cret", data=base / "data", work=base / "work", root=root)

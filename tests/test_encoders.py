@@ -98,18 +98,39 @@ def _query_texts() -> list[str]:
     return texts
 
 
+def cosine_tolerance(encoder) -> float:
+    """How far two paths' vectors of one text may differ (1 - cosine) at the precision the encoder
+    runs in. float32: 1e-5. bfloat16 (picked on CPUs with native bf16) and float16 (CUDA) round
+    each activation to 8 or 11 bits, so two graphs of the same model differ by up to a few 1e-5
+    there (2.4e-5 seen on a bf16 CPU); 1e-3 is still far below what reorders search results."""
+    import torch
+
+    return 1e-5 if encoder.dtype == torch.float32 else 1e-3
+
+
 @pytest.mark.slow
 def test_traced_query_path_gives_the_normal_paths_vectors(real_encoder):
     real_encoder.warm_up()
     assert real_encoder.query_path == "traced"
+    tolerance = cosine_tolerance(real_encoder)
     texts = _query_texts()
     assert len(texts) > 200
     fast = np.stack([real_encoder.encode_query(t) for t in texts])
     normal = np.stack([real_encoder.encode_queries([t])[0] for t in texts])  # one text: no padding
     assert fast.shape == (len(texts), 384) and fast.dtype == np.float32
-    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=tolerance)
     gaps = 1.0 - np.sum(fast * normal, axis=1)
-    assert gaps.max() < 1e-5, texts[int(gaps.argmax())][:80]
+    assert gaps.max() < tolerance, texts[int(gaps.argmax())][:80]
+    # What a user sees: each query ranks the same candidate first on both paths (the candidates:
+    # the other texts' vectors), wherever the normal path's top two are further apart than the
+    # paths' vectors may differ.
+    fast_scores, normal_scores = fast @ normal.T, normal @ normal.T
+    np.fill_diagonal(fast_scores, -np.inf)
+    np.fill_diagonal(normal_scores, -np.inf)
+    top2 = np.sort(normal_scores, axis=1)[:, -2:]
+    clear = (top2[:, 1] - top2[:, 0]) > 4 * tolerance
+    assert clear.sum() > len(texts) // 2
+    assert np.array_equal(fast_scores[clear].argmax(axis=1), normal_scores[clear].argmax(axis=1))
 
 
 def test_query_path_is_not_built_where_it_does_not_apply(real_encoder):
@@ -133,7 +154,7 @@ def test_query_path_is_not_built_where_it_does_not_apply(real_encoder):
 
     assert build_query_path(model, elsewhere) is None
     path = build_query_path(model, normal)
-    assert path is not None and float(path("a query") @ normal("a query")) > 1 - 1e-5
+    assert path is not None and float(path("a query") @ normal("a query")) > 1 - cosine_tolerance(real_encoder)
 
 
 def test_single_queries_use_one_torch_thread_and_leave_other_threads_alone(real_encoder):

@@ -6,8 +6,8 @@ through the SDK's own HTTP transport hook (`http_client=`), or, for an example's
 the SDK's base-URL variable. Each test checks that a search result (its `path:start-end` citation
 and its text) reached the model and that the final answer cites it.
 
-The examples that take --url share one `groundmcp serve --http --token` here: every server process
-loads the model, and that is most of this module's time.
+The examples that take --url share one `groundmcp serve --http --token` (conftest's
+`shared_http_server`): every server process loads the model, and that is most of this module's time.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 
 import pytest
 
@@ -26,7 +26,6 @@ from groundmcp.engine import Engine
 from groundmcp.settings import Settings
 
 from .conftest import write_project
-from .mcp_helpers import http_server, server_env
 from .scripted_models import CITATION, ScriptedChatModel, ScriptedModel
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,14 +54,6 @@ def load(name: str) -> ModuleType:
     return module
 
 
-def index_sample(base: Path, encoder) -> SimpleNamespace:
-    root = write_project(base / "project")
-    engine = Engine(Settings(data_dir=base / "data"), encoder=encoder)
-    engine.ingest(str(root))
-    engine.close()  # a server process owns the store from here
-    return SimpleNamespace(data=base / "data", root=root)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def no_agent_traces():
     """The Agents SDK uploads traces to OpenAI unless told not to; nothing here may leave the machine.
@@ -73,17 +64,10 @@ def no_agent_traces():
 
 
 @pytest.fixture(scope="module")
-def stdio_index(tmp_path_factory, real_encoder):
-    """An index for the example that starts its own server over stdio."""
-    return index_sample(tmp_path_factory.mktemp("stdio"), real_encoder)
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, real_encoder):
-    """One `groundmcp serve --http --token` on its own index, shared by the --url examples."""
-    index = index_sample(tmp_path_factory.mktemp("http"), real_encoder)
-    with http_server(index.data, index.root, token="s3cret") as url:
-        yield SimpleNamespace(url=url, token="s3cret", root=index.root)
+def served(shared_http_server):
+    """One `groundmcp serve --http --token` (conftest's, shared with other read-only tests), for
+    the --url examples."""
+    return shared_http_server
 
 
 def check_conversation(model: ScriptedModel) -> None:
@@ -190,9 +174,12 @@ def test_langchain_retriever_example(tmp_path, real_encoder):
     assert again["chain_answer"] is None and again["documents"] == docs  # nothing re-encoded, same hits
 
 
-def test_langchain_mcp_adapters_from_their_own_venv(stdio_index):
+def test_langchain_mcp_adapters_from_their_own_venv(demo_index):
     """langchain-mcp-adapters needs mcp<2: its own virtualenv (`make adapters`) runs the example,
-    which starts this venv's `groundmcp serve` over stdio."""
+    which starts this venv's `groundmcp serve` over stdio. The command line is the README's, run as
+    written from the clone's root after the quick start (the index `make demo` builds)."""
+    from .test_readme_configs import BLOCKS
+
     if not ADAPTERS_PYTHON.exists():
         if os.environ.get("CI"):
             pytest.fail("CI must run the adapters example: `make test` builds .venv-adapters")
@@ -202,11 +189,12 @@ def test_langchain_mcp_adapters_from_their_own_venv(stdio_index):
         capture_output=True, text=True, check=True,
     )
     assert versions.stdout.startswith("1.")  # the clash this example exists for
-    proc = subprocess.run(
-        [ADAPTERS_PYTHON, EXAMPLES / "langchain_adapters_client.py", "--server", GROUNDMCP,
-         "--root", str(stdio_index.root), QUESTION],
-        capture_output=True, text=True, timeout=240, env=server_env(stdio_index.data), stdin=subprocess.DEVNULL,
-    )
+    lang, line = BLOCKS["snippet: adapters"]
+    assert lang == "sh" and line.startswith(".venv-adapters/bin/python examples/langchain_adapters_client.py ")
+    if Path(GROUNDMCP) != REPO / ".venv" / "bin" / "groundmcp":  # tests run from another venv
+        line = line.replace(".venv/bin/groundmcp", GROUNDMCP)
+    proc = subprocess.run(["bash", "-ec", line], cwd=REPO, capture_output=True, text=True, timeout=240,
+                          env=demo_index.env, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr[-3000:]
     tools_line, _, hits = proc.stdout.partition("\n")
     assert {"search", "ingest", "list_collections"} <= set(tools_line.removeprefix("tools: ").split(", "))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .mcp_helpers import http_server, server_env
+from .mcp_helpers import server_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,13 +53,12 @@ def test_inspector_over_stdio(index):
     check(listed, called)
 
 
-def test_inspector_over_http(index):
-    data, work, _ = index
-    with http_server(data, work, token="s3cret") as url:
-        auth = ["--transport", "http", "--header", "Authorization: Bearer s3cret"]
-        listed = run_inspector(url, *auth, "--method", "tools/list", env=dict(os.environ))
-        called = run_inspector(
-            url, *auth, "--method", "tools/call", "--tool-name", "search",
-            "--tool-arg", "query=retry with exponential backoff", "top_k=2", env=dict(os.environ),
-        )
+def test_inspector_over_http(shared_http_server):
+    url = shared_http_server.url  # read-only calls: the server other tests share
+    auth = ["--transport", "http", "--header", f"Authorization: Bearer {shared_http_server.token}"]
+    listed = run_inspector(url, *auth, "--method", "tools/list", env=dict(os.environ))
+    called = run_inspector(
+        url, *auth, "--method", "tools/call", "--tool-name", "search",
+        "--tool-arg", "query=retry with exponential backoff", "top_k=2", env=dict(os.environ),
+    )
     check(listed, called)

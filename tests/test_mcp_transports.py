@@ -70,9 +70,9 @@ def test_http_beyond_loopback_needs_a_token(tmp_path):
     assert "without a token" in proc.stderr and "GROUNDMCP_HTTP_TOKEN" in proc.stderr
 
 
-async def test_second_server_on_the_same_index_says_what_to_do(index):
-    data, work, _ = index
-    async with stdio_client(data, work) as client:
+async def test_second_server_on_the_same_index_says_what_to_do(shared_http_server):
+    data = shared_http_server.data  # a running server (the shared HTTP one) owns this index
+    async with http_client(shared_http_server.url, token=shared_http_server.token) as client:
         await client.list_tools()
         proc = subprocess.run(
             [sys.executable, "-m", "groundmcp", "serve"], env=server_env(data),

@@ -1,11 +1,15 @@
 """The README's install line and client configs, as users copy them.
 
-The README marks each block with an HTML comment: `<!-- install -->`, `<!-- serve: http -->` and
-`<!-- client: NAME TRANSPORT -->`. Every client block must parse and must start or reach the
-server. Two launchers stand in for downloads that cannot happen here:
+The README marks each block with an HTML comment: `<!-- install -->`, `<!-- install: clone -->`,
+`<!-- serve: http -->`, `<!-- client: NAME TRANSPORT -->` and `<!-- published: NAME TRANSPORT -->`.
+Every client block must parse and must start or reach the server. The client blocks start the
+clone's `/path/to/groundmcp/.venv/bin/groundmcp`: here, this venv's console script. The published
+blocks (`uvx groundmcp`, for once the package is on PyPI) must be the same command line. Two
+launchers stand in for downloads that cannot happen here:
 - `uvx` runs the `groundmcp` console script of this checkout. That is what `uvx groundmcp ...`
   runs once the package is on PyPI. The stand-in refuses any other package name.
 - `npx -y mcp-remote` runs the mcp-remote that .ci/run installs.
+(The wheel itself, installed in a fresh venv, is run by scripts/check_release.sh in CI.)
 
 Claude Code's own CLI (`claude mcp add`, `claude mcp list`) checks its lines. The JSON blocks are
 resolved as the client resolves them (`${workspaceFolder}`, `${env:...}`, `${input:...}`, the
@@ -43,6 +47,7 @@ TOOLS_BIN = REPO / ".tools" / "node_modules" / ".bin"
 GROUNDMCP = Path(sys.executable).with_name("groundmcp")
 CLIENTS = {"claude-desktop", "claude-code", "cursor", "vscode"}
 DEFAULT_URL = "http://127.0.0.1:8765/mcp"
+CLONE_COMMAND = "/path/to/groundmcp/.venv/bin/groundmcp"  # the README's placeholder for the clone's script
 
 pytestmark = pytest.mark.anyio
 
@@ -61,6 +66,12 @@ BLOCKS = readme_blocks()
 def client_block(name: str, transport: str):
     lang, body = BLOCKS[f"client: {name} {transport}"]
     return json.loads(body) if lang == "json" else body.strip()
+
+
+def published(entry: dict) -> dict:
+    """A clone's stdio entry as it reads once the package is on PyPI: `uvx groundmcp ...`."""
+    assert entry["command"] == CLONE_COMMAND, entry
+    return {**entry, "command": "uvx", "args": ["groundmcp", *entry["args"]]}
 
 
 def server_entry(config: dict) -> dict:
@@ -114,7 +125,8 @@ def resolve(value, project: Path, token: str = "", url: str = DEFAULT_URL):
         return {k: resolve(v, project, token, url) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve(v, project, token, url) for v in value]
-    return (value.replace("/path/to/project", str(project))
+    return (value.replace(CLONE_COMMAND, str(GROUNDMCP))
+                 .replace("/path/to/project", str(project))
                  .replace("${workspaceFolder}", str(project))
                  .replace("${env:GROUNDMCP_HTTP_TOKEN}", token)
                  .replace("${input:groundmcp-token}", token)
@@ -143,17 +155,32 @@ def test_every_client_has_a_stdio_and_an_http_block():
     assert tags == {f"client: {c} {t}" for c in CLIENTS for t in ("stdio", "http")}
     for name in CLIENTS - {"claude-code"}:
         stdio = server_entry(client_block(name, "stdio"))
-        assert stdio["command"] == "uvx" and stdio["args"][:2] == ["groundmcp", "serve"]
+        assert stdio["command"] == CLONE_COMMAND and stdio["args"][:1] == ["serve"]
         assert "--root" in stdio["args"]
         http = json.dumps(client_block(name, "http"))
         assert "8765/mcp" in http and "Bearer ${" in http  # a variable, never a literal token
-    assert client_block("claude-code", "stdio").startswith("claude mcp add groundmcp -- uvx groundmcp serve")
+    assert client_block("claude-code", "stdio").startswith(f"claude mcp add groundmcp -- {CLONE_COMMAND} serve")
     assert client_block("claude-code", "http").startswith("claude mcp add --transport http groundmcp ")
+    assert CLONE_COMMAND in BLOCKS["serve: http"][1]
+
+
+def test_published_blocks_are_the_clone_blocks_with_uvx():
+    """The `uvx groundmcp` forms, for once the package is on PyPI, run the same command lines."""
+    assert {t for t in BLOCKS if t.startswith("published: ")} == {
+        "published: claude-desktop stdio", "published: claude-code stdio"}
+    later = server_entry(json.loads(BLOCKS["published: claude-desktop stdio"][1]))
+    assert later == published(server_entry(client_block("claude-desktop", "stdio")))
+    line = BLOCKS["published: claude-code stdio"][1].strip()
+    assert line == client_block("claude-code", "stdio").replace(CLONE_COMMAND, "uvx groundmcp")
 
 
 def test_install_lines_name_a_real_command_and_extras():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["groundmcp"] == "groundmcp.cli:main"
+    clone = [line.split("#")[0].split() for line in BLOCKS["install: clone"][1].strip().splitlines()]
+    assert clone == [["make", "install"], [".venv/bin/groundmcp", "doctor"]]
+    if sys.prefix == str(REPO / ".venv"):  # `make install`'s venv runs these tests: its script is GROUNDMCP
+        assert GROUNDMCP == REPO / ".venv" / "bin" / "groundmcp" and GROUNDMCP.exists()
     lines = [line.split("#")[0].split() for line in BLOCKS["install"][1].strip().splitlines()]
     assert [line[:2] for line in lines] == [["uvx", "groundmcp"], ["pipx", "run"], ["pipx", "install"],
                                             ["pip", "install"]]
@@ -190,12 +217,20 @@ def claude_config(home: Path, project: Path) -> dict:
 
 
 def test_claude_code_stdio_line_with_the_real_cli(site, tmp_path):
-    added = claude(site, tmp_path, shell=client_block("claude-code", "stdio"))
+    added = claude(site, tmp_path, shell=resolve(client_block("claude-code", "stdio"), site.project))
     assert added.returncode == 0, added.stderr
     entry = claude_config(tmp_path, site.project)
-    assert entry["command"] == "uvx" and entry["args"] == ["groundmcp", "serve", "--root", str(site.project)]
+    assert entry["command"] == str(GROUNDMCP) and entry["args"] == ["serve", "--root", str(site.project)]
     listed = claude(site, tmp_path, "mcp", "list")
-    assert re.search(r"^groundmcp: uvx groundmcp serve .*Connected", listed.stdout, flags=re.M), listed.stdout
+    pattern = rf"^groundmcp: {re.escape(str(GROUNDMCP))} serve .*Connected"
+    assert re.search(pattern, listed.stdout, flags=re.M), listed.stdout
+    # The published line records `uvx groundmcp serve ...`: the same server through the uvx stand-in.
+    later = tmp_path / "published"
+    later.mkdir()
+    added = claude(site, later, shell=BLOCKS["published: claude-code stdio"][1].strip())
+    assert added.returncode == 0, added.stderr
+    later_entry = claude_config(later, site.project)
+    assert later_entry["command"] == "uvx" and later_entry["args"] == ["groundmcp", *entry["args"]]
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +291,8 @@ def test_claude_code_http_line_with_the_real_cli(site, http_site, tmp_path):
 def test_launcher_stand_ins_refuse_other_packages(site):
     """The stand-ins run only what the README names, so a typo in a block cannot pass."""
     env = {**os.environ, "PATH": site.path}
+    ran = subprocess.run(["uvx", "groundmcp", "--version"], env=env, capture_output=True, text=True)
+    assert ran.returncode == 0 and ran.stdout.strip() == __version__
     assert subprocess.run(["uvx", "groundmcpp", "--version"], env=env, capture_output=True).returncode == 2
     assert subprocess.run(["npx", "-y", "mcp-remotee"], env=env, capture_output=True).returncode == 2
     assert shutil.which("uvx", path=site.path).startswith(str(site.base))
