@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-QUERY ?= how are changed files re-ingested incrementally
+QUERY ?= where is a secret such as an API key detected before a file is indexed
 # torch first, so that the project's `torch>=2.4` is already met. pip takes torch==2.13.0 from a
 # local CPU wheel where one lies on disk (as on this project's CI machines); elsewhere it comes
 # from PyPI, whose Linux wheel is the CUDA build (several GB; it runs on a CPU too). CPU-only
