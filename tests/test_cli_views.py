@@ -129,3 +129,11 @@ def test_help_shows_flags_without_placeholders(run):
     for command in ("ingest", "search", "serve", "collections", "files", "doctor"):
         text = run(command, "--help").stdout
         assert "<bool>" not in text and "--no-" not in text.replace("--no-model", ""), text
+
+
+def test_the_listing_counts_the_chunks_ingest_encoded(run, project):
+    """An empty file is recorded by a point without vectors; it is not a chunk (2,152 against 2,151)."""
+    (project / "src" / "__init__.py").write_text("")
+    report = json.loads(run("ingest", str(project), "--json").stdout)
+    assert report["empty"] == ["src/__init__.py"]
+    assert json.loads(run("collections", "--json").stdout)[0]["chunks"] == report["chunks"]

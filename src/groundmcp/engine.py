@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .encoders.base import Encoder
@@ -286,7 +286,7 @@ class Engine:
                     continue
                 used += st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size  # files are sparse
                 newest = max(newest, st.st_mtime)
-        stamp = datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if newest else ""
+        stamp = datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if newest else ""
         return used, stamp
 
     def delete_collection(self, name: str) -> int:

@@ -93,7 +93,7 @@ def progress_line(label: str, p: IngestProgress | None, elapsed: float, working:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
     minutes, seconds = divmod(seconds, 60)
