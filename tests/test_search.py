@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from groundmcp.errors import CollectionNotFound, IncompatibleCollection, InputError
@@ -9,12 +11,25 @@ from groundmcp.encoders.hashing import HashingEncoder
 from groundmcp.ingest.pipeline import IngestOptions, ingest_path
 from groundmcp.search.engine import SearchRequest, search
 
+from .conftest import STDLIB_JSON, write_project
 
-@pytest.fixture
-def indexed(store, real_encoder, project, stdlib_json_copy):
-    for root in (project, stdlib_json_copy):
+
+@pytest.fixture(scope="module", params=["edge", "qdrant-local"])
+def indexed(request, tmp_path_factory, real_encoder):
+    """The sample project and a copy of the stdlib's json package, ingested with the real encoder
+    into collection "c" of each store backend (as conftest's `store`), once per backend for the
+    module: the tests that take it only read (ingesting is most of what they cost)."""
+    from groundmcp.store.factory import open_store
+
+    base = tmp_path_factory.mktemp(f"search-{request.param}")
+    local = base / "local" if request.param == "qdrant-local" else None
+    store = open_store(data_dir=base / "data", qdrant_url=None, qdrant_api_key=None, qdrant_local_path=local)
+    json_copy = base / "json_pkg"
+    shutil.copytree(STDLIB_JSON, json_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    for root in (write_project(base / "project"), json_copy):
         ingest_path(str(root), store=store, encoder=real_encoder, options=IngestOptions(collection="c"))
-    return store
+    yield store
+    store.close()
 
 
 def find(store, encoder, query, **kw):
