@@ -240,7 +240,7 @@ async def test_rerank_tool_orders_texts_and_chunks(served):
 
 def test_roots_default_to_the_current_folder_but_never_to_home_or_slash(tmp_path, monkeypatch):
     from groundmcp.errors import InputError
-    from groundmcp.server.state import AppState, resolve_roots
+    from groundmcp.access import AppState, resolve_roots
 
     monkeypatch.chdir(tmp_path)
     assert resolve_roots(Settings()) == (tmp_path.resolve(),)

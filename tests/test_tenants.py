@@ -19,8 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from groundmcp.engine import Engine
-from groundmcp.server.access import Access
-from groundmcp.server.state import AppState, narrow_roots
+from groundmcp.access import Access, AppState, narrow_roots
 from groundmcp.settings import Settings, TokenGrant
 
 from .inproc_http import serve_in_thread

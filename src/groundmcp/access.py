@@ -1,4 +1,9 @@
-"""What a request may touch: every collection and the server's roots, or its bearer token's grant.
+"""What a request may touch: every collection and the roots, or its bearer token's grant.
+
+This is policy, not transport: the MCP tools and resources, the LangChain integration and any
+other front end ask here, and each passes its own fix-it wording (`AppState.remedy`) rather than
+rewriting another's messages. A front end that authenticates requests puts the token's grant in
+the claims named below (server/auth.py does); `access_for` reads them.
 
 Tools ask here before they reach the store, so a collection outside the list is never queried:
 the refusal reads the same whether that collection exists or not, and listings show only the
@@ -16,11 +21,84 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from .engine import Engine
+from .errors import InputError
+from .settings import Settings
 
-from ..errors import InputError
-from .auth import COLLECTIONS_CLAIM, ROOTS_CLAIM
-from .state import AppState, narrow_roots, path_inside
+COLLECTIONS_CLAIM = "groundmcp_collections"  # list of names/globs; absent or None: every collection
+ROOTS_CLAIM = "groundmcp_roots"  # list of absolute folders; None: the server's roots
+SERVER_REMEDY = "restart the server with --root PATH (or GROUNDMCP_ROOTS) to allow it"
+
+
+@dataclass
+class AppState:
+    """What a front end opens once per process: the settings, the engine, and the folders that
+    ingest and file reads may touch (resolved). `remedy` ends a refused path's message: how to
+    allow it in this front end."""
+
+    settings: Settings
+    engine: Engine
+    roots: tuple[Path, ...]
+    remedy: str = SERVER_REMEDY
+    no_roots: str = (
+        "this server has no allowed roots (it was started from / or your home folder without "
+        "--root); restart it with --root PATH (or GROUNDMCP_ROOTS) to allow ingest"
+    )
+
+    def allowed_path(self, path: str) -> Path:
+        """`path` resolved, if it lies inside an allowed root; InputError otherwise."""
+        return path_inside(path, self.usable_roots(), self.remedy)
+
+    def usable_roots(self) -> tuple[Path, ...]:
+        """`roots`, or InputError when there are none."""
+        if not self.roots:
+            raise InputError(self.no_roots)
+        return self.roots
+
+
+def path_inside(path: str, roots: tuple[Path, ...], remedy: str) -> Path:
+    """`path` (relative: to the only root) resolved, if it lies inside one of `roots` (resolved
+    folders); InputError otherwise, ending in `remedy`."""
+    if "\x00" in path:  # no file name holds one; the OS calls below would raise ValueError
+        raise InputError(f"path {path!r} contains a NUL character; give a folder or file path")
+    given = Path(os.path.expanduser(path.strip()))
+    if not given.is_absolute():
+        if len(roots) != 1:
+            raise InputError(
+                f"relative path {path!r} is ambiguous with several roots; give an absolute path "
+                f"under one of: {', '.join(map(str, roots))}"
+            )
+        given = roots[0] / given
+    try:
+        real = Path(os.path.realpath(given))
+    except OSError as exc:  # a link on the path changed while it was resolved (EINVAL, ELOOP)
+        raise InputError(f"path {path!r} cannot be resolved ({exc.strerror}); give a path without symlink loops") from None
+    if not any(real == root or real.is_relative_to(root) for root in roots):
+        raise InputError(f"path {path!r} is outside the allowed roots ({', '.join(map(str, roots))}); {remedy}")
+    return real
+
+
+def narrow_roots(mine: tuple[Path, ...], server: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The folders inside both a root of `mine` and a root of `server` (all resolved): a token's
+    roots are usable only as far as the server's reach."""
+    out: list[Path] = []
+    for a in mine:
+        for b in server:
+            inner = a if a.is_relative_to(b) else b if b.is_relative_to(a) else None
+            if inner is not None and inner not in out:
+                out.append(inner)
+    return tuple(out)
+
+
+def resolve_roots(settings: Settings) -> tuple[Path, ...]:
+    """The configured roots, or else the current folder: unless that is / or the home folder
+    (where desktop apps often start servers), which would open the whole disk or every project."""
+    if settings.roots:
+        return tuple(Path(os.path.realpath(os.path.expanduser(r))) for r in settings.roots)
+    cwd = Path(os.path.realpath(Path.cwd()))
+    if cwd == Path("/") or cwd == Path(os.path.realpath(Path.home())):
+        return ()
+    return (cwd,)
 
 
 class AccessDenied(InputError):
@@ -65,9 +143,9 @@ class Access:
                 f"collection {name!r} is not available to this token; it may use {self._listed()} "
                 "(list_collections shows them)"
             )
-        if self.limited and must_exist and name not in self.state.engine.store.list_collections():
+        if self.limited and must_exist and name not in (names := self.state.engine.collection_names()):
             # The store's own message would name every collection; say only what this token may see.
-            mine = self.visible(sorted(self.state.engine.store.list_collections()))
+            mine = self.visible(sorted(names))
             raise InputError(
                 f"collection {name!r} does not exist (this token's collections: "
                 f"{', '.join(map(repr, mine)) or 'none'}); ingest into it first or pick one of those"
@@ -112,13 +190,13 @@ class Access:
 
 
 def access_for(state: AppState, request) -> Access:
-    """The access of one request: `request` is the HTTP request the SDK hands the tool (None over
-    stdio and in-process)."""
+    """The access of one request: `request` is the HTTP request the MCP SDK hands a tool (None over
+    stdio and in-process), whose scope's user carries the token's claims (server/auth.py)."""
     if request is None:
         return Access(None, state)
-    user = request.scope.get("user")
-    if isinstance(user, AuthenticatedUser):
-        claims = user.access_token.claims or {}
+    token = getattr(request.scope.get("user"), "access_token", None)
+    if token is not None:
+        claims = getattr(token, "claims", None) or {}
         patterns = claims.get(COLLECTIONS_CLAIM)
         roots = claims.get(ROOTS_CLAIM, None if patterns is None else [])
         return Access(

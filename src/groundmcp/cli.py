@@ -30,7 +30,6 @@ from rich.progress import (
 from rich.table import Table
 
 from . import __version__
-from .engine import OPTIMIZE_MIN_POINTS
 from .errors import GroundError, StoreLocked
 from .ingest.report import progress_line
 from .search.engine import SearchRequest
@@ -136,9 +135,9 @@ def ingest(
                 lines.update(p)
 
             report = engine.ingest(path, collection=collection, dry_run=dry_run, progress=progress)
-        if not dry_run and engine.store.info(report.collection).points >= OPTIMIZE_MIN_POINTS:
-            with err.status("building the HNSW index", spinner="dots"):
-                engine.store.optimize(report.collection)
+        if not dry_run:
+            with err.status("building the HNSW index if the collection is large", spinner="dots"):
+                engine.optimize_if_large(report.collection)
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return

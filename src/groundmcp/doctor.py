@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import json
 import os
 import shutil
 import sys
@@ -22,7 +21,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from . import __version__
-from .errors import GroundError, StoreLocked
+from .errors import GroundError
 from .settings import DEFAULT_MODEL, Settings
 
 Status = Literal["ok", "info", "warn", "fail"]
@@ -222,71 +221,37 @@ def _download_fix(model: str) -> str:
 
 def _store(s: Settings) -> tuple[Check, Check]:
     """The store check and the collections check (what is indexed, its size on disk, its model)."""
-    from .store.factory import EDGE_SUBDIR, backend_of, open_store
+    from .inventory import store_location, take_inventory
 
-    edge_dir = s.data_dir / EDGE_SUBDIR
-    backend = backend_of(s.qdrant_url, s.qdrant_local_path)
-    where = s.qdrant_url or str(s.qdrant_local_path or edge_dir)
-    data: dict[str, Any] = {"backend": backend, "location": where}
-    rows: list[dict[str, Any]] = []
-    if backend == "edge" and not edge_dir.exists():
-        parent = next((p for p in (s.data_dir, *s.data_dir.parents) if p.exists()), Path("/"))
-        if not os.access(parent, os.W_OK):
-            return (Check("store", "fail", f"no index at {edge_dir}, and {parent} is not writable",
-                          "set GROUNDMCP_DATA_DIR (or --data-dir) to a folder you can write", data),
-                    _collections([], s))
-        return (Check("store", "ok", f"embedded Qdrant Edge at {edge_dir} (created by the first ingest)", data=data),
-                _collections([], s))
     try:
-        store = open_store(data_dir=s.data_dir, qdrant_url=s.qdrant_url, qdrant_api_key=s.qdrant_api_key,
-                           qdrant_local_path=s.qdrant_local_path)
-    except StoreLocked as exc:
-        data["locked"] = True
-        rows = _collections_on_disk(edge_dir)
-        check = Check("store", "warn", str(exc), "normal while a groundmcp server runs on this index: use its "
-                      "tools, or stop it to ingest from the CLI (collection sizes below are read from disk)", data)
-        return check, _collections(rows, s)
+        backend, where = store_location(s)
+        inv = take_inventory(s)
     except GroundError as exc:
-        return Check("store", "fail", str(exc), "fix the store settings named above", data), _collections([], s)
+        return Check("store", "fail", str(exc), "fix the store settings named above"), _collections([], s)
     except Exception as exc:  # noqa: BLE001 - e.g. a Qdrant server that does not answer
         fix = "run `groundmcp -v doctor` for the log"
         if s.qdrant_url:
             fix = ("check that the Qdrant server at GROUNDMCP_QDRANT_URL runs and the API key is right, or "
                    "unset GROUNDMCP_QDRANT_URL for the embedded store")
-        return (Check("store", "fail", f"could not open the {backend} store at {where}: {type(exc).__name__}: {exc}",
-                      fix, data), _collections([], s))
-    try:
-        for name in sorted(store.list_collections()):
-            size = _du(edge_dir / "collections" / name) if backend == "edge" else None
-            try:
-                info = store.info(name)
-            except GroundError as exc:  # damaged or foreign: listed with what to do, not fatal
-                rows.append({"name": name, "model": "?", "dim": None, "chunks": None, "created": "",
-                             "bytes": size, "error": str(exc)})
-                continue
-            rows.append({"name": name, "model": info.meta.get("model", "?"), "dim": info.dim,
-                         "chunks": info.points, "created": info.meta.get("created", ""), "bytes": size})
-    finally:
-        store.close()
-    label = {"edge": "embedded Qdrant Edge", "qdrant": "Qdrant server", "qdrant-local": "qdrant-client local mode"}
-    return Check("store", "ok", f"{label[backend]} at {where}", data=data), _collections(rows, s)
-
-
-def _collections_on_disk(edge_dir: Path) -> list[dict[str, Any]]:
-    from .store.edge_layout import META_FILE, TRASH_PREFIX
-
-    rows = []
-    for folder in sorted((edge_dir / "collections").glob("*")):
-        if not folder.is_dir() or folder.name.startswith(TRASH_PREFIX):
-            continue
-        try:
-            record = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            record = {}
-        meta = record.get("meta", {})
-        rows.append({"name": folder.name, "model": meta.get("model", "?"), "dim": record.get("dim"),
-                     "chunks": None, "created": meta.get("created", ""), "bytes": _du(folder)})
-    return rows
+        return Check("store", "fail", f"could not open the {backend} store at {where}: {type(exc).__name__}: {exc}",
+                     fix, {"backend": backend, "location": where}), _collections([], s)
+    data: dict[str, Any] = {"backend": inv.backend, "location": inv.location}
+    rows = [{"name": c.name, "model": c.model, "dim": c.dim, "chunks": c.chunks, "created": c.created,
+             "bytes": c.bytes} | ({"error": c.error} if c.error else {}) for c in inv.collections]
+    if not inv.exists:
+        parent = next((p for p in (s.data_dir, *s.data_dir.parents) if p.exists()), Path("/"))
+        if not os.access(parent, os.W_OK):
+            return (Check("store", "fail", f"no index at {inv.location}, and {parent} is not writable",
+                          "set GROUNDMCP_DATA_DIR (or --data-dir) to a folder you can write", data),
+                    _collections([], s))
+        return (Check("store", "ok", f"{inv.label} at {inv.location} (created by the first ingest)", data=data),
+                _collections([], s))
+    if inv.locked:
+        data["locked"] = True
+        check = Check("store", "warn", inv.locked, "normal while a groundmcp server runs on this index: use its "
+                      "tools, or stop it to ingest from the CLI (collection sizes below are read from disk)", data)
+        return check, _collections(rows, s)
+    return Check("store", "ok", f"{inv.label} at {inv.location}", data=data), _collections(rows, s)
 
 
 def _collections(rows: list[dict[str, Any]], s: Settings) -> Check:
@@ -330,21 +295,6 @@ def _row_size(row: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _du(folder: Path) -> int:
-    """Bytes on disk, like `du`: the store preallocates sparse files (32 MiB each), so the apparent
-    size of a small collection is hundreds of MiB while it uses well under one."""
-    total = 0
-    for base, _, files in os.walk(folder):
-        for f in files:
-            try:
-                st = os.lstat(os.path.join(base, f))
-            except OSError:
-                continue
-            blocks = getattr(st, "st_blocks", None)
-            total += blocks * 512 if blocks is not None else st.st_size
-    return total
-
-
 def _extras() -> Check:
     present, missing = {}, []
     for extra, (module, purpose) in EXTRAS.items():
@@ -379,7 +329,7 @@ def _reranker(s: Settings) -> Check:
 
 
 def _server(s: Settings) -> Check:
-    from .server.state import resolve_roots
+    from .access import resolve_roots
     from .server.transports import MCP_PATH, is_loopback
 
     roots = resolve_roots(s)

@@ -24,6 +24,7 @@ from .ingest.walk import WalkOptions, resolve_root
 from .rerank.base import Reranker
 from .rerank.factory import load_reranker
 from .search.engine import CollectionInfoCache, SearchHit, SearchRequest, path_filters, search
+from .search.sources import SourceLines, chunks_by_id, read_lines
 from .settings import Settings
 from .store.base import Filters, Store
 from .store.factory import open_store
@@ -31,8 +32,9 @@ from .store.names import validate_collection_name
 
 
 OPTIMIZE_MIN_POINTS = 20_000
-"""From this size the CLI builds the HNSW index after an ingest (below it exact search takes a few
-ms). The embedded engine blocks the whole process while it builds, so the server never does."""
+"""From this size `optimize_if_large` builds the HNSW index (below it exact search takes a few ms).
+The embedded engine blocks the whole process while it builds, so the CLI and the eval call it after
+an ingest and the server never does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,35 @@ class Engine:
         reranker = self.reranker if request.rerank else None
         return search(self.store, self.encoder, name, request, reranker, infos=self.infos)
 
+    def chunks(self, name: str, ids: list[str]) -> list[SearchHit]:
+        """Published chunks by id, in the order asked; InputError naming ids that do not exist."""
+        return chunks_by_id(self.store, name, ids)
+
+    def file_lines(
+        self, name: str, path: str, start: int, end: int, *, root: str | None = None,
+        within: tuple[Path, ...] | None = None,
+    ) -> SourceLines:
+        """Lines of an ingested file read from disk now, under ingest's rules (search/sources.py);
+        `within`: folders the caller may read (None: the file's root is the only limit)."""
+        return read_lines(self.store, name, path, start, end, root, self.settings.max_file_bytes, within)
+
+    def file_paths(self, name: str) -> list[tuple[str, str]]:
+        """(path, language) of each indexed file: one record per file, not a scan of every chunk."""
+        rows = self.store.scroll(name, Filters(visible=True, first_chunks=True), ["path", "language"])
+        return [(p.get("path", ""), p.get("language", "")) for _, p in rows]
+
+    def optimize_if_large(self, name: str) -> bool:
+        """Build the HNSW index of `name` when it holds OPTIMIZE_MIN_POINTS or more points (blocking:
+        for the CLI and the eval after an ingest, never the server). True if it was built."""
+        if self.store.info(name).points < OPTIMIZE_MIN_POINTS:
+            return False
+        self.store.optimize(name)
+        return True
+
+    def collection_names(self) -> list[str]:
+        """The names of every collection, sorted; nothing is opened."""
+        return sorted(self.store.list_collections())
+
     def collections(self, allowed: Callable[[str], bool] | None = None) -> list[CollectionSummary]:
         """Every collection (or those whose name `allowed` accepts; the others are never opened);
         one that cannot be opened is listed with its error, not fatal."""
@@ -200,7 +231,7 @@ class Engine:
         for name in sorted(n for n in self.store.list_collections() if allowed is None or allowed(n)):
             try:
                 info = self.store.info(name)
-                chunks = self._chunk_count(name)
+                chunks = self.chunk_count(name)
             except GroundError as exc:
                 out.append(CollectionSummary(name=name, model="?", dim=0, chunks=0, error=str(exc)))
                 continue
@@ -215,7 +246,7 @@ class Engine:
             )
         return out
 
-    def _chunk_count(self, name: str) -> int:
+    def chunk_count(self, name: str) -> int:
         """Searchable chunks: published points less the records of files that gave no chunk (which
         have no vectors), so the figure agrees with the chunks ingest reports encoding."""
         return self.store.count(name, Filters(visible=True)) - self.store.count(
@@ -297,7 +328,7 @@ class Engine:
             )
         try:
             try:
-                chunks = self._chunk_count(name)
+                chunks = self.chunk_count(name)
             except GroundError:  # damaged: it can still be deleted
                 chunks = 0
             self.store.delete_collection(name)

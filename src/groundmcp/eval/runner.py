@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from ..chunking import CHUNK_SCHEME
-from ..engine import OPTIMIZE_MIN_POINTS, Engine
+from ..engine import Engine
 from ..errors import InputError
 from ..ingest.report import IngestProgress
 from ..search.engine import MAX_TOP_K, SearchRequest
@@ -69,16 +69,14 @@ def run_eval(
         raise InputError(f"unknown eval mode(s) {', '.join(unknown)}: choose from {', '.join(MODES)}")
     name = collection or collection_name(ds, engine)
     report = engine.ingest_source(ds.docs, ds.load, collection=name, progress=on_ingest)
-    info = engine.store.info(name)
-    if info.points >= OPTIMIZE_MIN_POINTS:  # as `groundmcp ingest` does: search what users search
-        engine.store.optimize(name)
+    engine.optimize_if_large(name)  # as `groundmcp ingest` does: search what users search
     result = EvalResult(
         dataset=ds.name,
         collection=name,
         model=engine.settings.model,
         passages=len(ds.docs),
         queries=len(ds.queries),
-        chunks=info.points,
+        chunks=engine.chunk_count(name),
         ingest={
             "passages_encoded": len(report.added) + len(report.changed),
             "passages_unchanged": report.unchanged,

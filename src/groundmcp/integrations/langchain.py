@@ -37,14 +37,13 @@ except ImportError as exc:  # the extra is not installed
 from pydantic import BaseModel, Field
 
 from ..engine import Engine
-from ..errors import GroundError, InputError
+from ..errors import GroundError
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
 from ..search.engine import MAX_TOP_K, SearchHit, SearchRequest
 from ..settings import Settings
 
 __all__ = ["GroundRetriever", "groundmcp_tools", "hit_to_document", "format_documents"]
 
-SERVER_REMEDY = "restart the server with --root PATH (or GROUNDMCP_ROOTS) to allow it"
 
 
 def hit_to_document(hit: SearchHit, *, collection: str, text: str | None = None,
@@ -206,17 +205,15 @@ def groundmcp_tools(
               "and kind of one collection."),
     ]
     if ingest_roots:
-        from ..server.state import AppState  # the server's own root rule, not a copy of it
+        from ..access import AppState  # the same root rule as the server's, with this API's remedy
 
         state = AppState(settings=engine.settings, engine=engine,
-                         roots=tuple(Path(r).expanduser().resolve() for r in ingest_roots))
+                         roots=tuple(Path(r).expanduser().resolve() for r in ingest_roots),
+                         remedy="add its folder to ingest_roots")
 
         def ingest(path: str) -> str:
-            try:
-                target = state.allowed_path(path)
-            except InputError as exc:  # the server's message, with this API's remedy
-                raise ToolException(str(exc).replace(SERVER_REMEDY, "add its folder to ingest_roots")) from exc
             with _tool_errors():
+                target = state.allowed_path(path)
                 report = engine.ingest(str(target), collection=name)
             r = report.to_dict()
             keep = ("collection", "root", "files_seen", "unchanged", "chunks", "chunks_removed")

@@ -80,7 +80,11 @@ def read_lines(
     if len(roots) > 1:
         raise InputError(f"{clean!r} exists under several roots ({', '.join(roots)}); pass root= to choose")
     base = Path(roots[0])
-    real = Path(os.path.realpath(base / clean))
+    try:
+        real = Path(os.path.realpath(base / clean))
+    except OSError as exc:  # a link on the path changed while it was resolved (EINVAL, ELOOP)
+        raise InputError(f"cannot read {clean!r}: it changed while its path was resolved ({exc.strerror}); "
+                         "try again, or re-ingest to refresh the index") from None
     if not real.is_relative_to(base):
         raise InputError(f"{clean!r} resolves outside its root {base}; refusing to read it")
     if within is not None and not any(real.is_relative_to(r) for r in within):

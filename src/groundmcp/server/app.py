@@ -12,12 +12,12 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 
 from .. import __version__
+from ..access import AppState, resolve_roots
 from ..engine import Engine
 from ..prompts import grounded_answer
 from ..settings import Settings
 from ..tools import arguments, collections, embed, ingest, rerank, search
 from . import completions, resources
-from .state import AppState, resolve_roots
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Each token is a grant: every collection and the server's roots (the single GROUNDMCP_HTTP_TOKEN),
 or only the collections its allow-list names and the folders its roots name (GROUNDMCP_HTTP_TOKENS;
 none: no ingest by path, no file reads). An accepted request carries the grant in the ASGI scope as
-the MCP SDK's `AuthenticatedUser`, so the tools read it from their request (see access.py) and the
+the MCP SDK's `AuthenticatedUser`, so the tools read it from their request (groundmcp/access.py) and the
 SDK binds each session to the token that opened it (another token gets 404 for that session id).
 """
 
@@ -19,10 +19,8 @@ from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 
+from ..access import COLLECTIONS_CLAIM, ROOTS_CLAIM
 from ..settings import TokenGrant
-
-COLLECTIONS_CLAIM = "groundmcp_collections"  # list of names/globs; absent or None: every collection
-ROOTS_CLAIM = "groundmcp_roots"  # list of absolute folders; None: the server's roots
 
 Grant = TokenGrant | Sequence[str] | None  # None: everything; a list: those collections, no roots
 

@@ -25,9 +25,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
 from ..errors import GroundError
-from ..store.base import Filters
-from .access import Access, access_for
-from .state import AppState
+from ..access import Access, AppState, access_for
 
 MAX_VALUES = 100  # the most one completion may hold (the protocol's limit)
 KINDS = ("code", "doc")
@@ -71,17 +69,17 @@ def values_for(app: AppState, allowed: Access, name: str, partial: str, chosen: 
     if name == "kind" or name == "kinds":
         return _starting(KINDS, partial)
     if name == "collection":
-        return _starting(sorted(allowed.visible(app.engine.store.list_collections())), partial)
+        return _starting(allowed.visible(app.engine.collection_names()), partial)
     if name not in ("language", "languages", "path"):
         return []
     collection = _collection(app, allowed, chosen.get("collection"))
     if collection is None:
         return []
     try:
-        rows = app.engine.store.scroll(collection, Filters(visible=True, first_chunks=True), ["path", "language"])
+        files = app.engine.file_paths(collection)
         if name == "path":
-            return _path_prefixes((p.get("path", "") for _, p in rows), partial)
-        return _starting(sorted({p.get("language", "") for _, p in rows} - {""}), partial)
+            return _path_prefixes((path for path, _ in files), partial)
+        return _starting(sorted({language for _, language in files} - {""}), partial)
     except GroundError:  # a damaged collection completes nothing; its tools say why
         return []
 
@@ -90,7 +88,7 @@ def _collection(app: AppState, allowed: Access, name: str | None) -> str | None:
     """The collection to complete from: the one already chosen, else the default, if this request
     may use it and it exists."""
     name = name or allowed.default
-    if not name or not allowed.allows(name) or name not in app.engine.store.list_collections():
+    if not name or not allowed.allows(name) or name not in app.engine.collection_names():
         return None
     return name
 

@@ -10,9 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
 from ..errors import GroundError
-from ..search.sources import chunks_by_id, read_lines
-from .access import access_for
-from .state import AppState
+from ..access import access_for
 
 
 async def _read(fn, *args):
@@ -37,8 +35,8 @@ def register(mcp: MCPServer) -> None:
     )
     async def chunk(collection: str, chunk_id: str, ctx: Context) -> str:
         collection = await _collection(ctx, collection)
-        store = ctx.request_context.lifespan_context.engine.store
-        hit = (await _read(chunks_by_id, store, collection, [chunk_id]))[0]
+        engine = ctx.request_context.lifespan_context.engine
+        hit = (await _read(engine.chunks, collection, [chunk_id]))[0]
         data = hit.to_dict() | {"citation": hit.citation}
         return json.dumps(data, ensure_ascii=False)
 
@@ -58,8 +56,5 @@ def register(mcp: MCPServer) -> None:
         rights = access_for(app, ctx.request_context.request)
         collection = await _read(rights.collection, collection)
         within = await _read(rights.usable_roots)  # the token's roots, or the server's
-        src = await _read(
-            read_lines, app.engine.store, collection, path, int(start), int(end),
-            None, app.settings.max_file_bytes, within,
-        )
+        src = await _read(functools.partial(app.engine.file_lines, within=within), collection, path, int(start), int(end))
         return src.text

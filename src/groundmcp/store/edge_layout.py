@@ -101,3 +101,21 @@ def way_out(name: str) -> str:
 
 def damaged(name: str, folder: Path, why: str) -> GroundError:
     return GroundError(f"collection {name!r} in {folder} is damaged ({why}). {way_out(name)}")
+
+
+def read_collection_records(edge_dir: Path) -> list[dict[str, Any]]:
+    """Each collection's record ({"name", "dim", "meta"}) read from its files, without opening the
+    store (which another process may hold); a record that does not parse gives only the name."""
+    rows = []
+    for folder in sorted((edge_dir / "collections").glob("*")):
+        if not folder.is_dir() or folder.name.startswith((TRASH_PREFIX, CREATING_PREFIX)):
+            continue
+        try:
+            record = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            record = {}
+        if not isinstance(record, dict):
+            record = {}
+        meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+        rows.append({"name": folder.name, "dim": record.get("dim"), "meta": meta})
+    return rows

@@ -1,4 +1,4 @@
-"""What every tool module shares: the server state, and engine calls run off the event loop."""
+"""What every tool module shares: the front end's state, and engine calls run off the event loop."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..errors import GroundError
-from ..server.access import Access, access_for
-from ..server.state import AppState
+from ..access import Access, AppState, access_for
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

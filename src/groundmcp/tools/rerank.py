@@ -9,7 +9,6 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..search.sources import chunks_by_id
 from .common import COLLECTION_DESCRIPTION, MAX_NAME, clean_doc, run, state, use_collection
 
 MAX_CANDIDATES = 100
@@ -62,7 +61,7 @@ def register(mcp: MCPServer) -> None:
             raise ToolError("the reranker is 'none' on this server; set GROUNDMCP_RERANKER to enable rerank")
         hits = None
         if chunk_ids is not None:
-            hits = await run(chunks_by_id, app.engine.store, name, chunk_ids)
+            hits = await run(app.engine.chunks, name, chunk_ids)
             texts = [h.embed_text for h in hits]
         else:
             texts = list(documents or [])

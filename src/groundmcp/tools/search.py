@@ -11,8 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
 from ..search.engine import SearchRequest
-from ..server.access import Access
-from ..server.state import AppState
+from ..access import Access, AppState
 from .common import COLLECTION_DESCRIPTION, MAX_NAME, MAX_PATH, access, clean_doc, run, state
 from .results import Hit, inline, quoted
 
