@@ -153,3 +153,29 @@ def test_the_loss_type_warning_is_dropped_and_only_it(real_encoder, caplog):
         logger.warning("`loss_type=None` was set in the config but it is unrecognized.")
         logger.warning("something else")
     assert [r.getMessage() for r in caplog.records if r.name == "transformers.modeling_utils"] == ["something else"]
+
+
+@pytest.mark.anyio
+async def test_cli_and_mcp_agree_on_a_lone_skipped_file(tmp_path, hashing_encoder):
+    """`groundmcp ingest blob.dat` used to exit 0 with "1 skipped" where the MCP tool returned an
+    error: the rule lived in the tool. It lives in Engine.ingest now, so both say the same."""
+    from mcp import Client
+
+    from groundmcp.engine import Engine
+    from groundmcp.server.app import build_server
+    from groundmcp.settings import Settings
+
+    blob = tmp_path / "work" / "blob.dat"
+    blob.parent.mkdir()
+    blob.write_bytes(b"\x00\x01\x02 not text")
+    proc = cli("ingest", str(blob), data_dir=tmp_path / "cli-data", check=False)
+    settings = Settings(data_dir=tmp_path / "mcp-data", roots=[blob.parent])
+    engine = Engine(settings, encoder=hashing_encoder)
+    try:
+        async with Client(build_server(settings, engine=engine)) as client:
+            result = await client.call_tool("ingest", {"path": str(blob)})
+    finally:
+        engine.close()
+    expected = f"{blob} was not ingested: binary file."
+    assert proc.returncode == 1 and expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert result.is_error and expected in result.content[0].text

@@ -6,6 +6,7 @@ is one code path whatever the front end.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import Counter
@@ -18,7 +19,7 @@ from .encoders.base import Encoder
 from .encoders.sentence_transformers import canonical_name
 from .errors import CollectionNotFound, GroundError, InputError
 from .ingest.model import LazyEncoder
-from .ingest.pipeline import EMPTY_KIND, IngestOptions, ingest_path, ingest_source, ingest_texts
+from .ingest.pipeline import EMPTY_KIND, TEXTS_ROOT, IngestOptions, ingest_path, ingest_source, ingest_texts
 from .ingest.report import IngestProgress, IngestReport
 from .ingest.walk import WalkOptions, resolve_root
 from .rerank.base import Reranker
@@ -30,6 +31,7 @@ from .store.base import Filters, Store
 from .store.factory import open_store
 from .store.names import validate_collection_name
 
+log = logging.getLogger(__name__)
 
 OPTIMIZE_MIN_POINTS = 20_000
 """From this size `optimize_if_large` builds the HNSW index (below it exact search takes a few ms).
@@ -87,6 +89,7 @@ class Engine:
         self._reranker: Reranker | None = None
         self._reranker_loaded = False
         self._ingest_locks: dict[str, threading.Lock] = {}
+        self._ingest_listeners: list[Callable[[str, Path], None]] = []
         # Collections' info for searches, read once rather than counted on every search; whatever
         # creates or deletes a collection here tells it (`infos.forget`).
         self.infos = CollectionInfoCache(self.store)
@@ -127,19 +130,59 @@ class Engine:
         dry_run: bool = False,
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
-        s = self.settings
-        name = validate_collection_name(collection or s.collection)  # a dry run refuses what a real one does
-        resolve_root(path)  # a bad path fails here, before the model loads
-        options = IngestOptions(
-            collection=name,
-            chunk_tokens=s.chunk_tokens,
-            chunk_overlap=s.chunk_overlap,
-            walk=WalkOptions(max_file_bytes=s.max_file_bytes, extra_ignores=tuple(s.ignore)),
-            dry_run=dry_run,
-        )
-        return self._locked_ingest(
+        """Bring the collection in line with the files under `path`, or with the one file it names.
+        A lone file that is skipped (binary, too large, a secret, ...) is an InputError that says
+        why and what to do: naming one file and indexing nothing is never a success."""
+        name = validate_collection_name(collection or self.settings.collection)  # as a dry run would
+        target = resolve_root(path)  # a bad path fails here, before the model loads
+        options = self._options(name, dry_run, files=True)
+        report = self._locked_ingest(
             name, lambda enc: ingest_path(path, store=self.store, encoder=enc, options=options, progress=progress)
         )
+        if not dry_run:
+            self._tell_listeners(name, path)
+        if target.is_file() and report.skipped and not (report.added or report.changed or report.unchanged):
+            reason = report.skipped[0].reason
+            hint = (
+                "Files that hold credentials are never indexed; move the secret out of the file (into "
+                "the environment or a secret manager) to index the rest"
+                if reason.startswith("secret ")
+                else "Only text files (UTF-8) and PDFs under the size limit (GROUNDMCP_MAX_FILE_BYTES) can be indexed"
+            )
+            done = (
+                f"its {report.chunks_removed} indexed chunk(s) were removed"
+                if report.chunks_removed and not dry_run
+                else "nothing was changed"
+            )
+            raise InputError(f"{path} was not ingested: {reason}. {hint}; {done}.")
+        return report
+
+    def on_ingest(self, listener: Callable[[str, Path], None]) -> Callable[[], None]:
+        """Call `listener(collection, path)` after each ingest of a folder or file (not a dry run,
+        not texts), whoever asked for it; `path` is resolved. Returns the function that unsubscribes.
+        A watcher learns its roots this way, so front ends need not tell it."""
+        self._ingest_listeners.append(listener)
+        return lambda: self._ingest_listeners.remove(listener) if listener in self._ingest_listeners else None
+
+    def _tell_listeners(self, name: str, path: str) -> None:
+        try:
+            target = resolve_root(path)
+        except GroundError:  # gone since the ingest: nothing to follow
+            return
+        for listener in list(self._ingest_listeners):
+            try:
+                listener(name, target)
+            except Exception:  # noqa: BLE001 - a listener never fails the ingest it hears of
+                log.warning("ingest listener %r failed", listener, exc_info=True)
+
+    def roots(self, name: str) -> dict[str, list[str]]:
+        """The folders whose files `name` holds (texts left out), each with the relative paths of
+        its indexed files, sorted: one record per file, not a scan of every chunk."""
+        found: dict[str, list[str]] = {}
+        for _, p in self.store.scroll(name, Filters(visible=True, first_chunks=True), ["root", "path"]):
+            if p.get("root") and p["root"] != TEXTS_ROOT:
+                found.setdefault(p["root"], []).append(p.get("path", ""))
+        return {root: sorted(paths) for root, paths in sorted(found.items())}
 
     def ingest_texts(
         self,
@@ -150,12 +193,7 @@ class Engine:
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
         name = validate_collection_name(collection or self.settings.collection)
-        options = IngestOptions(
-            collection=name,
-            chunk_tokens=self.settings.chunk_tokens,
-            chunk_overlap=self.settings.chunk_overlap,
-            dry_run=dry_run,
-        )
+        options = self._options(name, dry_run)
         return self._locked_ingest(
             name, lambda enc: ingest_texts(docs, store=self.store, encoder=enc, options=options, progress=progress)
         )
@@ -171,13 +209,18 @@ class Engine:
         """Documents listed as (doc_id, size) and read by `load(doc_id)` as the pipeline needs them:
         for corpora too large to hold in memory (the evaluation's)."""
         name = validate_collection_name(collection or self.settings.collection)
-        options = IngestOptions(
-            collection=name,
-            chunk_tokens=self.settings.chunk_tokens,
-            chunk_overlap=self.settings.chunk_overlap,
-        )
+        options = self._options(name, dry_run=False)
         return self._locked_ingest(
             name, lambda enc: ingest_source(docs, load, store=self.store, encoder=enc, options=options, progress=progress)
+        )
+
+    def _options(self, name: str, dry_run: bool, *, files: bool = False) -> IngestOptions:
+        """The ingest options the settings give, once for every kind of ingest (`files`: with the
+        walk's size limit and ignore patterns)."""
+        s = self.settings
+        extra = {"walk": WalkOptions(max_file_bytes=s.max_file_bytes, extra_ignores=tuple(s.ignore))} if files else {}
+        return IngestOptions(
+            collection=name, chunk_tokens=s.chunk_tokens, chunk_overlap=s.chunk_overlap, dry_run=dry_run, **extra
         )
 
     def _locked_ingest(self, name: str, run: Callable[[Encoder | LazyEncoder], IngestReport]) -> IngestReport:

@@ -131,16 +131,6 @@ def register(mcp: MCPServer) -> None:
             report = await run(
                 app.engine.ingest, str(target), collection=collection, dry_run=dry_run, progress=report_progress
             )
-            if target.is_file() and report.skipped and not (report.added or report.changed or report.unchanged):
-                reason = report.skipped[0].reason
-                hint = (
-                    "Files that hold credentials are never indexed; move the secret out of the file "
-                    "(into the environment or a secret manager) to index the rest"
-                    if reason.startswith("secret ")
-                    else "Only text files (UTF-8) and PDFs under the size limit (GROUNDMCP_MAX_FILE_BYTES) "
-                    "can be indexed"
-                )
-                raise ToolError(f"{path} was not ingested: {reason}. {hint}; nothing was changed.")
         else:
             docs = [(d.id, d.text) for d in texts or []]
             report = await run(
