@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     batch_size: int = Field(32, ge=1, le=4096)
+    release_memory: bool = Field(
+        True,
+        description="Give memory back to the OS after each batch encode (glibc: a fixed mmap "
+        "threshold and malloc_trim). Off keeps the allocator's defaults: faster by nothing "
+        "measurable, and about 1 GB more resident after an ingest of a few thousand passages.",
+    )
 
     # Chunking and ingest
     chunk_tokens: int = Field(256, ge=32, le=8192, description="Chunk size in encoder tokens.")

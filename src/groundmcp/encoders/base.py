@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .memory import release_freed_memory
+
 CHARS_PER_TOKEN_CAP = 16
 """Texts longer than max_tokens * this many characters are clipped before tokenising: the model
 truncates to max_tokens anyway, and tokenising megabytes only to throw them away is waste."""
@@ -21,6 +23,10 @@ class Encoder(ABC):
     max_tokens: int  # the model's limit, special tokens included
     special_tokens: int = 0  # tokens the model adds to every text ([CLS], [SEP], ...)
     batch_size: int = 32
+    release_memory: bool = True
+    """Hand the allocator's free pages back to the OS after each encode of a full batch or more
+    (encoders/memory.py): a batch's activations are large, and kept they would hold the process
+    at its busiest size long after an ingest. Single queries never pay for it."""
 
     @abstractmethod
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
@@ -67,6 +73,8 @@ class Encoder(ABC):
             out[idx] = vecs
             if on_batch is not None:
                 on_batch(len(idx))
+        if self.release_memory and len(clipped) >= self.batch_size:
+            release_freed_memory()
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out

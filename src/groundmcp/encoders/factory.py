@@ -14,4 +14,5 @@ def load_encoder(settings: Settings) -> Encoder:
         device=settings.device,
         precision=settings.precision,
         batch_size=settings.batch_size,
+        release_memory=settings.release_memory,
     )

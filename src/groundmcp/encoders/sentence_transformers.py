@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import GroundError
 from .base import CHARS_PER_TOKEN_CAP, Encoder
 from .device import pick_device, pick_dtype
+from .memory import keep_large_blocks_mapped
 from .query_threads import OneThreadWorkers
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class SentenceTransformerEncoder(Encoder):
         precision: str = "auto",
         batch_size: int = 32,
         max_tokens: int | None = None,
+        release_memory: bool = True,
     ) -> None:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -77,6 +79,9 @@ class SentenceTransformerEncoder(Encoder):
         ) else self._model.get_sentence_embedding_dimension()
         self.dim = int(dim)
         self.batch_size = batch_size
+        self.release_memory = release_memory
+        if release_memory:
+            keep_large_blocks_mapped()  # batches' activations then never fragment the heap
         self._count = _token_counter(self._model.tokenizer)
         self.special_tokens = len(self._model.tokenizer("")["input_ids"])
         prompts = getattr(self._model, "prompts", {}) or {}
