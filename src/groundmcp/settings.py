@@ -122,6 +122,14 @@ class Settings(BaseSettings):
         1000, ge=1, description="Open HTTP connections at most; past it the one waiting longest for "
         "its request head is closed, or the new one if all are serving requests."
     )
+    watch: bool = Field(
+        True, description="While a server runs, re-ingest each collection's folders when files under "
+        "them change (saves, checkouts, .gitignore edits); false turns watching off."
+    )
+    watch_exclude: list[str] = Field(
+        default_factory=list, description="Collections (names or globs, JSON list) the server does not "
+        "watch, e.g. [\"scratch-*\"]."
+    )
 
     @field_validator("http_tokens", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from ..engine import Engine
 from ..prompts import grounded_answer
 from ..settings import Settings
 from ..tools import arguments, collections, embed, ingest, rerank, search
+from ..watch import Watcher
 from . import completions, resources
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,14 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         # tool call that needs it waits on the engine's lock instead. Then ready its fast path
         # for single queries (searches until then take the normal one).
         threading.Thread(target=_load_encoder, args=(eng,), name="encoder-load", daemon=True).start()
+        # Re-ingest the collections' folders as their files change (watch/); it logs its failures
+        # to stderr and retries, and never stops the server.
+        watcher = Watcher.for_settings(eng, settings).start() if settings.watch else None
         try:
             yield AppState(settings=settings, engine=eng, roots=resolve_roots(settings))
         finally:
+            if watcher is not None:
+                await anyio.to_thread.run_sync(watcher.stop)
             if own:
                 eng.close()
 
