@@ -158,6 +158,20 @@ def test_a_gitignore_edit_removes_what_it_now_ignores_and_git_internals_do_no_wo
     assert relevant_paths(root, [(2, str(root / ".git" / "index")), (1, str(root / "src" / "a.py"))]) == {"src/a.py"}
 
 
+def test_events_that_cannot_change_the_index_are_dropped(tmp_path):
+    """.git internals, the index's own folder, binary files, and paths through a symlink that
+    leads out of the root (the walk never follows one)."""
+    root, outside = (tmp_path / "root").resolve(), (tmp_path / "outside").resolve()
+    (root / "src").mkdir(parents=True)
+    outside.mkdir()
+    (root / "out").symlink_to(outside, target_is_directory=True)
+    (root / "in").symlink_to(root / "src", target_is_directory=True)
+    events = [(2, str(root / p)) for p in (".git/HEAD", "sub/.git/index", "data/x", "logo.png", "out/a.py",
+                                               "in/b.py", "src/c.py", "README.md")]
+    events.append((2, str(outside / "d.py")))
+    assert relevant_paths(root, events, skip=[root / "data"]) == {"in/b.py", "src/c.py", "README.md"}
+
+
 def test_branch_switches_and_stash_converge_to_a_clean_ingest(engine, watcher, tmp_path):
     """A real repository (click's source); a branch that changes, adds and deletes three dozen
     files; checkouts back and forth and a stash while the watcher runs. Each time the collection

@@ -5,8 +5,8 @@ own thread collects events all the time, also while a refresh runs, so none is l
 batches. A batch closes STEP_MS after the last event, or MAX_BATCH_MS after its first whatever keeps
 coming; while git holds the index lock (a checkout, a rebase) it waits, up to GIT_WAIT_S, and keeps
 collecting. Then `refresh(root, paths, everything)` runs on this thread: `paths` are the batch's
-relevant paths (batch.py), `everything` says events may have been missed (the first batch, or after
-the watch was restarted), so the whole root is to be checked.
+relevant paths (batch.py), `everything` says events may have been missed (after the watch was
+restarted, or at start when asked with `catch_up`), so the whole root is to be checked.
 
 Nothing here kills the process: a refresh that fails is retried after a back-off, with the paths
 kept; a watch that fails (the folder was removed, the OS's watch limit) is started again after a
@@ -43,7 +43,7 @@ def backoff(failures: int) -> float:
 class RootWatch:
     """Watch `root` (resolved) on a thread of its own until `stop`; see the module docstring."""
 
-    def __init__(self, root: Path, refresh: Refresh, *, skip: Sequence[Path] = (), catch_up: bool = True) -> None:
+    def __init__(self, root: Path, refresh: Refresh, *, skip: Sequence[Path] = (), catch_up: bool = False) -> None:
         self.root = root
         self._refresh = refresh
         self._skip = tuple(skip)
