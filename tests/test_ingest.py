@@ -200,7 +200,8 @@ def test_dry_run_on_an_existing_index_changes_nothing(store, project, hashing_en
 
 
 def test_texts_ingest_incrementally_and_leave_files_alone(store, project, hashing_encoder):
-    from groundmcp.ingest.pipeline import TEXTS_ROOT, ingest_texts
+    from groundmcp.ingest.pipeline import ingest_texts
+    from groundmcp.record import TEXTS_ROOT
 
     run(store, hashing_encoder, project)
     files = store.count("t", Filters(roots=[str(project.resolve())]))

@@ -18,7 +18,8 @@ from groundmcp.ingest import manifest as manifest_module
 from groundmcp.ingest import pipeline
 from groundmcp.ingest.manifest import load_ids, load_manifest
 from groundmcp.ingest.model import LazyEncoder
-from groundmcp.ingest.pipeline import EMPTY_KIND, IngestOptions, ingest_path, ingest_texts
+from groundmcp.ingest.pipeline import IngestOptions, ingest_path, ingest_texts
+from groundmcp.record import EMPTY_KIND
 from groundmcp.search.engine import SearchRequest
 from groundmcp.settings import Settings
 from groundmcp.sparse import query_vector

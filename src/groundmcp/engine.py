@@ -19,9 +19,10 @@ from .encoders.base import Encoder
 from .encoders.sentence_transformers import canonical_name
 from .errors import CollectionNotFound, GroundError, InputError
 from .ingest.model import LazyEncoder
-from .ingest.pipeline import EMPTY_KIND, TEXTS_ROOT, IngestOptions, ingest_path, ingest_source, ingest_texts
+from .ingest.pipeline import IngestOptions, ingest_path, ingest_source, ingest_texts
 from .ingest.report import IngestProgress, IngestReport
 from .ingest.walk import WalkOptions, resolve_root
+from .record import EMPTY_KIND, TEXTS_ROOT, P
 from .rerank.base import Reranker
 from .rerank.factory import load_reranker
 from .search.engine import CollectionInfoCache, SearchHit, SearchRequest, path_filters, search
@@ -179,9 +180,9 @@ class Engine:
         """The folders whose files `name` holds (texts left out), each with the relative paths of
         its indexed files, sorted: one record per file, not a scan of every chunk."""
         found: dict[str, list[str]] = {}
-        for _, p in self.store.scroll(name, Filters(visible=True, first_chunks=True), ["root", "path"]):
-            if p.get("root") and p["root"] != TEXTS_ROOT:
-                found.setdefault(p["root"], []).append(p.get("path", ""))
+        for _, p in self.store.scroll(name, Filters(visible=True, first_chunks=True), [P.ROOT, P.PATH]):
+            if p.get(P.ROOT) and p[P.ROOT] != TEXTS_ROOT:
+                found.setdefault(p[P.ROOT], []).append(p.get(P.PATH, ""))
         return {root: sorted(paths) for root, paths in sorted(found.items())}
 
     def ingest_texts(
@@ -252,8 +253,8 @@ class Engine:
 
     def file_paths(self, name: str) -> list[tuple[str, str]]:
         """(path, language) of each indexed file: one record per file, not a scan of every chunk."""
-        rows = self.store.scroll(name, Filters(visible=True, first_chunks=True), ["path", "language"])
-        return [(p.get("path", ""), p.get("language", "")) for _, p in rows]
+        rows = self.store.scroll(name, Filters(visible=True, first_chunks=True), [P.PATH, P.LANGUAGE])
+        return [(p.get(P.PATH, ""), p.get(P.LANGUAGE, "")) for _, p in rows]
 
     def optimize_if_large(self, name: str) -> bool:
         """Build the HNSW index of `name` when it holds OPTIMIZE_MIN_POINTS or more points (blocking:
@@ -304,13 +305,13 @@ class Engine:
         empty: set[tuple[str, str]] = set()
         languages: Counter[str] = Counter()
         kinds: Counter[str] = Counter()
-        for _, p in self.store.scroll(name, Filters(visible=True), ["root", "path", "language", "kind"]):
-            if p["kind"] == EMPTY_KIND:  # the record of a file with no chunk
-                empty.add((p["root"], p["path"]))
+        for _, p in self.store.scroll(name, Filters(visible=True), [P.ROOT, P.PATH, P.LANGUAGE, P.KIND]):
+            if p[P.KIND] == EMPTY_KIND:  # the record of a file with no chunk
+                empty.add((p[P.ROOT], p[P.PATH]))
                 continue
-            files[(p["root"], p["path"])] = p["language"]
-            languages[p["language"]] += 1
-            kinds[p["kind"]] += 1
+            files[(p[P.ROOT], p[P.PATH])] = p[P.LANGUAGE]
+            languages[p[P.LANGUAGE]] += 1
+            kinds[p[P.KIND]] += 1
         disk_bytes, updated = self._on_disk(name)
         return CollectionStats(
             name=name,
@@ -334,12 +335,12 @@ class Engine:
         self.store.info(name)
         filters, spec = path_filters(glob)
         found: dict[tuple[str, str], list] = {}
-        fields = ["root", "path", "language", "kind"]
+        fields = [P.ROOT, P.PATH, P.LANGUAGE, P.KIND]
         for _, p in self.store.scroll(name, Filters(under=filters.under, exts=filters.exts, visible=True), fields):
-            if spec is not None and not spec.match_file(p["path"]):
+            if spec is not None and not spec.match_file(p[P.PATH]):
                 continue
-            row = found.setdefault((p["root"], p["path"]), [p["language"], p["kind"], 0])
-            if p["kind"] == EMPTY_KIND:
+            row = found.setdefault((p[P.ROOT], p[P.PATH]), [p[P.LANGUAGE], p[P.KIND], 0])
+            if p[P.KIND] == EMPTY_KIND:
                 row[:2] = ["", EMPTY_KIND]
             else:
                 row[2] += 1

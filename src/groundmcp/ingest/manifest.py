@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ..record import MANIFEST_FIELDS, P
 from ..store.base import Filters, Store
 
-MANIFEST_FIELDS = ("path", "file_hash", "chunking", "file_size", "file_mtime_ns")
 IDS_BATCH = 512  # paths per scroll in load_ids
 
 Version = tuple[str, str]  # (content hash, chunking key) of one indexed version of a file
@@ -32,10 +32,10 @@ Legacy = Callable[[str], str]  # path -> the chunking key of its chunks that wer
 
 
 def version_of(payload: dict, legacy: Legacy | None) -> Version:
-    key = payload.get("chunking")
+    key = payload.get(P.CHUNKING)
     if key is None:
-        key = legacy(payload["path"]) if legacy else ""
-    return payload["file_hash"], key
+        key = legacy(payload[P.PATH]) if legacy else ""
+    return payload[P.FILE_HASH], key
 
 
 @dataclass(slots=True)
@@ -91,12 +91,12 @@ def load_manifest(
     files: dict[str, FileState] = {}
     wanted = Filters(roots=[root], visible=True, first_chunks=not ids)
     for point_id, payload in store.scroll(collection, wanted, MANIFEST_FIELDS):
-        state = files.setdefault(payload["path"], FileState(ids_loaded=ids))
+        state = files.setdefault(payload[P.PATH], FileState(ids_loaded=ids))
         version = state.ids_by_version.setdefault(version_of(payload, legacy), [])
         if ids:
             version.append(point_id)
-        state.size = payload.get("file_size", -1)
-        state.mtime_ns = payload.get("file_mtime_ns", -1)
+        state.size = payload.get(P.FILE_SIZE, -1)
+        state.mtime_ns = payload.get(P.FILE_MTIME_NS, -1)
     return files
 
 
@@ -118,7 +118,7 @@ def load_ids(
         found: dict[str, dict[Version, list[str]]] = {p: {} for p in batch}
         wanted = Filters(roots=[root], paths=batch, visible=True)
         for point_id, payload in store.scroll(collection, wanted, ("path", "file_hash", "chunking")):
-            found[payload["path"]].setdefault(version_of(payload, legacy), []).append(point_id)
+            found[payload[P.PATH]].setdefault(version_of(payload, legacy), []).append(point_id)
         for path in batch:
             files[path].ids_by_version = found[path]
             files[path].ids_loaded = True

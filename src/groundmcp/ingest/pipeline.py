@@ -27,6 +27,7 @@ from ..chunking.base import Chunk
 from ..collections import open_or_create
 from ..encoders.base import Encoder
 from ..errors import InputError
+from ..record import EMPTY_KIND, TEXTS_ROOT, ChunkRecord
 from ..sparse import document_vector
 from ..store.base import Filters, PointData, SparseVec, Store
 from .datalike import data_like
@@ -39,8 +40,6 @@ from .threads import DONE, put, drain, start
 from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk
 
 FIRST_WINDOW_CHUNKS = 64
-TEXTS_ROOT = "texts:"  # the root recorded for documents ingested as texts, not files
-EMPTY_KIND = "empty"  # payload `kind` of the point that records a file with no chunk
 _ID_NAMESPACE = uuid.UUID("6f1c7a4e-2b0d-4c59-9a43-5d3e8f0b7c21")
 
 
@@ -140,7 +139,7 @@ def ingest_path(
         legacy=options.legacy_chunking,
     )
     loader = functools.partial(_load, options=options.walk)
-    _run(todo, loader, manifest, gone, store, model, options, root, report, progress)
+    _Run(store, model, options, root, manifest, report, _Ticker(progress, len(todo))).run(todo, loader, gone)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -186,7 +185,8 @@ def ingest_source(
     manifest = _open(store, model, options, TEXTS_ROOT, report, ids=True)
     todo = [FileEntry(doc_id, Path(doc_id), size, 0) for doc_id, size in docs]
     report.files_seen = len(todo)
-    _run(todo, lambda e: load(e.path), manifest, [], store, model, options, TEXTS_ROOT, report, progress)
+    run = _Run(store, model, options, TEXTS_ROOT, manifest, report, _Ticker(progress, len(todo)))
+    run.run(todo, lambda e: load(e.path), [])
     report.seconds = time.perf_counter() - started
     return report
 
@@ -206,78 +206,135 @@ def _open(store, model: EncoderSlot, options, root, report, *, ids: bool) -> dic
     return load_manifest(store, options.collection, root, ids=ids, legacy=options.legacy_chunking)
 
 
-def _run(todo, loader, manifest, gone, store, model, options, root, report, progress) -> None:
-    tick = _Ticker(progress, len(todo))
-    tick()  # the walk's count, so a progress bar knows its total before the first file is done
-    stop = threading.Event()  # set when this thread fails, so the helpers stop waiting on it
-    prepared: queue.Queue = queue.Queue(maxsize=64)
-    preparer = start(_prepare, todo, loader, manifest, model, options, report, prepared, stop)
-    try:
-        if options.dry_run:
-            for work in drain(prepared, preparer):
+@dataclass(slots=True)
+class _Run:
+    """One ingest's shared state, and its stages as methods. Three threads work on it:
+
+    - the caller's thread runs `run`: it starts the preparer, encodes windows of chunks and hands
+      them to the writer (`_encode_and_write`), then deletes removed files;
+    - the preparer thread (`_prepare`) reads, hashes and chunks each file;
+    - the writer thread (`_write`) upserts, publishes and retires each window's points.
+
+    Each field of the report has one writing thread (see IngestReport), and the caller's thread
+    reads the report only after the other two have ended.
+    """
+
+    store: Store
+    model: EncoderSlot
+    options: IngestOptions
+    root: str
+    manifest: dict[str, FileState]
+    report: IngestReport
+    tick: _Ticker
+    stop: threading.Event = field(default_factory=threading.Event)  # set when the caller fails
+
+    def run(self, todo: list[FileEntry], loader: Callable[[FileEntry], bytes | Skipped], gone: list[str]) -> None:
+        self.tick()  # the walk's count, so a progress bar knows its total before the first file is done
+        prepared: queue.Queue = queue.Queue(maxsize=64)
+        preparer = start(self._prepare, todo, loader, prepared)
+        report = self.report
+        try:
+            if self.options.dry_run:
+                for work in drain(prepared, preparer):  # the writer's part, without writing
+                    report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
+                    report.chunks_removed += len(work.old.ids_besides(work.version)) if work.old else 0
+                    self.tick(files=1)
+            else:
+                self._encode_and_write(prepared, preparer)
+                ids_gone = [i for p in gone for i in self.manifest[p].ids]
+                if ids_gone:
+                    self.store.delete(self.options.collection, ids=ids_gone)
+        finally:
+            self.stop.set()
+        report.removed = list(gone)
+        report.chunks_removed += sum(len(self.manifest[p].ids) for p in gone)
+
+    def _encode_and_write(self, prepared: queue.Queue, preparer) -> None:
+        writes: queue.Queue = queue.Queue(maxsize=2)
+        writer = start(self._write, writes)
+        try:
+            for window in _windows(drain(prepared, preparer), self.options.window_chunks):
+                chunks = [c for w in window for c in w.chunks]
+                t0 = time.perf_counter()
+                texts = [c.embed_text for c in chunks]
+                encode = self.model.get().encode_documents
+                dense = encode(texts, on_batch=lambda n: self.tick(encoded=n)) if chunks else None
+                self.report.encode_seconds += time.perf_counter() - t0
+                put(writes, (window, dense), writer, self.stop)
+        finally:
+            if writer.is_alive():
+                put(writes, DONE, writer, self.stop, force=True)
+            writer.join_and_raise()
+
+    def _prepare(self, todo: list[FileEntry], loader, out: queue.Queue) -> None:
+        """Read, hash and chunk each file; hand on the ones whose content changed; then DONE (so the
+        consumer ends at once rather than when a wait for more times out: 0.1 s of a one-file ingest)."""
+        manifest, model, options, report, stop = self.manifest, self.model, self.options, self.report, self.stop
+        for entry in todo:
+            data = loader(entry)
+            old = manifest.get(entry.path)
+            if isinstance(data, Skipped):
+                report.skipped.append(data)
+                if old is not None:  # indexed before, unreadable now: drop it
+                    put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
+                continue
+            file_hash = hashlib.sha256(data).hexdigest()
+            version = (file_hash, options.chunking(entry.path))
+            if old is not None and old.versions == {version}:
+                report.unchanged += 1  # touched, not changed
+                continue
+            if old is not None and version in old.versions:
+                put(out, _FileWork(entry, *version, [], [], 0, old), None, stop)  # finish a swap
+                continue
+            chunks = _chunks(entry, data, model, options)
+            if isinstance(chunks, Skipped):
+                report.skipped.append(chunks)
+                if old is not None:  # indexed before, left out now: drop it
+                    put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
+                continue
+            encoder = model.get()  # loaded by _chunks
+            tokens = sum(min(encoder.count_tokens(c.embed_text), encoder.max_tokens) for c in chunks)
+            sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
+            work = _FileWork(entry, *version, chunks, sparse, tokens, old, empty=not chunks)
+            if not put(out, work, None, stop):
+                return
+        put(out, DONE, None, stop)
+
+    def _write(self, inbox: queue.Queue) -> None:
+        """Upsert each window's points unpublished, then publish the new versions and retire the
+        ones they replace in one step (see the module docstring for why a kill is safe)."""
+        store, collection, root, report, tick = self.store, self.options.collection, self.root, self.report, self.tick
+        while (item := inbox.get()) is not DONE:
+            window, dense = item
+            points: list[PointData] = []
+            row = 0
+            for work in window:
+                for i, (chunk, sparse) in enumerate(zip(work.chunks, work.sparse, strict=True)):
+                    payload = _payload(root, work, chunk, i)
+                    points.append(PointData(point_id(root, chunk.path, work.version, i), dense[row].tolist(), sparse, payload))
+                    row += 1
+                if work.empty:
+                    points.append(empty_record(root, work))
+            if points:
+                store.upsert(collection, points)
+            published = [w for w in window if w.chunks or w.empty]
+            written = {p.id for p in points}  # never retire what was just written, whatever the ids
+            stale = [i for w in window if w.old for i in w.old.ids_besides(w.version) if i not in written]
+            # One step for searches: the new versions appear and the ones they replace go together.
+            if published:
+                new_versions = Filters(
+                    roots=[root],
+                    paths=[w.entry.path for w in published],
+                    file_hashes=sorted({w.file_hash for w in published}),
+                    visible=False,
+                )
+                store.publish(collection, new_versions, stale)
+            elif stale:
+                store.delete(collection, ids=stale)
+            for work in window:
                 report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
-                report.chunks_removed += len(work.old.ids_besides(work.version)) if work.old else 0  # as _write
-                tick(files=1)
-        else:
-            _encode_and_write(store, model, options, root, report, tick, prepared, preparer, stop)
-            ids_gone = [i for p in gone for i in manifest[p].ids]
-            if ids_gone:
-                store.delete(options.collection, ids=ids_gone)
-    finally:
-        stop.set()
-    report.removed = list(gone)
-    report.chunks_removed += sum(len(manifest[p].ids) for p in gone)
-
-
-def _encode_and_write(store, model: EncoderSlot, options, root, report, tick, prepared, preparer, stop) -> None:
-    writes: queue.Queue = queue.Queue(maxsize=2)
-    writer = start(_write, store, options.collection, root, writes, report, tick)
-    try:
-        for window in _windows(drain(prepared, preparer), options.window_chunks):
-            chunks = [c for w in window for c in w.chunks]
-            t0 = time.perf_counter()
-            texts = [c.embed_text for c in chunks]
-            dense = model.get().encode_documents(texts, on_batch=lambda n: tick(encoded=n)) if chunks else None
-            report.encode_seconds += time.perf_counter() - t0
-            put(writes, (window, dense), writer, stop)
-    finally:
-        if writer.is_alive():
-            put(writes, DONE, writer, stop, force=True)
-        writer.join_and_raise()
-
-
-def _prepare(todo, loader, manifest, model: EncoderSlot, options, report, out: queue.Queue, stop) -> None:
-    """Read, hash and chunk each file; hand on the ones whose content changed; then DONE (so the
-    consumer ends at once rather than when a wait for more times out: 0.1 s of a one-file ingest)."""
-    for entry in todo:
-        data = loader(entry)
-        old = manifest.get(entry.path)
-        if isinstance(data, Skipped):
-            report.skipped.append(data)
-            if old is not None:  # indexed before, unreadable now: drop it
-                put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
-            continue
-        file_hash = hashlib.sha256(data).hexdigest()
-        version = (file_hash, options.chunking(entry.path))
-        if old is not None and old.versions == {version}:
-            report.unchanged += 1  # touched, not changed
-            continue
-        if old is not None and version in old.versions:
-            put(out, _FileWork(entry, *version, [], [], 0, old), None, stop)  # finish a swap
-            continue
-        chunks = _chunks(entry, data, model, options)
-        if isinstance(chunks, Skipped):
-            report.skipped.append(chunks)
-            if old is not None:  # indexed before, left out now: drop it
-                put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
-            continue
-        encoder = model.get()  # loaded by _chunks
-        tokens = sum(min(encoder.count_tokens(c.embed_text), encoder.max_tokens) for c in chunks)
-        sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
-        work = _FileWork(entry, *version, chunks, sparse, tokens, old, empty=not chunks)
-        if not put(out, work, None, stop):
-            return
-    put(out, DONE, None, stop)
+                report.chunks_removed += len(work.old.ids_besides(work.version)) if work.old else 0
+            tick(files=len(window), written=len(points))
 
 
 def _chunks(entry: FileEntry, data: bytes, model: EncoderSlot, options: IngestOptions) -> list[Chunk] | Skipped:
@@ -332,40 +389,6 @@ def _windows(works: Iterator[_FileWork], size: int) -> Iterator[list[_FileWork]]
         yield window
 
 
-def _write(store: Store, collection: str, root: str, inbox: queue.Queue, report, tick) -> None:
-    while (item := inbox.get()) is not DONE:
-        window, dense = item
-        points: list[PointData] = []
-        row = 0
-        for work in window:
-            for i, (chunk, sparse) in enumerate(zip(work.chunks, work.sparse, strict=True)):
-                payload = _payload(root, work, chunk, i)
-                points.append(PointData(point_id(root, chunk.path, work.version, i), dense[row].tolist(), sparse, payload))
-                row += 1
-            if work.empty:
-                points.append(empty_record(root, work))
-        if points:
-            store.upsert(collection, points)
-        published = [w for w in window if w.chunks or w.empty]
-        written = {p.id for p in points}  # never retire what was just written, whatever the ids
-        stale = [i for w in window if w.old for i in w.old.ids_besides(w.version) if i not in written]
-        # One step for searches: the new versions appear and the ones they replace go together.
-        if published:
-            new_versions = Filters(
-                roots=[root],
-                paths=[w.entry.path for w in published],
-                file_hashes=sorted({w.file_hash for w in published}),
-                visible=False,
-            )
-            store.publish(collection, new_versions, stale)
-        elif stale:
-            store.delete(collection, ids=stale)
-        for work in window:
-            report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
-            report.chunks_removed += len(work.old.ids_besides(work.version)) if work.old else 0
-        tick(files=len(window), written=len(points))
-
-
 def empty_record(root: str, work: _FileWork) -> PointData:
     """The point that records a file with no chunk, so the next run knows it as it knows any file
     (by stat, then hash) and does not read it again. It has no vectors, so no search finds it; it
@@ -376,27 +399,23 @@ def empty_record(root: str, work: _FileWork) -> PointData:
 
 
 def _payload(root: str, work: _FileWork, chunk: Chunk, index: int) -> dict:
-    parts = chunk.path.split("/")
-    return {
-        "root": root,
-        "path": chunk.path,
-        "dirs": ["/".join(parts[:n]) for n in range(1, len(parts))],
-        "ext": ("." + parts[-1].rsplit(".", 1)[1].lower()) if "." in parts[-1] else "",
-        "language": chunk.language,
-        "kind": chunk.kind,
-        "symbol": chunk.symbol,
-        "start_line": chunk.start_line,
-        "end_line": chunk.end_line,
-        "page": chunk.page,
-        "header": chunk.header,
-        "text": chunk.text,
-        "chunk_index": index,  # chunk 0 carries the file's stat and hash for the manifest
-        "file_hash": work.file_hash,
-        "chunking": work.chunking,
-        "file_size": work.entry.size,
-        "file_mtime_ns": work.entry.mtime_ns,
-        "visible": False,
-    }
+    return ChunkRecord(
+        root=root,
+        path=chunk.path,
+        language=chunk.language,
+        kind=chunk.kind,
+        symbol=chunk.symbol,
+        start_line=chunk.start_line,
+        end_line=chunk.end_line,
+        text=chunk.text,
+        chunk_index=index,  # chunk 0 carries the file's stat and hash for the manifest
+        header=chunk.header,
+        page=chunk.page,
+        file_hash=work.file_hash,
+        chunking=work.chunking,
+        file_size=work.entry.size,
+        file_mtime_ns=work.entry.mtime_ns,
+    ).to_payload()
 
 
 class _Ticker:

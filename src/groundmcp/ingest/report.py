@@ -19,6 +19,18 @@ class IngestProgress(NamedTuple):
 
 @dataclass(slots=True)
 class IngestReport:
+    """Who writes which field while an ingest runs (pipeline._Run), so no two threads share one:
+
+    - the caller's thread, before the others start and after they end: collection, root, dry_run,
+      files_seen, leftovers_dropped, removed, seconds, and `unchanged` for files the walk's stat
+      settles; `encode_seconds` while it encodes;
+    - the preparer thread: skipped, and `unchanged` for files whose content hash settles them;
+    - the writer thread (in a dry run, the caller's): added, changed, rechunked, empty, chunks,
+      tokens, and chunks_removed for replaced versions; the caller adds removed files' chunks
+      after the writer has ended.
+
+    The caller reads the report only after the other threads have ended."""
+
     collection: str
     root: str
     dry_run: bool = False

@@ -13,6 +13,7 @@ import pathspec
 
 from ..collections import check_compatible
 from ..encoders.base import Encoder
+from ..record import ChunkRecord
 from ..rerank.base import Reranker
 from ..errors import CollectionNotFound, IncompatibleCollection, InputError
 from ..sparse import query_vector
@@ -294,18 +295,18 @@ def path_filters(path_glob: str | None) -> tuple[Filters, pathspec.PathSpec | No
 
 
 def hit_from_payload(hit: ScoredHit) -> SearchHit:
-    p = hit.payload
+    r = ChunkRecord.from_payload(hit.payload)
     return SearchHit(
         id=hit.id,
         score=hit.score,
-        path=p["path"],
-        root=p.get("root", ""),
-        start_line=p.get("start_line", 0),
-        end_line=p.get("end_line", 0),
-        language=p.get("language", ""),
-        kind=p.get("kind", ""),
-        symbol=p.get("symbol", ""),
-        text=p.get("text", ""),
-        header=p.get("header", ""),
-        page=p.get("page"),
+        path=r.path,
+        root=r.root,
+        start_line=r.start_line,
+        end_line=r.end_line,
+        language=r.language,
+        kind=r.kind,
+        symbol=r.symbol,
+        text=r.text,
+        header=r.header,
+        page=r.page,
     )

@@ -17,7 +17,7 @@ import pathspec
 
 from ..chunking.languages import language_for
 from ..errors import InputError
-from ..ingest.pipeline import EMPTY_KIND
+from ..record import EMPTY_KIND, P
 from ..store.base import Filters, Store
 
 # Names people type for a language, beyond its own name and its file extensions (`py`, `ts`, ...,
@@ -71,11 +71,11 @@ def read_facets(store: Store, collection: str) -> Facets:
     same in all its chunks."""
     languages: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
-    for _, p in store.scroll(collection, Filters(visible=True, first_chunks=True), ["language", "kind"]):
-        if p.get("kind") == EMPTY_KIND:
+    for _, p in store.scroll(collection, Filters(visible=True, first_chunks=True), [P.LANGUAGE, P.KIND]):
+        if p.get(P.KIND) == EMPTY_KIND:
             continue
-        languages[p.get("language", "")] += 1
-        kinds[p.get("kind", "")] += 1
+        languages[p.get(P.LANGUAGE, "")] += 1
+        kinds[p.get(P.KIND, "")] += 1
     return Facets(dict(languages.most_common()), dict(kinds.most_common()))
 
 
@@ -122,7 +122,7 @@ def glob_matches_a_file(store: Store, collection: str, filters: Filters, spec: p
     if spec is None:
         return store.count(collection, narrowed) > 0
     files = Filters(under=filters.under, exts=filters.exts, visible=True, first_chunks=True)
-    return any(spec.match_file(p["path"]) for _, p in store.scroll(collection, files, ["path"]))
+    return any(spec.match_file(p[P.PATH]) for _, p in store.scroll(collection, files, [P.PATH]))
 
 
 def glob_error(glob: str, collection: str) -> InputError:

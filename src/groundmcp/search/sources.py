@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..ingest.nofollow import Unsafe, read_regular
-from ..ingest.pipeline import TEXTS_ROOT
+from ..record import TEXTS_ROOT, P
 from ..ingest.read import decode_text
 from ..ingest.secrets import find_secret_in_file, secret_file
 from ..ingest.walk import Skipped
@@ -36,7 +36,7 @@ def chunks_by_id(store: Store, collection: str, ids: list[str]) -> list[SearchHi
         raise InputError(
             f"chunk id {malformed[0]!r} is not a chunk id (a UUID like the `id` field of a search hit)"
         )
-    found = {h.id: h for h in store.retrieve(collection, ids) if h.payload.get("visible")}
+    found = {h.id: h for h in store.retrieve(collection, ids) if h.payload.get(P.VISIBLE)}
     missing = [i for i in ids if i not in found]
     if missing:
         raise InputError(
@@ -72,7 +72,7 @@ def read_lines(
     if not clean or clean.startswith("/") or ".." in clean.split("/"):
         raise InputError(f"path {path!r} must be relative to an ingested root, without '..'")
     filters = Filters(paths=[clean], roots=[root] if root else [], visible=True)
-    roots = sorted({p["root"] for _, p in store.scroll(collection, filters, ["root"])} - {TEXTS_ROOT})
+    roots = sorted({p[P.ROOT] for _, p in store.scroll(collection, filters, [P.ROOT])} - {TEXTS_ROOT})
     if not roots:
         raise InputError(
             f"{clean!r} is not an ingested file of collection {collection!r}; use a path from a search result"

@@ -1,6 +1,7 @@
 """The store interface: named collections of points with a dense and a sparse vector each.
 
-The store knows vectors and payloads, not models or files. Two backends implement it: the
+The store knows vectors and the chunk record's payload (groundmcp/record.py: the fields its filters
+and indexes name), not models or files on disk. Two backends implement it: the
 embedded Qdrant Edge engine (default, on disk) and qdrant-client (a server or cluster by URL; its
 local mode stands in for a server in tests). Ingest and search are the only callers.
 """
@@ -11,16 +12,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from groundmcp.record import BOOL_FIELDS, INTEGER_FIELDS, KEYWORD_FIELDS
+
+__all__ = [
+    "BOOL_FIELDS", "DENSE", "INTEGER_FIELDS", "KEYWORD_FIELDS", "SPARSE", "CollectionInfo", "Filters",
+    "Fusion", "PointData", "ScoredHit", "SearchMode", "SparseVec", "Store",
+]
+
 DENSE = "dense"  # name of the dense vector in every collection
 SPARSE = "sparse"  # name of the sparse (BM25-style, IDF modifier) vector
 
 SearchMode = Literal["dense", "sparse", "hybrid"]
 
-# Payload fields that carry a payload index (filters run on them). A collection made before a field
-# was added here gets its index when a store first opens it.
-KEYWORD_FIELDS = ("root", "path", "dirs", "ext", "language", "kind", "file_hash")
-BOOL_FIELDS = ("visible",)
-INTEGER_FIELDS = ("chunk_index",)
+# Payload fields that carry a payload index (KEYWORD_FIELDS, BOOL_FIELDS, INTEGER_FIELDS) are the
+# chunk record's, defined in record.py and re-exported here for the backends.
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from groundmcp.errors import CollectionNotFound, IncompatibleCollection, InputError
+from groundmcp.record import P
 from groundmcp.store.base import (
     BOOL_FIELDS,
     INTEGER_FIELDS,
@@ -17,9 +18,9 @@ from groundmcp.store.base import (
     SparseVec,
 )
 
-VISIBLE = "visible"
-KIND = "kind"
-CHUNK_INDEX = "chunk_index"  # Filters.first_chunks matches 0 here
+VISIBLE = P.VISIBLE
+KIND = P.KIND
+CHUNK_INDEX = P.CHUNK_INDEX  # Filters.first_chunks matches 0 here
 # Hybrid formulas refer to the prefetches' scores by position: dense first, sparse second.
 DENSE_SCORE, SPARSE_SCORE = "$score[0]", "$score[1]"
 # HNSW beam width at query time. The default (ef_construct, 100) cost 0.011 nDCG@10 on the public
@@ -30,13 +31,13 @@ HNSW_EF = 256
 # 6.8 ms there against 3.0 ms: brute force is right while it stays that cheap.
 EXACT_SEARCH_MAX_POINTS = 30_000
 
-_KEYWORD_FILTERS = (
-    ("root", "roots"),
-    ("path", "paths"),
-    ("ext", "exts"),
-    ("language", "languages"),
-    ("kind", "kinds"),
-    ("file_hash", "file_hashes"),
+_KEYWORD_FILTERS = (  # (payload field, Filters attribute)
+    (P.ROOT, "roots"),
+    (P.PATH, "paths"),
+    (P.EXT, "exts"),
+    (P.LANGUAGE, "languages"),
+    (P.KIND, "kinds"),
+    (P.FILE_HASH, "file_hashes"),
 )
 
 
@@ -65,7 +66,7 @@ def under_terms(filters: Filters) -> list[tuple[str, list[str]]]:
     if not filters.under:
         return []
     values = list(filters.under)
-    return [("path", values), ("dirs", values)]
+    return [(P.PATH, values), (P.DIRS, values)]
 
 
 def not_found(name: str, existing: Sequence[str], location: str) -> CollectionNotFound:
