@@ -18,7 +18,7 @@ from groundmcp.engine import Engine
 from groundmcp.eval.dataset import open_dataset
 from groundmcp.eval.metrics import score_query
 from groundmcp.eval.runner import collection_name
-from groundmcp.search.engine import PREFETCH
+from groundmcp.search.query import PREFETCH
 from groundmcp.settings import Settings
 from groundmcp.sparse import query_vector
 from groundmcp.store.base import Fusion

@@ -22,7 +22,7 @@ import sysconfig
 from collections import Counter
 from pathlib import Path
 
-from groundmcp.ingest.ignore import _default_ignores
+from groundmcp.ingest.ignore import default_ignored
 from groundmcp.ingest.walk import Skipped, walk
 
 EXTENSIONS = frozenset(".py .pyi .md .rst .txt .js .ts .c .h .cpp .go .rs .java .html".split())
@@ -32,12 +32,12 @@ def candidates(source: Path, max_bytes: int) -> list[str]:
     """Relative paths of every file under `source` that could go in the tree, sorted."""
     out = []
     for dirpath, dirnames, filenames in os.walk(source):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and not _default_ignores(d, True)]
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and not default_ignored(d, True)]
         rel_dir = os.path.relpath(dirpath, source)
         for name in filenames:
             if name.startswith(".") or os.path.splitext(name)[1].lower() not in EXTENSIONS:
                 continue
-            if _default_ignores(name, False):
+            if default_ignored(name, False):
                 continue
             full = os.path.join(dirpath, name)
             try:

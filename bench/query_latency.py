@@ -70,7 +70,7 @@ from benchutil import machine, print_machine, summary_ms, write_json
 from groundmcp.collections import open_or_create
 from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
 from groundmcp.engine import OPTIMIZE_MIN_POINTS, Engine
-from groundmcp.search.engine import SearchRequest
+from groundmcp.search.query import SearchRequest
 from groundmcp.settings import Settings
 from groundmcp.sparse import document_vector, query_vector
 from groundmcp.store.base import Filters, PointData

@@ -27,7 +27,7 @@ import numpy as np
 
 from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
 from groundmcp.rerank.fusion import RankFusionReranker
-from groundmcp.search.engine import HYBRID_FUSION
+from groundmcp.search.query import HYBRID_FUSION
 from groundmcp.rerank.late_interaction import LateInteractionReranker, TextVectors
 from groundmcp.sparse import document_vector, query_vector
 from groundmcp.store.base import PointData

@@ -28,7 +28,6 @@ def run(tmp_path, monkeypatch):
     monkeypatch.setenv("GROUNDMCP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GROUNDMCP_MODEL", "hashing-64")
     monkeypatch.setattr("groundmcp.encoders.factory.load_encoder", lambda settings: SlowHashing(dim=64, batch_size=2))
-    cli._overrides.clear()
 
     def invoke(*args: str, code: int = 0):
         result = CliRunner().invoke(cli.app, list(args))
@@ -36,7 +35,6 @@ def run(tmp_path, monkeypatch):
         return result
 
     yield invoke
-    cli._overrides.clear()
 
 
 def test_collections_name_shows_what_is_indexed(run, project):

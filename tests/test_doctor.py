@@ -29,7 +29,6 @@ def data(tmp_path_factory, real_encoder):
 
 def doctor_cli(*args: str, data_dir, monkeypatch):
     """The CLI in-process (the torch and model imports are paid once per test session)."""
-    monkeypatch.setattr(cli, "_overrides", {})  # global flags must not leak into later invocations
     return CliRunner().invoke(cli.app, list(args), env={"GROUNDMCP_DATA_DIR": str(data_dir)})
 
 

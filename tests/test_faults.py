@@ -32,7 +32,7 @@ from groundmcp.engine import Engine
 from groundmcp.errors import GroundError
 from groundmcp.ingest.pipeline import chunk_budget, point_id
 from groundmcp.ingest.walk import Skipped, walk
-from groundmcp.search.engine import SearchRequest
+from groundmcp.search.query import SearchRequest
 from groundmcp.server.app import build_server
 from groundmcp.settings import Settings
 from groundmcp.store.base import Filters, PointData, SparseVec

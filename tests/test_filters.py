@@ -7,7 +7,7 @@ import pytest
 
 from groundmcp.engine import Engine
 from groundmcp.errors import InputError
-from groundmcp.search.engine import SearchRequest
+from groundmcp.search.query import SearchRequest
 from groundmcp.settings import Settings
 
 

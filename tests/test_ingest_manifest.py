@@ -20,7 +20,7 @@ from groundmcp.ingest.manifest import load_ids, load_manifest
 from groundmcp.ingest.model import LazyEncoder
 from groundmcp.ingest.pipeline import IngestOptions, ingest_path, ingest_texts
 from groundmcp.record import EMPTY_KIND
-from groundmcp.search.engine import SearchRequest
+from groundmcp.search.query import SearchRequest
 from groundmcp.settings import Settings
 from groundmcp.sparse import query_vector
 from groundmcp.store.base import Filters

@@ -72,7 +72,7 @@ def _notebook(source: list[str], outputs: list[dict]) -> str:
 
 def test_ingest_skips_each_issue_12_attack_says_why_and_search_never_returns_the_secret(tmp_path, hashing_encoder):
     from groundmcp.engine import Engine
-    from groundmcp.search.engine import SearchRequest
+    from groundmcp.search.query import SearchRequest
     from groundmcp.settings import Settings
 
     files = {

@@ -9,7 +9,7 @@ import pytest
 from groundmcp.errors import CollectionNotFound, IncompatibleCollection, InputError
 from groundmcp.encoders.hashing import HashingEncoder
 from groundmcp.ingest.pipeline import IngestOptions, ingest_path
-from groundmcp.search.engine import SearchRequest, search
+from groundmcp.search.query import SearchRequest, search
 
 from .conftest import STDLIB_JSON, write_project
 
@@ -107,7 +107,7 @@ def test_snippet_window_centres_on_query_terms():
 
 
 def _hit(i: int, text: str):
-    from groundmcp.search.engine import SearchHit
+    from groundmcp.search.query import SearchHit
 
     return SearchHit(f"id{i}", 1.0 / (i + 1), f"src/f{i}.py", "/r", 1, text.count("\n") + 1, "python", "code", f"f{i}", text)
 
@@ -144,7 +144,7 @@ class CountingStore:
 
 
 def test_searches_read_the_collection_info_once(indexed, real_encoder):
-    from groundmcp.search.engine import CollectionInfoCache
+    from groundmcp.search.query import CollectionInfoCache
 
     counting = CountingStore(indexed)
     infos = CollectionInfoCache(counting)
@@ -156,7 +156,7 @@ def test_searches_read_the_collection_info_once(indexed, real_encoder):
 def test_search_after_ingest_and_delete_in_the_same_process_sees_the_collection_as_it_is(
     store, real_encoder, project, stdlib_json_copy
 ):
-    from groundmcp.search.engine import CollectionInfoCache
+    from groundmcp.search.query import CollectionInfoCache
 
     infos = CollectionInfoCache(store)
 
@@ -186,7 +186,7 @@ def test_search_after_ingest_and_delete_in_the_same_process_sees_the_collection_
 
 
 def test_collection_info_cache_forgets_and_expires(indexed, real_encoder):
-    from groundmcp.search.engine import CollectionInfoCache
+    from groundmcp.search.query import CollectionInfoCache
 
     now = [0.0]
     counting = CountingStore(indexed)

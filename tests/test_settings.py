@@ -7,11 +7,11 @@ from groundmcp.settings import DEFAULT_MODEL, Settings
 def test_env_vars_are_read(monkeypatch, tmp_path):
     monkeypatch.setenv("GROUNDMCP_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("GROUNDMCP_BATCH_SIZE", "8")
-    monkeypatch.setenv("GROUNDMCP_MODE", "sparse")
+    monkeypatch.setenv("GROUNDMCP_RERANKER", "none")
     s = Settings()
     assert s.data_dir == tmp_path
     assert s.batch_size == 8
-    assert s.mode == "sparse"
+    assert s.reranker == "none"
     assert s.model == DEFAULT_MODEL
 
 

@@ -10,7 +10,7 @@ import pathspec
 import pytest
 
 from groundmcp.errors import InputError
-from groundmcp.ingest.ignore import DEFAULT_IGNORES, _default_ignores, _Layer
+from groundmcp.ingest.ignore import DEFAULT_IGNORES, default_ignored, Layer
 from groundmcp.ingest.read import decode_text, is_binary, read_bytes, read_text, wants_bytes
 from groundmcp.ingest.walk import FileEntry, Skipped, WalkOptions, WalkStats, _Walker, resolve_root, walk
 
@@ -204,13 +204,13 @@ def test_prefilters_agree_with_pathspec(seed, tmp_path):
     """The joined-regex shortcuts must give exactly the verdicts of pathspec's layered checks."""
     rng = random.Random(seed)
     spec = _random_spec(rng)
-    layer = _Layer(spec)
+    layer = Layer(spec)
     for _ in range(200):
         path = _random_path(rng) + rng.choice(["", "/"])
         assert layer.verdict(path) == spec.check_file(path).include, (spec, path)
 
-    extra = _Layer(_random_spec(rng)) if seed % 2 else None
-    layers = (_Layer(_random_spec(rng)), _Layer(_random_spec(rng), strip=4), _Layer(_random_spec(rng), strip=4))
+    extra = Layer(_random_spec(rng)) if seed % 2 else None
+    layers = (Layer(_random_spec(rng)), Layer(_random_spec(rng), strip=4), Layer(_random_spec(rng), strip=4))
     walker = _Walker(tmp_path, WalkOptions(), extra, WalkStats())
     for _ in range(200):
         rel, is_dir = _random_path(rng, "sub/"), rng.random() < 0.3
@@ -220,7 +220,7 @@ def test_prefilters_agree_with_pathspec(seed, tmp_path):
             if expected is not None:
                 break
         if expected is None:
-            expected = _default_ignores(rel.rpartition("/")[2], is_dir)
+            expected = default_ignored(rel.rpartition("/")[2], is_dir)
         assert walker._ignored(layers, rel, is_dir=is_dir) == expected, (rel, is_dir)
 
 

@@ -32,7 +32,7 @@ from rich.table import Table
 from . import __version__
 from .errors import GroundError, StoreLocked
 from .ingest.report import progress_line
-from .search.engine import SearchRequest
+from .search.query import SearchRequest
 from .search.snippet import best_window
 from .settings import Settings
 
@@ -48,7 +48,6 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-_overrides: dict = {}
 SNIPPET_LINES = 8
 PROGRESS_EVERY_S = 5.0  # without a terminal, a progress line on stderr this often during an ingest
 
@@ -59,8 +58,16 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _overrides(ctx: typer.Context) -> dict:
+    """This invocation's global flags, kept on its click context (no module state to leak into the
+    next invocation in the same process)."""
+    obj = ctx.find_root().obj
+    return dict(obj) if isinstance(obj, dict) else {}
+
+
 @app.callback()
 def _global(
+    ctx: typer.Context,
     data_dir: Annotated[Optional[Path], typer.Option(help="Index directory [GROUNDMCP_DATA_DIR].")] = None,
     qdrant_url: Annotated[Optional[str], typer.Option(help="Qdrant server URL [GROUNDMCP_QDRANT_URL].")] = None,
     model: Annotated[Optional[str], typer.Option(help="Encoder: HF name or path [GROUNDMCP_MODEL].")] = None,
@@ -76,16 +83,16 @@ def _global(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     given = {"data_dir": data_dir, "qdrant_url": qdrant_url, "model": model, "device": device}
-    _overrides.update({k: v for k, v in given.items() if v is not None})
+    ctx.obj = {k: v for k, v in given.items() if v is not None}
 
 
 @contextmanager
-def _engine(lock_hint: str = "", **more):
+def _engine(ctx: typer.Context, lock_hint: str = "", **more):
     """An Engine from env + flags; expected failures become a message and exit code 1."""
     from .engine import Engine
 
     try:
-        settings = Settings(**_overrides, **{k: v for k, v in more.items() if v is not None})
+        settings = Settings(**{**_overrides(ctx), **{k: v for k, v in more.items() if v is not None}})
     except ValidationError as exc:
         msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
         err.print(f"[red]error:[/] invalid settings: {escape(msgs)}")
@@ -107,6 +114,7 @@ def _engine(lock_hint: str = "", **more):
 
 @app.command()
 def ingest(
+    ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="Folder, git checkout or single file to index.")],
     collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be encoded; write nothing.")] = False,
@@ -114,7 +122,7 @@ def ingest(
 ) -> None:
     """Index PATH incrementally: new and changed files are encoded, deleted ones removed."""
     label = "dry run" if dry_run else "ingest"
-    with _engine() as engine:
+    with _engine(ctx) as engine:
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -205,6 +213,7 @@ def _print_report(r) -> None:
 
 @app.command("search")
 def search_cmd(
+    ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="Words, a question or an identifier.")],
     collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 10,
@@ -227,7 +236,7 @@ def search_cmd(
         kinds=tuple(kind or ()),
         rerank=rerank,
     )
-    with _engine() as engine:
+    with _engine(ctx) as engine:
         hits = engine.search(request, collection=collection)
     if as_json:
         out.print_json(json.dumps([h.to_dict() for h in hits]))
@@ -250,6 +259,7 @@ def search_cmd(
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     http: Annotated[bool, typer.Option("--http", help="Serve Streamable HTTP instead of stdio.")] = False,
     host: Annotated[Optional[str], typer.Option(help="HTTP bind address [GROUNDMCP_HTTP_HOST].")] = None,
     port: Annotated[Optional[int], typer.Option(help="HTTP port [GROUNDMCP_HTTP_PORT].")] = None,
@@ -274,7 +284,7 @@ def serve(
         "--http` once and point every client at its URL (http://127.0.0.1:8765/mcp by default) "
         "instead of starting a stdio server per client."
     )
-    with _engine(lock_hint=share, **more) as engine:
+    with _engine(ctx, lock_hint=share, **more) as engine:
         s = engine.settings
         mcp = build_server(s, engine=engine)
         if http:
@@ -285,13 +295,14 @@ def serve(
                     "(GROUNDMCP_HTTP_TOKEN) to require one.",
                     highlight=False,
                 )
-            serve_http(mcp, host=s.http_host, port=s.http_port, token=s.http_token, allowed_hosts=allow_host or [])
+            serve_http(mcp, s, allowed_hosts=allow_host or [])
         else:
             serve_stdio(mcp)
 
 
 @app.command()
 def collections(
+    ctx: typer.Context,
     name: Annotated[
         Optional[str], typer.Argument(help="Show this collection: model, roots, files and chunks per language, size.")
     ] = None,
@@ -302,8 +313,8 @@ def collections(
 
     Chunks are the searchable ones, as ingest counts them (files that gave no chunk are not)."""
     if name:
-        return _show_collection(name, as_json)
-    with _engine() as engine:
+        return _show_collection(ctx, name, as_json)
+    with _engine(ctx) as engine:
         if delete:
             chunks = engine.delete_collection(delete)
             err.print(f"deleted collection {delete!r} ({chunks} chunks)")
@@ -319,9 +330,9 @@ def collections(
     out.print(table if rows else "no collections yet: run `groundmcp ingest PATH`")
 
 
-def _show_collection(name: str, as_json: bool) -> None:
+def _show_collection(ctx: typer.Context, name: str, as_json: bool) -> None:
     """One collection in detail, from the engine's stats (what the collection_stats tool returns)."""
-    with _engine() as engine:
+    with _engine(ctx) as engine:
         s = engine.stats(name)
     if as_json:
         out.print_json(json.dumps(asdict(s)))
@@ -352,6 +363,7 @@ def _show_collection(name: str, as_json: bool) -> None:
 
 @app.command()
 def files(
+    ctx: typer.Context,
     name: Annotated[Optional[str], typer.Argument(help="Collection (default: GROUNDMCP_COLLECTION).")] = None,
     glob: Annotated[
         Optional[str], typer.Option("--glob", "-g", help="Only paths matching this glob, as search's --path reads it.")
@@ -359,7 +371,7 @@ def files(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the files a collection holds, with their language and chunk count."""
-    with _engine() as engine:
+    with _engine(ctx) as engine:
         name = name or engine.settings.collection
         rows = engine.files(name, glob)
     if as_json:
@@ -381,6 +393,7 @@ def files(
 
 @app.command()
 def doctor(
+    ctx: typer.Context,
     no_model: Annotated[bool, typer.Option("--no-model", help="Do not load the encoder (faster).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -392,7 +405,7 @@ def doctor(
     from .doctor import diagnose
 
     with err.status("checking", spinner="dots") if err.is_terminal else nullcontext():
-        report = diagnose(overrides=dict(_overrides), load_model=not no_model)
+        report = diagnose(overrides=_overrides(ctx), load_model=not no_model)
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
     else:
@@ -412,6 +425,7 @@ def doctor(
 
 @app.command("eval")
 def eval_cmd(
+    ctx: typer.Context,
     dataset: Annotated[Path, typer.Argument(help="BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")],
     out_dir: Annotated[
         Optional[Path], typer.Option("--out", help="Where results.md/.json/.png go (default ./eval-results/NAME).")
@@ -430,7 +444,7 @@ def eval_cmd(
     from .eval.runner import MODES, run_eval
 
     modes = tuple(mode or MODES)
-    with _engine() as engine:
+    with _engine(ctx) as engine:
         ds = open_dataset(dataset, limit_queries)
         with Progress(
             TextColumn("{task.description}"),

@@ -25,7 +25,7 @@ from .ingest.walk import WalkOptions, resolve_root
 from .record import EMPTY_KIND, TEXTS_ROOT, P
 from .rerank.base import Reranker
 from .rerank.factory import load_reranker
-from .search.engine import CollectionInfoCache, SearchHit, SearchRequest, path_filters, search
+from .search.query import CollectionInfoCache, SearchHit, SearchRequest, path_filters, search
 from .search.sources import SourceLines, chunks_by_id, read_lines
 from .settings import Settings
 from .store.base import Filters, Store

@@ -77,10 +77,7 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(2_000_000, ge=1, description="Larger files are skipped.")
     ignore: list[str] = Field(default_factory=list, description="Extra gitignore-style patterns.")
 
-    # Search
-    top_k: int = Field(10, ge=1, le=100)
-    mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
-
+    # Search (top_k and the mode are per request: the tools' and the CLI's arguments)
     reranker: str = Field(
         "late-interaction",
         description="late-interaction (offline, the default), cross-encoder[:NAME-OR-PATH] or none.",

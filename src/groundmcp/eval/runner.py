@@ -13,7 +13,7 @@ from ..chunking import CHUNK_SCHEME
 from ..engine import Engine
 from ..errors import InputError
 from ..ingest.report import IngestProgress
-from ..search.engine import MAX_TOP_K, SearchRequest
+from ..search.query import MAX_TOP_K, SearchRequest
 from .dataset import Dataset
 from .metrics import mean, score_query
 

@@ -63,14 +63,14 @@ BINARY_EXTENSIONS: frozenset[str] = frozenset(
 IGNORE_FILES: tuple[str, ...] = (".gitignore", ".groundmcpignore")  # shallow to deep precedence
 
 
-def _compile(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
+def compile_patterns(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
     try:
         return pathspec.GitIgnoreSpec.from_lines(list(patterns))
     except ValueError as exc:
         raise InputError(f"extra ignore patterns: {exc}; fix or remove that pattern") from None
 
 
-def _compile_file(path: str) -> pathspec.GitIgnoreSpec | None:
+def compile_ignore_file(path: str) -> pathspec.GitIgnoreSpec | None:
     """Patterns from an ignore file; lines git would not understand are dropped, as git drops them."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
@@ -92,7 +92,7 @@ def _valid(line: str) -> bool:
     return True
 
 
-class _Layer:
+class Layer:
     """One ignore file: a path relative to the walk root becomes ``prepend + path[strip:]`` in it.
 
     Besides the pathspec verdict, a layer keeps two pre-filters, one regex joining its ignoring
@@ -159,14 +159,14 @@ _DEFAULT_FILES = pathspec.GitIgnoreSpec.from_lines(p for p in DEFAULT_IGNORES if
 
 
 @functools.lru_cache(maxsize=8192)
-def _default_ignores(name: str, is_dir: bool) -> bool:
+def default_ignored(name: str, is_dir: bool) -> bool:
     if is_dir:
         return bool(_DEFAULT_ALL.check_file(name + "/").include)
     if os.path.splitext(name)[1].lower() in BINARY_EXTENSIONS:
         return True
     return bool(_DEFAULT_FILES.check_file(name).include)
 
-def _enclosing_layers(root: str) -> tuple[_Layer, ...]:
+def enclosing_layers(root: str) -> tuple[Layer, ...]:
     """Layers from the git work tree that holds ``root``: info/exclude and the .gitignore files above it."""
     top = root
     while not os.path.exists(os.path.join(top, ".git")):
@@ -175,16 +175,16 @@ def _enclosing_layers(root: str) -> tuple[_Layer, ...]:
             top = root  # not in a work tree: only the root's own files count
             break
         top = parent
-    layers: list[_Layer] = []
-    exclude = _compile_file(os.path.join(top, ".git", "info", "exclude"))
+    layers: list[Layer] = []
+    exclude = compile_ignore_file(os.path.join(top, ".git", "info", "exclude"))
     if exclude is not None:
-        layers.append(_Layer(exclude, prepend=_rel_dir(root, top)))
+        layers.append(Layer(exclude, prepend=_rel_dir(root, top)))
     directory = top
     for part in ([] if top == root else os.path.relpath(root, top).split(os.sep)):
         for name in IGNORE_FILES:
-            spec = _compile_file(os.path.join(directory, name))
+            spec = compile_ignore_file(os.path.join(directory, name))
             if spec is not None:
-                layers.append(_Layer(spec, prepend=_rel_dir(root, directory)))
+                layers.append(Layer(spec, prepend=_rel_dir(root, directory)))
         directory = os.path.join(directory, part)
     for layer in reversed(layers):
         if layer.prepend and (verdict := layer.verdict("")) is not None:

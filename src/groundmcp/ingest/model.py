@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..collections import SPARSE_SCHEME, check_compatible
+from ..collection_meta import SPARSE_SCHEME, check_compatible
 from ..encoders.base import Encoder
 from ..store.base import CollectionInfo
 

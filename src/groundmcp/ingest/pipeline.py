@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from ..chunking import chunk_file, chunking_key
 from ..chunking.base import Chunk
-from ..collections import open_or_create
+from ..collection_meta import open_or_create
 from ..encoders.base import Encoder
 from ..errors import InputError
 from ..record import EMPTY_KIND, TEXTS_ROOT, ChunkRecord
@@ -112,8 +112,8 @@ def ingest_path(
     single_file = target.is_file()  # then the root is its folder, and nothing else is touched
     root = str(target.parent if single_file else target)
     report = IngestReport(collection=options.collection, root=root, dry_run=options.dry_run)
-    model = EncoderSlot(encoder)
-    manifest = _open(store, model, options, root, report, ids=False)
+    slot = EncoderSlot(encoder)
+    manifest = _open(store, slot, options, root, report, ids=False)
 
     todo: list[FileEntry] = []
     seen: set[str] = set()
@@ -139,7 +139,7 @@ def ingest_path(
         legacy=options.legacy_chunking,
     )
     loader = functools.partial(_load, options=options.walk)
-    _Run(store, model, options, root, manifest, report, _Ticker(progress, len(todo))).run(todo, loader, gone)
+    _Run(store, slot, options, root, manifest, report, _Ticker(progress, len(todo))).run(todo, loader, gone)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -180,27 +180,27 @@ def ingest_source(
             raise InputError(f"document ids must be non-empty and unique; got {doc_id!r} (twice or empty)")
         seen.add(doc_id)
     report = IngestReport(collection=options.collection, root=TEXTS_ROOT, dry_run=options.dry_run)
-    model = EncoderSlot(encoder)
+    slot = EncoderSlot(encoder)
     # Texts have no stat to go by: every one is hashed, so the ids of all are read at once.
-    manifest = _open(store, model, options, TEXTS_ROOT, report, ids=True)
+    manifest = _open(store, slot, options, TEXTS_ROOT, report, ids=True)
     todo = [FileEntry(doc_id, Path(doc_id), size, 0) for doc_id, size in docs]
     report.files_seen = len(todo)
-    run = _Run(store, model, options, TEXTS_ROOT, manifest, report, _Ticker(progress, len(todo)))
+    run = _Run(store, slot, options, TEXTS_ROOT, manifest, report, _Ticker(progress, len(todo)))
     run.run(todo, lambda e: load(e.path), [])
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _open(store, model: EncoderSlot, options, root, report, *, ids: bool) -> dict[str, FileState]:
+def _open(store, slot: EncoderSlot, options, root, report, *, ids: bool) -> dict[str, FileState]:
     """Check (or create) the collection, drop an interrupted run's leftovers, read the manifest.
     An existing collection is checked without loading a lazy encoder; a new one needs its
     dimension, so the model is loaded to create it."""
     if options.collection in store.list_collections():
-        model.check(store.info(options.collection))
+        slot.check(store.info(options.collection))
     elif options.dry_run:
         return {}
     else:
-        open_or_create(store, options.collection, model.get(), create=True)
+        open_or_create(store, options.collection, slot.get(), create=True)
     if not options.dry_run:
         report.leftovers_dropped = drop_unpublished(store, options.collection, root)
     return load_manifest(store, options.collection, root, ids=ids, legacy=options.legacy_chunking)
@@ -220,7 +220,7 @@ class _Run:
     """
 
     store: Store
-    model: EncoderSlot
+    slot: EncoderSlot
     options: IngestOptions
     root: str
     manifest: dict[str, FileState]
@@ -257,7 +257,7 @@ class _Run:
                 chunks = [c for w in window for c in w.chunks]
                 t0 = time.perf_counter()
                 texts = [c.embed_text for c in chunks]
-                encode = self.model.get().encode_documents
+                encode = self.slot.get().encode_documents
                 dense = encode(texts, on_batch=lambda n: self.tick(encoded=n)) if chunks else None
                 self.report.encode_seconds += time.perf_counter() - t0
                 put(writes, (window, dense), writer, self.stop)
@@ -269,7 +269,7 @@ class _Run:
     def _prepare(self, todo: list[FileEntry], loader, out: queue.Queue) -> None:
         """Read, hash and chunk each file; hand on the ones whose content changed; then DONE (so the
         consumer ends at once rather than when a wait for more times out: 0.1 s of a one-file ingest)."""
-        manifest, model, options, report, stop = self.manifest, self.model, self.options, self.report, self.stop
+        manifest, slot, options, report, stop = self.manifest, self.slot, self.options, self.report, self.stop
         for entry in todo:
             data = loader(entry)
             old = manifest.get(entry.path)
@@ -286,13 +286,13 @@ class _Run:
             if old is not None and version in old.versions:
                 put(out, _FileWork(entry, *version, [], [], 0, old), None, stop)  # finish a swap
                 continue
-            chunks = _chunks(entry, data, model, options)
+            chunks = _chunks(entry, data, slot, options)
             if isinstance(chunks, Skipped):
                 report.skipped.append(chunks)
                 if old is not None:  # indexed before, left out now: drop it
                     put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
                 continue
-            encoder = model.get()  # loaded by _chunks
+            encoder = slot.get()  # loaded by _chunks
             tokens = sum(min(encoder.count_tokens(c.embed_text), encoder.max_tokens) for c in chunks)
             sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
             work = _FileWork(entry, *version, chunks, sparse, tokens, old, empty=not chunks)
@@ -337,7 +337,7 @@ class _Run:
             tick(files=len(window), written=len(points))
 
 
-def _chunks(entry: FileEntry, data: bytes, model: EncoderSlot, options: IngestOptions) -> list[Chunk] | Skipped:
+def _chunks(entry: FileEntry, data: bytes, slot: EncoderSlot, options: IngestOptions) -> list[Chunk] | Skipped:
     """The file's chunks; a Skipped if it is not UTF-8 text, or holds a secret: then none of it
     is indexed (see secrets.py). Text is checked before it is chunked, so skipping it loads no
     model; a PDF is checked in the text its chunks took out of it."""
@@ -346,7 +346,7 @@ def _chunks(entry: FileEntry, data: bytes, model: EncoderSlot, options: IngestOp
             return Skipped(entry.path, found.reason())
     if not wants_bytes(entry.path) and (why := data_like(entry.path, data.decode("utf-8-sig", "replace"))):
         return Skipped(entry.path, why)  # data or generated text (datalike.py)
-    encoder = model.get()
+    encoder = slot.get()
     try:
         chunks = chunk_file(
             entry.path,

@@ -10,7 +10,7 @@ import os
 
 from .ignore import BINARY_EXTENSIONS
 from .nofollow import Unsafe, open_regular
-from .walk import FileEntry, Skipped, _too_large
+from .walk import FileEntry, Skipped, too_large
 
 # Binary formats that are wanted: the caller reads them with read_bytes and parses them itself.
 BYTES_EXTENSIONS: frozenset[str] = frozenset({".pdf"})
@@ -43,7 +43,7 @@ def read_bytes(entry: FileEntry, limit: int | None = None) -> bytes | Skipped:
                 return fh.read()
             data = fh.read(limit + 1)
             if len(data) > limit:
-                return Skipped(entry.path, _too_large(limit, os.fstat(fh.fileno()).st_size))
+                return Skipped(entry.path, too_large(limit, os.fstat(fh.fileno()).st_size))
             return data
     except OSError as exc:
         return Skipped(entry.path, f"unreadable: {exc.strerror or exc}")

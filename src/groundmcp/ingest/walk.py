@@ -31,7 +31,7 @@ from pathlib import Path
 
 from groundmcp.errors import InputError
 
-from .ignore import IGNORE_FILES, _compile, _compile_file, _default_ignores, _enclosing_layers, _Layer
+from .ignore import IGNORE_FILES, compile_patterns, compile_ignore_file, default_ignored, enclosing_layers, Layer
 from .secrets import secret_file, secret_file_reason
 
 
@@ -115,7 +115,7 @@ def walk(
     ignored silently.
     """
     real = resolve_root(root)
-    extra = _Layer(_compile(options.extra_ignores)) if options.extra_ignores else None
+    extra = Layer(compile_patterns(options.extra_ignores)) if options.extra_ignores else None
     return _Walker(real, options, extra, stats if stats is not None else WalkStats()).run()
 
 
@@ -126,7 +126,7 @@ def _inside(path: str, directory: str) -> bool:
 # --- the walk --------------------------------------------------------------------------------------
 
 
-def _too_large(limit: int, size: int) -> str:
+def too_large(limit: int, size: int) -> str:
     shown = _human(size)
     return f"larger than {_human(limit)} ({shown if shown != _human(limit) else f'{size:,} bytes'})"
 
@@ -143,7 +143,7 @@ def _printable(rel: str) -> str:
 
 
 class _Walker:
-    def __init__(self, root: Path, options: WalkOptions, extra: _Layer | None, stats: WalkStats) -> None:
+    def __init__(self, root: Path, options: WalkOptions, extra: Layer | None, stats: WalkStats) -> None:
         self.root = str(root)
         self.options = options
         self.extra = extra
@@ -151,7 +151,7 @@ class _Walker:
         self.out: list[FileEntry | Skipped] = []
         self.seen_dirs: set[tuple[int, int]] = set()
         self.seen_files: set[tuple[int, int]] = set()
-        self.dir_links: list[tuple[str, str, tuple[_Layer, ...]]] = []  # heap of (prefix, target, layers)
+        self.dir_links: list[tuple[str, str, tuple[Layer, ...]]] = []  # heap of (prefix, target, layers)
         self.file_links: list[tuple[str, str, os.stat_result]] = []
 
     def run(self) -> Iterator[FileEntry | Skipped]:
@@ -168,7 +168,7 @@ class _Walker:
             yield item
 
     def _walk_tree(self) -> None:
-        stack = [(self.root, "", _enclosing_layers(self.root))]
+        stack = [(self.root, "", enclosing_layers(self.root))]
         while True:
             while stack:
                 self._walk_dir(*stack.pop(), stack)
@@ -182,7 +182,7 @@ class _Walker:
             else:
                 self._add_file(rel, Path(target), st)
 
-    def _walk_dir(self, real: str, prefix: str, layers: tuple[_Layer, ...], stack: list) -> None:
+    def _walk_dir(self, real: str, prefix: str, layers: tuple[Layer, ...], stack: list) -> None:
         """List one directory: real path, its path relative to the root ("" or "a/b/"), layers above."""
         try:
             st = os.stat(real)
@@ -201,8 +201,8 @@ class _Walker:
             self._count_ignored(True)
             return
         for name in IGNORE_FILES:
-            if name in names and (spec := _compile_file(os.path.join(real, name))) is not None:
-                layers = (*layers, _Layer(spec, strip=len(prefix)))
+            if name in names and (spec := compile_ignore_file(os.path.join(real, name))) is not None:
+                layers = (*layers, Layer(spec, strip=len(prefix)))
         for entry in entries:
             name, rel = entry.name, prefix + entry.name
             if name == ".git":  # the repository, or a submodule's .git file: never read
@@ -228,7 +228,7 @@ class _Walker:
             except OSError as exc:
                 self._skip(rel, f"unreadable: {exc.strerror}")
 
-    def _symlink(self, entry: os.DirEntry, rel: str, parent: str, layers: tuple[_Layer, ...]) -> None:
+    def _symlink(self, entry: os.DirEntry, rel: str, parent: str, layers: tuple[Layer, ...]) -> None:
         try:
             st = os.stat(entry.path)
         except OSError as exc:
@@ -257,7 +257,7 @@ class _Walker:
         else:
             self._skip(rel, "not a regular file")
 
-    def _ignored(self, layers: tuple[_Layer, ...], rel: str, *, is_dir: bool) -> bool:
+    def _ignored(self, layers: tuple[Layer, ...], rel: str, *, is_dir: bool) -> bool:
         """Whether rules leave ``rel`` out: the first layer with an opinion decides, deepest first."""
         query = rel + "/" if is_dir else rel
         ordered = [self.extra, *reversed(layers)] if self.extra is not None else [*reversed(layers)]
@@ -270,14 +270,14 @@ class _Walker:
             for layer in ordered:
                 if (verdict := layer.verdict(query)) is not None:
                     return verdict
-        return self.options.use_default_ignores and _default_ignores(rel.rpartition("/")[2], is_dir)
+        return self.options.use_default_ignores and default_ignored(rel.rpartition("/")[2], is_dir)
 
     def _add_file(self, rel: str, real: Path, st: os.stat_result) -> None:
         self.seen_files.add((st.st_dev, st.st_ino))
         if (label := _secret_label(rel, real)) is not None:
             self._skip(rel, secret_file_reason(label))
         elif st.st_size > self.options.max_file_bytes:
-            self._skip(rel, _too_large(self.options.max_file_bytes, st.st_size))
+            self._skip(rel, too_large(self.options.max_file_bytes, st.st_size))
         else:
             self.out.append(FileEntry(rel, real, st.st_size, st.st_mtime_ns, (st.st_dev, st.st_ino)))
 

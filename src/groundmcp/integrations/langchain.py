@@ -39,7 +39,7 @@ from pydantic import BaseModel, Field
 from ..engine import Engine
 from ..errors import GroundError
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
-from ..search.engine import MAX_TOP_K, SearchHit, SearchRequest
+from ..search.query import MAX_TOP_K, SearchHit, SearchRequest
 from ..settings import Settings
 
 __all__ = ["GroundRetriever", "groundmcp_tools", "hit_to_document", "format_documents"]

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .engine import SearchHit
+from .query import SearchHit
 from .snippet import QueryTerms, best_window
 
 CHARS_PER_TOKEN = 4

@@ -14,7 +14,7 @@ from ..ingest.read import decode_text
 from ..ingest.secrets import find_secret_in_file, secret_file
 from ..ingest.walk import Skipped
 from ..store.base import Filters, Store
-from .engine import SearchHit, hit_from_payload
+from .query import SearchHit, hit_from_payload
 
 MAX_LINES = 2000
 

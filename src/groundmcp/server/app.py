@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,7 +21,6 @@ from . import completions, resources
 
 log = logging.getLogger(__name__)
 
-_built: weakref.WeakKeyDictionary[MCPServer, Settings] = weakref.WeakKeyDictionary()
 
 INSTRUCTIONS = """groundmcp answers from an index of code and documents. Use `search` to find \
 relevant chunks (hybrid by default; `mode="sparse"` for exact identifiers; filter with `path`, \
@@ -62,7 +60,6 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
     )
     for module in (search, rerank, ingest, embed, collections, resources, grounded_answer, completions, arguments):
         module.register(mcp)
-    _built[mcp] = settings
     return mcp
 
 
@@ -72,8 +69,3 @@ def _load_encoder(engine: Engine) -> None:
         encoder.warm_up()
     except Exception:  # noqa: BLE001 - searches keep the normal path; say why in the log
         log.warning("could not prepare the fast query path; searches use the normal one", exc_info=True)
-
-
-def settings_of(mcp: MCPServer) -> Settings | None:
-    """The settings `build_server` made `mcp` with (the HTTP transport reads its tokens there)."""
-    return _built.get(mcp)

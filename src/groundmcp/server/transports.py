@@ -12,7 +12,6 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from ..errors import InputError
 from ..settings import DEFAULT_HTTP_MAX_BODY_BYTES, Settings
-from .app import settings_of
 from .auth import BearerAuth, BodyLimit
 from .slowclients import SlowClientLimits, guarded_protocol
 
@@ -74,30 +73,19 @@ def http_app(
     return BearerAuth(app, grants) if grants else app
 
 
-def serve_http(
-    mcp: MCPServer,
-    *,
-    host: str,
-    port: int,
-    token: str | None,
-    allowed_hosts: list[str] = (),
-    tokens: Mapping[str, Sequence[str]] | None = None,
-    max_body_bytes: int | None = None,
-) -> None:
-    """Serve until stopped. `tokens` and `max_body_bytes` default to the settings `mcp` was built with."""
+def serve_http(mcp: MCPServer, settings: Settings, *, allowed_hosts: Sequence[str] = ()) -> None:
+    """Serve until stopped, as `settings` say: bind address, tokens, body limit, slow-client limits."""
     import uvicorn
 
-    settings = settings_of(mcp)
-    if tokens is None and settings is not None:
-        tokens = settings.http_tokens
-    if max_body_bytes is None:
-        max_body_bytes = settings.http_max_body_bytes if settings is not None else DEFAULT_HTTP_MAX_BODY_BYTES
+    host, port, token, tokens = settings.http_host, settings.http_port, settings.http_token, settings.http_tokens
     check_http_binding(host, token, tokens)
     app = http_app(
-        mcp, host=host, token=token, allowed_hosts=list(allowed_hosts), tokens=tokens, max_body_bytes=max_body_bytes
+        mcp, host=host, token=token, allowed_hosts=list(allowed_hosts), tokens=tokens,
+        max_body_bytes=settings.http_max_body_bytes,
     )
-    s = settings if settings is not None else Settings.model_construct()  # the defaults, no env
-    limits = SlowClientLimits(s.http_header_timeout_s, s.http_body_timeout_s, fd_room(s.http_max_connections))
+    limits = SlowClientLimits(
+        settings.http_header_timeout_s, settings.http_body_timeout_s, fd_room(settings.http_max_connections)
+    )
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", lifespan="on", http=guarded_protocol(limits), backlog=BACKLOG
     )

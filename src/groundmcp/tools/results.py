@@ -7,7 +7,7 @@ import json
 from pydantic import BaseModel, Field
 
 from ..search.budget import FittedHit, estimate_tokens
-from ..search.engine import SearchHit
+from ..search.query import SearchHit
 
 
 def quoted(text: str) -> str:

@@ -10,7 +10,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
-from ..search.engine import SearchRequest
+from ..search.query import SearchRequest
 from ..access import Access, AppState
 from .common import COLLECTION_DESCRIPTION, MAX_NAME, MAX_PATH, access, clean_doc, run, state
 from .results import Hit, inline, quoted

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import pathspec
 
-from ..collections import check_compatible
+from ..collection_meta import check_compatible
 from ..encoders.base import Encoder
 from ..record import ChunkRecord
 from ..rerank.base import Reranker
