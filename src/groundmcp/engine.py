@@ -7,7 +7,6 @@ is one code path whatever the front end.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ from .ingest.model import LazyEncoder
 from .ingest.pipeline import IngestOptions, ingest_path, ingest_source, ingest_texts
 from .ingest.report import IngestProgress, IngestReport
 from .ingest.walk import WalkOptions, resolve_root
+from .inventory import folder_usage
 from .record import EMPTY_KIND, TEXTS_ROOT, P
 from .rerank.base import Reranker
 from .rerank.factory import load_reranker
@@ -351,16 +351,7 @@ class Engine:
         a server, which does not say."""
         if self.store.backend != "edge":
             return None, ""
-        folder = Path(self.store.location) / "collections" / name
-        used, newest = 0, 0.0
-        for base, _, names in os.walk(folder):
-            for f in names:
-                try:
-                    st = os.lstat(os.path.join(base, f))
-                except OSError:
-                    continue
-                used += st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size  # files are sparse
-                newest = max(newest, st.st_mtime)
+        used, newest = folder_usage(Path(self.store.location) / "collections" / name)
         stamp = datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if newest else ""
         return used, stamp
 

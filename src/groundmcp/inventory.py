@@ -95,7 +95,12 @@ def take_inventory(settings: Settings) -> StoreInventory:
 def disk_usage(folder: Path) -> int:
     """Bytes on disk, like `du`: the store preallocates sparse files (32 MiB each), so the apparent
     size of a small collection is hundreds of MiB while it uses well under one."""
-    total = 0
+    return folder_usage(folder)[0]
+
+
+def folder_usage(folder: Path) -> tuple[int, float]:
+    """(bytes on disk, newest modification time) of the files under `folder` (0.0: none)."""
+    used, newest = 0, 0.0
     for base, _, files in os.walk(folder):
         for f in files:
             try:
@@ -103,5 +108,6 @@ def disk_usage(folder: Path) -> int:
             except OSError:
                 continue
             blocks = getattr(st, "st_blocks", None)
-            total += blocks * 512 if blocks is not None else st.st_size
-    return total
+            used += blocks * 512 if blocks is not None else st.st_size
+            newest = max(newest, st.st_mtime)
+    return used, newest
