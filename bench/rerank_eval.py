@@ -27,8 +27,8 @@ import numpy as np
 
 from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
 from groundmcp.rerank.fusion import RankFusionReranker
-from groundmcp.search.query import HYBRID_FUSION
 from groundmcp.rerank.late_interaction import LateInteractionReranker, TextVectors
+from groundmcp.search.query import HYBRID_FUSION
 from groundmcp.sparse import document_vector, query_vector
 from groundmcp.store.base import PointData
 from groundmcp.store.edge import EdgeStore

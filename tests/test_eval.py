@@ -39,7 +39,8 @@ def build_dataset(root: Path) -> Path:
             if not node.body or len(doc) < 12:
                 continue
             pid = f"json/{path.name}#{node.name}"
-            corpus.append({"_id": pid, "text": ast.unparse(node), "metadata": {"path": f"json/{path.name}", "language": "python"}})
+            metadata = {"path": f"json/{path.name}", "language": "python"}
+            corpus.append({"_id": pid, "text": ast.unparse(node), "metadata": metadata})
             queries.append({"_id": f"q{len(queries)}", "text": doc, "metadata": {"language": "python"}})
             qrels.append((f"q{len(qrels)}", pid))
     for pid, title, text, question in DOCS:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from groundmcp.encoders.base import Encoder
-from groundmcp.errors import IncompatibleCollection, InputError
 from groundmcp.encoders.hashing import HashingEncoder
+from groundmcp.errors import IncompatibleCollection, InputError
 from groundmcp.ingest.pipeline import IngestOptions, ingest_path
 from groundmcp.store.base import Filters
 
@@ -179,7 +179,8 @@ def test_single_file_ingest_leaves_siblings_alone(store, project, hashing_encode
 
 def test_payload_carries_citation_fields(store, project, hashing_encoder):
     run(store, hashing_encoder, project)
-    payloads = [p for _, p in store.scroll("t", Filters(paths=["src/billing.py"]), ["symbol", "start_line", "end_line", "language", "kind", "file_hash", "root", "text"])]
+    fields = ["symbol", "start_line", "end_line", "language", "kind", "file_hash", "root", "text"]
+    payloads = [p for _, p in store.scroll("t", Filters(paths=["src/billing.py"]), fields)]
     assert {p["language"] for p in payloads} == {"python"}
     assert {p["kind"] for p in payloads} == {"code"}
     assert all(p["root"] == str(project.resolve()) for p in payloads)

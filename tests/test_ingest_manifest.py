@@ -94,7 +94,7 @@ def test_manifest_reads_one_row_per_file_and_ids_only_for_what_changes(store, pr
     assert counting.rows == files == len(lean)
     assert all(len(s.versions) == 1 and not s.ids_loaded for s in lean.values())
     with pytest.raises(RuntimeError, match="load_ids"):
-        lean["src/mod0.py"].ids
+        _ = lean["src/mod0.py"].ids
     full = load_manifest(store, "t", root, ids=True)
     assert {p: s.versions for p, s in lean.items()} == {p: s.versions for p, s in full.items()}
     assert {p: (s.size, s.mtime_ns) for p, s in lean.items()} == {p: (s.size, s.mtime_ns) for p, s in full.items()}

@@ -239,8 +239,8 @@ async def test_rerank_tool_orders_texts_and_chunks(served):
 
 
 def test_roots_default_to_the_current_folder_but_never_to_home_or_slash(tmp_path, monkeypatch):
-    from groundmcp.errors import InputError
     from groundmcp.access import AppState, resolve_roots
+    from groundmcp.errors import InputError
 
     monkeypatch.chdir(tmp_path)
     assert resolve_roots(Settings()) == (tmp_path.resolve(),)

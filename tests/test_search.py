@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from groundmcp.errors import CollectionNotFound, IncompatibleCollection, InputError
 from groundmcp.encoders.hashing import HashingEncoder
+from groundmcp.errors import CollectionNotFound, IncompatibleCollection, InputError
 from groundmcp.ingest.pipeline import IngestOptions, ingest_path
 from groundmcp.search.query import SearchRequest, search
 

@@ -330,7 +330,8 @@ TOKENS = {"tok-alpha": ["alpha"], "tok-beta": ["beta*"]}
 @contextlib.contextmanager
 def serve(data_dir: Path, root: Path, **env: str):
     port = free_port()
-    args = [sys.executable, "-m", "groundmcp", "serve", "--http", "--port", str(port), "--root", str(root), "--token", "admin-tok"]
+    args = [sys.executable, "-m", "groundmcp", "serve", "--http", "--port", str(port), "--root", str(root)]
+    args += ["--token", "admin-tok"]
     proc = subprocess.Popen(args, env=server_env(data_dir, **env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120

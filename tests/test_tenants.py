@@ -18,8 +18,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from groundmcp.engine import Engine
 from groundmcp.access import Access, AppState, narrow_roots
+from groundmcp.engine import Engine
 from groundmcp.settings import Settings, TokenGrant
 
 from .inproc_http import serve_in_thread

@@ -10,7 +10,7 @@ import pathspec
 import pytest
 
 from groundmcp.errors import InputError
-from groundmcp.ingest.ignore import DEFAULT_IGNORES, default_ignored, Layer
+from groundmcp.ingest.ignore import DEFAULT_IGNORES, Layer, default_ignored
 from groundmcp.ingest.read import decode_text, is_binary, read_bytes, read_text, wants_bytes
 from groundmcp.ingest.walk import FileEntry, Skipped, WalkOptions, WalkStats, _Walker, resolve_root, walk
 

@@ -48,7 +48,7 @@ class Encoder(ABC):
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([text], is_query=True)[0]
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> None:  # noqa: B027 - an optional hook: most encoders need nothing
         """Get ready to encode many single queries fast. A long-lived process (the server) calls it
         once, in the background, after loading; a one-off command need not. Default: nothing."""
 

@@ -148,7 +148,7 @@ class _MeanPooled(torch.nn.Module):
         self.network, self.names, self.with_mask = network, names, with_mask
 
     def forward(self, *inputs):
-        kwargs = dict(zip(self.names, inputs))
+        kwargs = dict(zip(self.names, inputs, strict=False))
         if self.with_mask:
             kwargs["attention_mask"] = torch.ones_like(inputs[0])
         tokens = self.network(**kwargs, return_dict=True).last_hidden_state[0]

@@ -19,8 +19,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from ..chunking import chunk_file, chunking_key
 from ..chunking.base import Chunk
@@ -36,7 +36,7 @@ from .model import EncoderSlot, LazyEncoder
 from .read import decode_text, read_bytes, wants_bytes
 from .report import IngestProgress, IngestReport
 from .secrets import find_secret_in_file
-from .threads import DONE, put, drain, start
+from .threads import DONE, drain, put, start
 from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk
 
 FIRST_WINDOW_CHUNKS = 64

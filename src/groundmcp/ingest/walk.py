@@ -31,7 +31,7 @@ from pathlib import Path
 
 from groundmcp.errors import InputError
 
-from .ignore import IGNORE_FILES, compile_patterns, compile_ignore_file, default_ignored, enclosing_layers, Layer
+from .ignore import IGNORE_FILES, Layer, compile_ignore_file, compile_patterns, default_ignored, enclosing_layers
 from .secrets import secret_file, secret_file_reason
 
 

@@ -7,7 +7,8 @@ vector. The score is the mean of two cosines in [-1, 1]:
   - the pooled (sentence) cosine, the encoder's own dense score.
 On the public eval (hybrid top 50 reranked) the two together beat either alone: nDCG@10 docs 0.588
 against MaxSim 0.572 and pooled 0.558, code 0.474 against 0.444 and 0.441; see bench/rerank_eval.py.
-On code it still trails plain hybrid (0.502), hence the default fuses it with the first-stage order. Special and padding tokens are left out; punctuation is kept
+On code it still trails plain hybrid (0.502), hence the default fuses it with the first-stage order.
+Special and padding tokens are left out; punctuation is kept
 (dropping it measured worse on code and docs).
 """
 

@@ -13,9 +13,9 @@ import pathspec
 
 from ..collection_meta import check_compatible
 from ..encoders.base import Encoder
+from ..errors import CollectionNotFound, IncompatibleCollection, InputError
 from ..record import ChunkRecord
 from ..rerank.base import Reranker
-from ..errors import CollectionNotFound, IncompatibleCollection, InputError
 from ..sparse import query_vector
 from ..store.base import CollectionInfo, Filters, Fusion, ScoredHit, SearchMode, Store
 from .facets import (

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..ingest.nofollow import Unsafe, read_regular
-from ..record import TEXTS_ROOT, P
 from ..ingest.read import decode_text
 from ..ingest.secrets import find_secret_in_file, secret_file
 from ..ingest.walk import Skipped
+from ..record import TEXTS_ROOT, P
 from ..store.base import Filters, Store
 from .query import SearchHit, hit_from_payload
 

@@ -24,8 +24,8 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
-from ..errors import GroundError
 from ..access import Access, AppState, access_for
+from ..errors import GroundError
 
 MAX_VALUES = 100  # the most one completion may hold (the protocol's limit)
 KINDS = ("code", "doc")

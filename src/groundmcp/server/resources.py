@@ -9,8 +9,8 @@ import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from ..errors import GroundError
 from ..access import access_for
+from ..errors import GroundError
 
 
 async def _read(fn, *args):

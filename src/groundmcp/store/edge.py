@@ -36,9 +36,9 @@ from groundmcp.errors import GroundError, InputError
 from groundmcp.store.base import (
     DENSE,
     SPARSE,
-    Fusion,
     CollectionInfo,
     Filters,
+    Fusion,
     PointData,
     ScoredHit,
     SearchMode,

@@ -25,9 +25,9 @@ from groundmcp.errors import GroundError, IncompatibleCollection, InputError, St
 from groundmcp.store.base import (
     DENSE,
     SPARSE,
-    Fusion,
     CollectionInfo,
     Filters,
+    Fusion,
     PointData,
     ScoredHit,
     SearchMode,

@@ -135,7 +135,7 @@ def _kind(s: dict[str, Any], root: dict[str, Any]) -> str:
         count = f"{lo} to {hi} " if lo and hi else f"up to {hi} " if hi else f"at least {lo} " if lo else ""
         return f"a list of {count}{items}"
     if t == "object":
-        fields = list((s.get("properties") or {}))
+        fields = list(s.get("properties") or {})
         required = set(s.get("required") or ())
         named = ", ".join(f"`{f}`" + ("" if f in required else " (optional)") for f in fields)
         return f"an object with {named}" if named else "an object"

@@ -12,8 +12,8 @@ import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
-from ..errors import GroundError
 from ..access import Access, AppState, access_for
+from ..errors import GroundError
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

@@ -9,9 +9,9 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..access import Access, AppState
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
 from ..search.query import SearchRequest
-from ..access import Access, AppState
 from .common import COLLECTION_DESCRIPTION, MAX_NAME, MAX_PATH, access, clean_doc, run, state
 from .results import Hit, inline, quoted
 
