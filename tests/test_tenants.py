@@ -42,7 +42,7 @@ def tenants(tmp_path, hashing_encoder):
         "tok-b": {"collections": ["team-b*"], "roots": [str(work / "b")]},
         "tok-list": ["team-a", "team-a-*"],
     }
-    settings = Settings(data_dir=tmp_path / "data", roots=[work], http_token="admin-tok", http_tokens=tokens)
+    settings = Settings(data_dir=tmp_path / "data", roots=[work], http_token="admin-tok", http_tokens=tokens, watch=False)
     engine = Engine(settings, encoder=hashing_encoder)
     engine.ingest(str(work / "b"), collection="team-b")
     # The admin indexes B's folder into a collection A's token may name: its files stay B's.

@@ -138,7 +138,10 @@ class Engine:
         target = resolve_root(path)  # a bad path fails here, before the model loads
         options = self._options(name, dry_run, files=True)
         report = self._locked_ingest(
-            name, lambda enc: ingest_path(path, store=self.store, encoder=enc, options=options, progress=progress)
+            name,
+            lambda enc: ingest_path(
+                str(target), store=self.store, encoder=enc, options=options, progress=progress, resolved=True
+            ),
         )
         if not dry_run:
             self._tell_listeners(name, path)

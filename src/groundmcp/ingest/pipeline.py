@@ -105,10 +105,12 @@ def ingest_path(
     encoder: Encoder | LazyEncoder,
     options: IngestOptions,
     progress: Callable[[IngestProgress], None] | None = None,
+    resolved: bool = False,
 ) -> IngestReport:
-    """Bring `collection` in line with the files under `path` (or the one file `path` names)."""
+    """Bring `collection` in line with the files under `path` (or the one file `path` names).
+    `resolved`: `path` is what walk.resolve_root returned already, so it is not resolved again."""
     started = time.perf_counter()
-    target = resolve_root(path)
+    target = Path(path) if resolved else resolve_root(path)
     single_file = target.is_file()  # then the root is its folder, and nothing else is touched
     root = str(target.parent if single_file else target)
     report = IngestReport(collection=options.collection, root=root, dry_run=options.dry_run)
@@ -117,7 +119,7 @@ def ingest_path(
 
     todo: list[FileEntry] = []
     seen: set[str] = set()
-    for item in walk(target, options.walk):
+    for item in walk(target, options.walk, resolved=True):
         if isinstance(item, Skipped):
             report.skipped.append(item)
             continue

@@ -104,7 +104,7 @@ def resolve_root(path: str | Path) -> Path:
 
 
 def walk(
-    root: str | Path, options: WalkOptions = WalkOptions(), *, stats: WalkStats | None = None
+    root: str | Path, options: WalkOptions = WalkOptions(), *, stats: WalkStats | None = None, resolved: bool = False
 ) -> Iterator[FileEntry | Skipped]:
     """Every file under ``root`` to ingest, plus a ``Skipped`` for each one left out for a reason worth
     telling, in sorted path order (plain string order of ``path``), without duplicates.
@@ -112,9 +112,9 @@ def walk(
     The root is checked at once (InputError). A root that is a single file yields just that file, with
     its name as ``path`` (the parent is the root for relative paths); ignore rules do not apply to a
     file named explicitly, the size limit does. Pass ``stats`` to receive counts, including the files
-    ignored silently.
+    ignored silently. `resolved`: `root` is what resolve_root returned already (not checked again).
     """
-    real = resolve_root(root)
+    real = Path(root) if resolved else resolve_root(root)
     extra = Layer(compile_patterns(options.extra_ignores)) if options.extra_ignores else None
     return _Walker(real, options, extra, stats if stats is not None else WalkStats()).run()
 
