@@ -4,7 +4,7 @@ A batch of 32 passages of 256 tokens makes activations of tens of MB in every la
 freed batch after batch, in shapes that change with every batch (batches are length-sorted). glibc's
 malloc serves blocks that large from mmap at first, but each free of one raises its mmap threshold
 (up to 32 MB), so later ones come from the heap, where freed holes of many sizes stay resident: a
-server that had ingested a few thousand passages kept about 1 GB more than it used, for good
+server that had ingested 4,741 passages kept about 0.8 GB more than it used, for good
 (docs/benchmarks.md, "Resident memory"). Two calls bound it, both glibc-only and skipped elsewhere:
 
 - `keep_large_blocks_mapped`, once at encoder load: a fixed mmap threshold, so every block of at
