@@ -191,7 +191,8 @@ def test_branch_switches_and_stash_converge_to_a_clean_ingest(engine, watcher, t
         f.unlink()
     (repo / "click" / "plugins").mkdir()
     for i in range(20):
-        (repo / "click" / ("plugins" if i % 2 else "") / f"added_{i}.py").write_text(f"def added_module_{i}(x):\n    return x + {i}\n")
+        added = repo / "click" / ("plugins" if i % 2 else "") / f"added_{i}.py"
+        added.write_text(f"def added_module_{i}(x):\n    return x + {i}\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "feature")
     git(repo, "checkout", "-q", "main")
@@ -300,3 +301,22 @@ async def _pause() -> None:
     import anyio
 
     await anyio.sleep(0.1)
+
+
+def test_a_failed_refresh_is_logged_and_retried(engine, watcher, tmp_path, caplog):
+    root = write_project(tmp_path / "project")
+    engine.ingest(str(root), collection="docs")
+    watching(watcher, root)
+    real_ingest, calls = engine.ingest, []
+
+    def flaky(*args, **kwargs):  # the store refuses the first refresh (a full disk, say)
+        calls.append(args)
+        if len(calls) == 1:
+            raise OSError("No space left on device")
+        return real_ingest(*args, **kwargs)
+
+    engine.ingest = flaky
+    (root / "src" / "later.py").write_text("def retried_refresh():\n    return 3\n")
+    wait_for(lambda: "retried_refresh" in texts(engine, "docs").get("src/later.py", ""), "the retried refresh")
+    assert len(calls) >= 2
+    assert any("trying again" in r.getMessage() and "No space left" in r.getMessage() for r in caplog.records)

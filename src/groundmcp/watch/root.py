@@ -15,6 +15,7 @@ back-off, and its first batch is `everything`.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -81,7 +82,14 @@ class RootWatch:
             except Exception as exc:  # noqa: BLE001 - a watch failure never ends the process
                 wait = backoff(failures)
                 failures += 1
-                log.warning("watching %s failed (%s); trying again in %.0f s", self.root, exc, wait, exc_info=True)
+                hint = (
+                    " (the OS's limit on watched folders: raise it with `sysctl fs.inotify.max_user_watches=N`, "
+                    "or leave this collection out with GROUNDMCP_WATCH_EXCLUDE)"
+                    if "limit" in str(exc).lower() or getattr(exc, "errno", None) == errno.ENOSPC
+                    else ""
+                )
+                log.warning("watching %s failed (%s)%s; trying again in %.0f s", self.root, exc, hint, wait,
+                            exc_info=True)
                 self._stop.wait(wait)
             everything = True  # events may have been missed meanwhile
 
