@@ -67,7 +67,7 @@ from pathlib import Path
 import numpy as np
 from benchutil import machine, print_machine, summary_ms, write_json
 
-from groundmcp.collections import open_or_create
+from groundmcp.collection_meta import open_or_create
 from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
 from groundmcp.engine import OPTIMIZE_MIN_POINTS, Engine
 from groundmcp.search.query import SearchRequest

@@ -27,7 +27,7 @@ import pytest
 from mcp import Client
 
 from groundmcp.chunking import chunk_file, chunking_key
-from groundmcp.collections import SPARSE_SCHEME
+from groundmcp.collection_meta import SPARSE_SCHEME
 from groundmcp.engine import Engine
 from groundmcp.errors import GroundError
 from groundmcp.ingest.pipeline import chunk_budget, point_id
