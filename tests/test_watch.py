@@ -320,3 +320,27 @@ def test_a_failed_refresh_is_logged_and_retried(engine, watcher, tmp_path, caplo
     wait_for(lambda: "retried_refresh" in texts(engine, "docs").get("src/later.py", ""), "the retried refresh")
     assert len(calls) >= 2
     assert any("trying again" in r.getMessage() and "No space left" in r.getMessage() for r in caplog.records)
+
+
+def test_a_refresh_limited_to_some_paths_leaves_what_a_whole_ingest_would(engine, tmp_path):
+    """Engine.ingest(only=...): the watcher's small batches. Files, folders (deleted or new), paths
+    the ignore rules leave out and paths that are gone, each as a whole re-ingest would take them."""
+    root = write_project(tmp_path / "project")
+    (root / "docs" / ".gitignore").write_text("draft-*.md\n")
+    engine.ingest(str(root), collection="docs")
+    (root / "src" / "billing.py").write_text("def billing_v2():\n    return 2\n")
+    shutil.rmtree(root / "docs")
+    (root / "lib" / "deep").mkdir(parents=True)
+    (root / "lib" / "deep" / "x.py").write_text("def deep_x():\n    return 1\n")
+    (root / "lib" / "deep" / "draft-1.md").write_text("# kept: the docs/ rule is not here\n")
+    (root / "build" / "out.py").write_text("def ignored_by_default():\n    return 0\n")
+    (root / "src" / ".env").write_text("TOKEN=abc\n")
+    report = engine.ingest(str(root), collection="docs",
+                           only=["src/billing.py", "docs", "lib", "build/out.py", "src/.env", "nope.py"])
+    assert report.files_seen == 3 and sorted(report.removed) == ["docs/.gitignore", "docs/guide.md"]
+    assert same_content(snapshot(engine, "docs"), clean(engine, root))
+    assert texts(engine, "docs").keys() == {"src/billing.py", "src/retry.js", "lib/deep/x.py", "lib/deep/draft-1.md"}
+    # A symlink on the way: the walk decides links by what else it walks, so the whole root is.
+    (root / "link").symlink_to(root / "src", target_is_directory=True)
+    whole = engine.ingest(str(root), collection="docs", only=["link/billing.py"])
+    assert whole.files_seen == 4 and same_content(snapshot(engine, "docs"), clean(engine, root))

@@ -130,17 +130,21 @@ class Engine:
         collection: str | None = None,
         dry_run: bool = False,
         progress: Callable[[IngestProgress], None] | None = None,
+        only: Sequence[str] | None = None,
     ) -> IngestReport:
         """Bring the collection in line with the files under `path`, or with the one file it names.
         A lone file that is skipped (binary, too large, a secret, ...) is an InputError that says
-        why and what to do: naming one file and indexing nothing is never a success."""
+        why and what to do: naming one file and indexing nothing is never a success. `only`:
+        relative paths under the folder `path` to bring in line, the rest left as it is (a
+        watcher's batch; see ingest_path)."""
         name = validate_collection_name(collection or self.settings.collection)  # as a dry run would
         target = resolve_root(path)  # a bad path fails here, before the model loads
         options = self._options(name, dry_run, files=True)
         report = self._locked_ingest(
             name,
             lambda enc: ingest_path(
-                str(target), store=self.store, encoder=enc, options=options, progress=progress, resolved=True
+                str(target), store=self.store, encoder=enc, options=options, progress=progress, resolved=True,
+                only=only,
             ),
         )
         if not dry_run:

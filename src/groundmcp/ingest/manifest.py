@@ -19,7 +19,7 @@ with today's chunk sizes, so code files keep their chunks and prose files are re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..record import MANIFEST_FIELDS, P
@@ -82,14 +82,18 @@ class FileState:
 
 
 def load_manifest(
-    store: Store, collection: str, root: str, *, ids: bool = True, legacy: Legacy | None = None
+    store: Store, collection: str, root: str, *, ids: bool = True, legacy: Legacy | None = None,
+    under: Sequence[str] | None = None,
 ) -> dict[str, FileState]:
-    """path -> state of every published file under `root` in `collection`.
+    """path -> state of every published file under `root` in `collection` (at or under the relative
+    paths `under` only, if given).
 
     With `ids` every chunk is read (one row per chunk) and the states come with their ids; without,
     one row per file version, and `load_ids` fills in the ids of the files that need them."""
     files: dict[str, FileState] = {}
-    wanted = Filters(roots=[root], visible=True, first_chunks=not ids)
+    wanted = Filters(roots=[root], under=list(under or ()), visible=True, first_chunks=not ids)
+    if under is not None and not under:
+        return files
     for point_id, payload in store.scroll(collection, wanted, MANIFEST_FIELDS):
         state = files.setdefault(payload[P.PATH], FileState(ids_loaded=ids))
         version = state.ids_by_version.setdefault(version_of(payload, legacy), [])

@@ -37,7 +37,7 @@ from .read import decode_text, read_bytes, wants_bytes
 from .report import IngestProgress, IngestReport
 from .secrets import find_secret_in_file
 from .threads import DONE, drain, put, start
-from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk
+from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk, walk_paths
 
 FIRST_WINDOW_CHUNKS = 64
 _ID_NAMESPACE = uuid.UUID("6f1c7a4e-2b0d-4c59-9a43-5d3e8f0b7c21")
@@ -106,20 +106,28 @@ def ingest_path(
     options: IngestOptions,
     progress: Callable[[IngestProgress], None] | None = None,
     resolved: bool = False,
+    only: Sequence[str] | None = None,
 ) -> IngestReport:
     """Bring `collection` in line with the files under `path` (or the one file `path` names).
-    `resolved`: `path` is what walk.resolve_root returned already, so it is not resolved again."""
+    `resolved`: `path` is what walk.resolve_root returned already, so it is not resolved again.
+    `only`: relative paths under the folder `path` (files, or folders: all under them) to bring in
+    line, the rest left as it is: the same result for them as a whole ingest, without walking and
+    reading the manifest of the whole root (a watcher's batch). Where that cannot be told from
+    those paths alone (a symlink on the way), the whole root is ingested."""
     started = time.perf_counter()
     target = Path(path) if resolved else resolve_root(path)
     single_file = target.is_file()  # then the root is its folder, and nothing else is touched
     root = str(target.parent if single_file else target)
     report = IngestReport(collection=options.collection, root=root, dry_run=options.dry_run)
     slot = EncoderSlot(encoder)
-    manifest = _open(store, slot, options, root, report, ids=False)
+    limited = only is not None and not single_file and all(p.strip("/") for p in only)
+    listed = walk_paths(target, only, options.walk) if limited else None
+    under = sorted({p.strip("/") for p in only}) if listed is not None else None
+    manifest = _open(store, slot, options, root, report, ids=False, under=under)
 
     todo: list[FileEntry] = []
     seen: set[str] = set()
-    for item in walk(target, options.walk, resolved=True):
+    for item in listed if listed is not None else walk(target, options.walk, resolved=True):
         if isinstance(item, Skipped):
             report.skipped.append(item)
             continue
@@ -193,10 +201,11 @@ def ingest_source(
     return report
 
 
-def _open(store, slot: EncoderSlot, options, root, report, *, ids: bool) -> dict[str, FileState]:
-    """Check (or create) the collection, drop an interrupted run's leftovers, read the manifest.
-    An existing collection is checked without loading a lazy encoder; a new one needs its
-    dimension, so the model is loaded to create it."""
+def _open(store, slot: EncoderSlot, options, root, report, *, ids: bool, under=None) -> dict[str, FileState]:
+    """Check (or create) the collection, drop an interrupted run's leftovers, read the manifest
+    (of the files at or under the paths `under` only, if given). An existing collection is checked
+    without loading a lazy encoder; a new one needs its dimension, so the model is loaded to
+    create it."""
     if options.collection in store.list_collections():
         slot.check(store.info(options.collection))
     elif options.dry_run:
@@ -205,7 +214,7 @@ def _open(store, slot: EncoderSlot, options, root, report, *, ids: bool) -> dict
         open_or_create(store, options.collection, slot.get(), create=True)
     if not options.dry_run:
         report.leftovers_dropped = drop_unpublished(store, options.collection, root)
-    return load_manifest(store, options.collection, root, ids=ids, legacy=options.legacy_chunking)
+    return load_manifest(store, options.collection, root, ids=ids, legacy=options.legacy_chunking, under=under)
 
 
 @dataclass(slots=True)

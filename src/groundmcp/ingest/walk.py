@@ -25,7 +25,7 @@ import errno
 import heapq
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +119,21 @@ def walk(
     return _Walker(real, options, extra, stats if stats is not None else WalkStats()).run()
 
 
+def walk_paths(root: Path, paths: Iterable[str], options: WalkOptions = WalkOptions()) -> list[FileEntry | Skipped] | None:
+    """What `walk(root)` yields at or under these relative paths (files, or folders: all under them),
+    in the same order and under the same rules, listing only the folders on their way; None when
+    that cannot be told without walking the whole root: a symlink on the way or inside (the walk
+    decides a link by what else it walks). `root` is resolved already. A path that is gone, or
+    ignored, yields nothing. For a watcher's small batches: see ingest_path's `only`."""
+    extra = Layer(compile_patterns(options.extra_ignores)) if options.extra_ignores else None
+    walker = _Walker(root, options, extra, WalkStats())
+    for rel in sorted(set(paths)):
+        if not walker.walk_one(rel):
+            return None
+    found = {item.path: item for item in walker.out}
+    return [found[path] for path in sorted(found)]
+
+
 def _inside(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
@@ -181,6 +196,48 @@ class _Walker:
                 self.stats.duplicates += 1
             else:
                 self._add_file(rel, Path(target), st)
+
+    def walk_one(self, rel: str) -> bool:
+        """Walk `rel` (a file or a folder under the root) as `_walk_tree` would reach it, listing
+        only the folders on its way for their ignore files. False at a symlink (see walk_paths)."""
+        parts = [p for p in rel.split("/") if p]
+        real, prefix, layers = self.root, "", enclosing_layers(self.root)
+        for i, name in enumerate(parts):
+            try:
+                with os.scandir(real) as it:
+                    entries = {e.name: e for e in it}
+            except OSError:
+                return True  # gone (or unreadable: the whole walk would say so)
+            if _bare_repository(set(entries), list(entries.values())) or name == ".git" or name not in entries:
+                return True
+            for ignore_file in IGNORE_FILES:
+                if ignore_file in entries and (spec := compile_ignore_file(os.path.join(real, ignore_file))):
+                    layers = (*layers, Layer(spec, strip=len(prefix)))
+            entry, here = entries[name], prefix + name
+            if entry.is_symlink():
+                return False
+            if entry.is_dir(follow_symlinks=False):
+                if self._ignored(layers, here, is_dir=True):
+                    return True
+                if i == len(parts) - 1:
+                    stack = [(entry.path, here + "/", layers)]
+                    while stack:
+                        self._walk_dir(*stack.pop(), stack)
+                    return not (self.dir_links or self.file_links or any(
+                        isinstance(s, Skipped) and s.reason in ("symlink loop", "symlink points outside the root",
+                                                                "broken symlink") for s in self.out))
+                real, prefix = entry.path, here + "/"
+                continue
+            if i < len(parts) - 1 or self._ignored(layers, here, is_dir=False):
+                return True
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    self._add_file(here, Path(entry.path), entry.stat(follow_symlinks=False))
+                else:
+                    self._skip(here, "not a regular file")
+            except OSError as exc:
+                self._skip(here, f"unreadable: {exc.strerror}")
+        return True
 
     def _walk_dir(self, real: str, prefix: str, layers: tuple[Layer, ...], stack: list) -> None:
         """List one directory: real path, its path relative to the root ("" or "a/b/"), layers above."""

@@ -2,10 +2,12 @@
 
 A root is held one of two ways, and is refreshed the way it was ingested:
 - as a tree (it was ingested as a folder, or its collection holds files in its subfolders): a batch
-  of changes re-ingests the whole root through `Engine.ingest`, the same incremental pipeline as
-  any ingest, with its ignore, secret and size rules. Only files whose stat changed are read again
-  and only changed content is encoded; deleted and newly ignored files are removed. So any batch,
-  a branch switch included, leaves the collection as a clean ingest of the new tree would;
+  of changes goes through `Engine.ingest`, the same incremental pipeline as any ingest, with its
+  ignore, secret and size rules, limited to the batch's paths (`only`: no walk of the whole root)
+  unless it is large (PATHS_MAX) or touches a `.gitignore` or `.groundmcpignore`: then the whole
+  root is re-ingested, and what the rules now leave out is removed wherever it is. Only changed
+  content is encoded; deleted files are removed. So any batch, a branch switch included, leaves
+  the collection as a clean ingest of the new tree would;
 - as single files (files ingested one by one record their folder as the root; a collection whose
   files under a root are all at its top may be that): only those files are refreshed, one by one,
   and a deleted one is removed. New files beside them are not added: nobody asked for them.
@@ -27,11 +29,26 @@ from pathlib import Path
 
 from ..engine import Engine
 from ..errors import GroundError, InputError
+from ..ingest.ignore import IGNORE_FILES
 from ..ingest.report import IngestProgress
 from ..settings import Settings
 from .root import RootWatch
 
 log = logging.getLogger(__name__)
+
+
+PATHS_MAX = 256
+"""A batch of up to this many paths re-ingests only them (and what is under them); a bigger one,
+or one that touches an ignore file, re-ingests the whole root."""
+
+
+def limited(paths: set[str], everything: bool) -> list[str] | None:
+    """The paths a tree's refresh may be limited to (Engine.ingest's `only`), or None for all."""
+    if everything or not paths or len(paths) > PATHS_MAX:
+        return None
+    if any(not p or p.rsplit("/", 1)[-1] in IGNORE_FILES for p in paths):
+        return None  # the rules changed: what they now leave out may be anywhere under the root
+    return sorted(paths)
 
 
 class WatchStopped(Exception):
@@ -186,7 +203,8 @@ class Watcher:
                 self._forget(root, name)
                 continue
             try:
-                report = self.engine.ingest(str(root), collection=name, progress=self._check_stop)
+                report = self.engine.ingest(str(root), collection=name, progress=self._check_stop,
+                                            only=limited(paths, everything))
             except Exception as exc:  # noqa: BLE001 - the others still get theirs
                 failed.append(exc)
                 continue
