@@ -99,7 +99,12 @@ def _engine(ctx: typer.Context, lock_hint: str = "", **more):
         raise typer.Exit(2) from None
     engine = None
     try:
-        engine = Engine(settings)
+        try:
+            engine = Engine(settings)
+        except StoreLocked:
+            if not _stop_owner_of(settings):
+                raise
+            engine = Engine(settings)
         yield engine
     except GroundError as exc:
         message = str(exc)
@@ -225,6 +230,7 @@ def search_cmd(
     kind: Annotated[Optional[list[str]], typer.Option(help="code or doc.")] = None,
     rerank: Annotated[bool, typer.Option("--rerank", help="Re-order the top candidates with the reranker.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+    no_owner: Annotated[bool, typer.Option("--no-owner", help=NO_OWNER_HELP)] = False,
 ) -> None:
     """Search a collection: hybrid (dense + BM25, fused by Qdrant) unless told otherwise."""
     request = SearchRequest(
@@ -236,8 +242,10 @@ def search_cmd(
         kinds=tuple(kind or ()),
         rerank=rerank,
     )
-    with _engine(ctx) as engine:
-        hits = engine.search(request, collection=collection)
+    hits = _search_through_owner(ctx, no_owner, request, collection, whole=as_json)
+    if hits is None:
+        with _engine(ctx) as engine:
+            hits = engine.search(request, collection=collection)
     if as_json:
         out.print_json(json.dumps([h.to_dict() for h in hits]))
         return
@@ -308,17 +316,20 @@ def collections(
     ] = None,
     delete: Annotated[Optional[str], typer.Option(help="Delete this collection.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    no_owner: Annotated[bool, typer.Option("--no-owner", help=NO_OWNER_HELP)] = False,
 ) -> None:
     """List collections with their model, dimension and size (or show one, or delete one).
 
     Chunks are the searchable ones, as ingest counts them (files that gave no chunk are not)."""
     if name:
         return _show_collection(ctx, name, as_json)
-    with _engine(ctx) as engine:
-        if delete:
-            chunks = engine.delete_collection(delete)
-            err.print(f"deleted collection {delete!r} ({chunks} chunks)")
-        rows = engine.collections()
+    rows = None if delete else _collections_through_owner(ctx, no_owner)
+    if rows is None:
+        with _engine(ctx) as engine:
+            if delete:
+                chunks = engine.delete_collection(delete)
+                err.print(f"deleted collection {delete!r} ({chunks} chunks)")
+            rows = engine.collections()
     if as_json:
         out.print_json(json.dumps([asdict(r) for r in rows]))
         return
@@ -328,6 +339,110 @@ def collections(
     for r in rows:
         table.add_row(r.name, r.model, str(r.dim), str(r.chunks), r.created)
     out.print(table if rows else "no collections yet: run `groundmcp ingest PATH`")
+
+
+NO_OWNER_HELP = "Run in this process, not through the data dir's owner [GROUNDMCP_OWNER=0]."
+
+
+def _owner_client(ctx: typer.Context, no_owner: bool):
+    """The data dir's owner client, when this command should go through it (the embedded store,
+    and neither --no-owner nor GROUNDMCP_OWNER=0); None otherwise."""
+    if no_owner:
+        return None
+    try:
+        s = Settings(**_overrides(ctx))
+    except ValidationError:
+        return None  # the in-process path reports it
+    if not s.owner or s.qdrant_url or s.qdrant_local_path:
+        return None
+    from .owner.client import OwnerClient, launch_command
+
+    return OwnerClient(s.data_dir, launch_command(s.data_dir, s.model, s.device)), s
+
+
+def _through_owner(client, work):
+    """`work(mcp_client)` through the owner (started if need be). None, after a one-line note on
+    stderr, when no owner can be had: the caller then runs in process. A tool error is the
+    command's error (exit 1), as in process."""
+    from .owner.client import OwnerUnavailable, ToolFailed
+
+    try:
+        return client.call(work)
+    except ToolFailed as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    except OwnerUnavailable as exc:
+        err.print(f"note: no index owner ({escape(str(exc))}); running in this process", highlight=False)
+        return None
+
+
+def _search_through_owner(ctx: typer.Context, no_owner: bool, request: SearchRequest, collection, *, whole: bool):
+    """The hits from the owner's search tool, or None to search in process."""
+    owner = _owner_client(ctx, no_owner)
+    if owner is None:
+        return None
+    from .owner import calls
+
+    client, s = owner
+    arguments = calls.search_arguments(request, collection or s.collection)
+    if arguments is None:
+        return None  # beyond what the tool takes: the engine's own checks apply
+    found = _through_owner(client, lambda c: calls.search(c, arguments, whole=whole))
+    if found is None:
+        return None
+    hits, omitted = found
+    if omitted:
+        err.print(f"note: the owner left out {omitted} hit(s) to fit its response; --no-owner shows all")
+    return hits
+
+
+def _collections_through_owner(ctx: typer.Context, no_owner: bool):
+    """The collection rows from the owner's list_collections tool, or None to list in process."""
+    owner = _owner_client(ctx, no_owner)
+    if owner is None:
+        return None
+    from .engine import CollectionSummary
+    from .owner import calls
+
+    rows = _through_owner(owner[0], calls.list_collections)
+    return None if rows is None else [CollectionSummary(**r) for r in rows]
+
+
+def _stop_owner_of(settings: Settings) -> bool:
+    """Stop the data dir's owner, if it is what holds the store, so that this process can open it
+    (commands other than search and listing do not go through the owner yet). True if stopped."""
+    from .owner.daemon import stop_owner
+
+    if settings.qdrant_url or settings.qdrant_local_path:
+        return False
+    pid = stop_owner(settings.data_dir)
+    if pid is not None:
+        err.print(f"note: stopped the data dir's owner (pid {pid}) to open the store in this process", highlight=False)
+    return pid is not None
+
+
+@app.command(hidden=True)
+def owner(
+    ctx: typer.Context,
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the running owner and wait for it to exit.")] = False,
+) -> None:
+    """Own the data dir in the foreground: open the index once and serve the MCP tools on the
+    private socket <data dir>/owner.sock until idle (CLI searches start this themselves)."""
+    from .owner.daemon import run_owner, stop_owner
+
+    try:
+        settings = Settings(**_overrides(ctx))
+    except ValidationError as exc:
+        msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        err.print(f"[red]error:[/] invalid settings: {escape(msgs)}")
+        raise typer.Exit(2) from None
+    if stop:
+        pid = stop_owner(settings.data_dir)
+        err.print(f"stopped the owner (pid {pid})" if pid else f"no owner runs for {settings.data_dir}", highlight=False)
+        return
+    code = run_owner(settings)
+    if code:
+        raise typer.Exit(code)
 
 
 def _show_collection(ctx: typer.Context, name: str, as_json: bool) -> None:

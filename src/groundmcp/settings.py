@@ -127,6 +127,15 @@ class Settings(BaseSettings):
         default_factory=list, description="Collections (names or globs, JSON list) the server does not "
         "watch, e.g. [\"scratch-*\"]."
     )
+    owner: bool = Field(
+        True, description="CLI searches and listings of the embedded store go through the data dir's "
+        "resident owner process (started on first use; the model loads once); false runs them in "
+        "the CLI's own process, as --no-owner does."
+    )
+    owner_idle_s: float = Field(
+        300.0, gt=0, description="The owner exits, with the store closed, after this many seconds "
+        "without a request."
+    )
 
     @field_validator("http_tokens", mode="before")
     @classmethod

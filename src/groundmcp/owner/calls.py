@@ -1,0 +1,85 @@
+"""The CLI's requests as the owner's MCP calls, and the answers back as the CLI's own types, so
+the CLI prints the same whichever path served it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+
+from ..search.budget import HARD_CAP_TOKENS
+from ..search.facets import resolve_kind
+from ..search.query import SearchHit, SearchRequest
+from .client import OwnerUnavailable, call_tool
+
+TOOL_MAX_TOP_K = 50  # the search tool's bound (tools/search.py)
+MODES = ("hybrid", "dense", "sparse")
+KINDS = ("code", "doc")
+
+
+def search_arguments(request: SearchRequest, collection: str) -> dict[str, Any] | None:
+    """The `search` tool's arguments for `request`, or None when the tool cannot express it
+    (more hits than it returns, several kinds, an unknown mode or kind: the engine's own checks
+    and messages then apply, in process)."""
+    kinds = list(dict.fromkeys(resolve_kind(k) for k in request.kinds))
+    if request.top_k > TOOL_MAX_TOP_K or request.mode not in MODES or len(kinds) > 1 or not set(kinds) <= set(KINDS):
+        return None
+    args: dict[str, Any] = {
+        "query": request.query,
+        "collection": collection,
+        "top_k": request.top_k,
+        "mode": request.mode,
+        "rerank": request.rerank,
+        "max_tokens": HARD_CAP_TOKENS,  # whole chunks, as the CLI shows them
+    }
+    if request.path_glob:
+        args["path"] = request.path_glob
+    if request.languages:
+        args["languages"] = list(request.languages)
+    if kinds:
+        args["kind"] = kinds[0]
+    return args
+
+
+async def search(client, arguments: dict[str, Any], *, whole: bool) -> tuple[list[SearchHit], int]:
+    """The hits (as the engine returns them) and how many the response budget left out. Hits the
+    tool trimmed, or every hit when `whole` (JSON output carries all fields), are read whole
+    from the chunk resource."""
+    result = await call_tool(client, "search", arguments)
+    collection = result["collection"]
+    hits = [_hit(h) for h in result["hits"]]
+    need = [i for i, h in enumerate(result["hits"]) if whole or h["truncated"]]
+    if need:
+        chunks: dict[int, dict] = {}
+
+        async def read(i: int) -> None:
+            uri = f"groundmcp://chunk/{collection}/{hits[i].id}"
+            res = await client.read_resource(uri)
+            chunks[i] = json.loads(res.contents[0].text)
+
+        async with anyio.create_task_group() as tg:
+            for i in need:
+                tg.start_soon(read, i)
+        for i, data in chunks.items():
+            data.pop("citation", None)
+            hits[i] = SearchHit(**{**data, "score": hits[i].score})
+    return hits, result["omitted"]
+
+
+def _hit(h: dict[str, Any]) -> SearchHit:
+    start, end = h["chunk_lines"]
+    return SearchHit(
+        id=h["id"], score=h["score"], path=h["path"], root=h["root"], start_line=start, end_line=end,
+        language=h["language"], kind=h["kind"], symbol=h["symbol"], text=h["text"],
+    )
+
+
+async def list_collections(client) -> list[dict[str, Any]]:
+    """The collections as the engine lists them (the fields of CollectionSummary, in order)."""
+    result = await call_tool(client, "list_collections", {})
+    fields = ("name", "model", "dim", "chunks", "created", "error")
+    try:
+        return [{f: row.get(f, "") for f in fields} for row in result["collections"]]
+    except (KeyError, TypeError) as exc:
+        raise OwnerUnavailable(f"the owner's list_collections result is not understood: {exc}") from exc

@@ -1,0 +1,184 @@
+"""A client of a data dir's owner: connect to its socket, or start it and wait; then talk MCP.
+
+Nothing here imports the engine's heavy parts (torch, sentence-transformers): a CLI command that
+goes through the owner pays for a process start, the MCP client and one socket round trip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .paths import OwnerPaths, accepts, is_held, private_dir, unlock, wait_lock
+
+T = TypeVar("T")
+
+START_TIMEOUT_S = 120.0  # an owner's start: imports and opening the store (not the model)
+CALL_TIMEOUT_S = 600.0  # one request: the first search waits for the model to load
+MAX_STARTS = 3  # owners started by one client before it gives up (each lost an election)
+MAX_LOG_BYTES = 1_000_000  # the owner's log is renamed to owner.log.1 past this, at a start
+URL = "http://localhost/mcp"  # the host is for the HTTP layer only; the socket decides where
+
+
+class OwnerUnavailable(Exception):
+    """No owner could be reached or started; the message says why (the caller falls back)."""
+
+
+class OwnerGone(OwnerUnavailable):
+    """The socket refused the connection: the owner exited (idle) after it was found live. No
+    request reached it, so the caller may start another and try again."""
+
+
+class ToolFailed(Exception):
+    """The owner answered with a tool error: its message, for the person who asked."""
+
+
+class OwnerClient:
+    """The owner of `data_dir`, started when needed with `launch` (the command that runs
+    `groundmcp owner` with this invocation's settings)."""
+
+    def __init__(self, data_dir: Path, launch: Sequence[str]) -> None:
+        self.paths = OwnerPaths(Path(data_dir).expanduser())
+        self.launch = list(launch)
+
+    def ensure(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Return once an owner accepts on the socket; start one if none runs. OwnerUnavailable
+        when none can be had (another process holds the store, the owner fails to start, ...)."""
+        if not self.paths.usable():
+            raise OwnerUnavailable(f"the data dir path is too long for a Unix socket: {self.paths.socket}")
+        if accepts(self.paths.socket):
+            return
+        private_dir(self.paths.data_dir)
+        gate = wait_lock(self.paths.start)  # one client starts an owner; the others wait here
+        try:
+            self._start_and_wait(timeout)
+        finally:
+            unlock(gate)
+
+    def _start_and_wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        child: subprocess.Popen | None = None
+        starts = 0
+        while time.monotonic() < deadline:
+            if accepts(self.paths.socket):
+                return
+            if child is not None and child.poll() not in (None, 0):
+                raise OwnerUnavailable(f"the owner failed to start: {self._log_tail()}")
+            if (child is None or child.poll() is not None) and not is_held(self.paths.lock):
+                # No owner (a dead one leaves its socket, never its lock), or ours lost a race
+                # to one that has exited since.
+                if starts == 0 and is_held(self.paths.store_lock):
+                    raise OwnerUnavailable(
+                        f"another groundmcp process (not an owner) holds the store in {self.paths.data_dir}"
+                    )
+                if starts >= MAX_STARTS:
+                    raise OwnerUnavailable(f"started {starts} owners and none stayed: {self._log_tail()}")
+                child = self._spawn()
+                starts += 1
+            time.sleep(0.02)
+        raise OwnerUnavailable(f"no owner accepted on {self.paths.socket} within {timeout:g} s")
+
+    def _spawn(self) -> subprocess.Popen:
+        """`groundmcp owner` detached: its own session, stdin from /dev/null, output to the log
+        in the data dir (never this process's stdout, which carries results)."""
+        with contextlib.suppress(OSError):
+            if self.paths.log.stat().st_size > MAX_LOG_BYTES:
+                os.replace(self.paths.log, self.paths.log.with_name(self.paths.log.name + ".1"))
+        fd = os.open(self.paths.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            return subprocess.Popen(
+                self.launch,
+                stdin=subprocess.DEVNULL,
+                stdout=fd,
+                stderr=fd,
+                start_new_session=True,
+                close_fds=True,
+                cwd="/",
+            )
+        finally:
+            os.close(fd)
+
+    def _log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            lines = [ln for ln in self.paths.log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+            if lines:
+                return f"{lines[-1].strip()} (see {self.paths.log})"
+        return f"see {self.paths.log}"
+
+    def call(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """`work(client)` with an MCP session on the owner, started if none runs. The MCP client
+        is imported first (a second or more), so the owner found live is used at once; one that
+        exits idle in between is replaced once. OwnerUnavailable when none can be had; ToolFailed
+        when the tool answers with an error."""
+        import httpx2  # noqa: F401 - imported before the owner is found, as said above
+        import mcp.client.streamable_http  # noqa: F401
+
+        try:
+            self.ensure()
+            return self.session(work)
+        except OwnerGone:
+            self.ensure()
+            return self.session(work)
+
+    def session(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Run `work(client)` with an MCP client session over the socket. OwnerGone when the
+        socket refuses the connection, OwnerUnavailable for any other transport failure."""
+        import anyio
+        import httpx2
+        from mcp import Client
+        from mcp.client.streamable_http import streamable_http_client
+
+        async def main() -> T:
+            transport = httpx2.AsyncHTTPTransport(uds=os.fspath(self.paths.socket))
+            timeout = httpx2.Timeout(30.0, read=CALL_TIMEOUT_S)
+            async with httpx2.AsyncClient(transport=transport, timeout=timeout) as http:
+                async with Client(streamable_http_client(URL, http_client=http)) as client:
+                    return await work(client)
+
+        try:
+            return anyio.run(main)
+        except Exception as exc:  # noqa: BLE001 - transport failures of every kind mean: fall back
+            cause = _leaf(exc)
+            if isinstance(cause, (ToolFailed, OwnerUnavailable)):
+                raise cause from None
+            gone = isinstance(cause, httpx2.ConnectError)
+            raise (OwnerGone if gone else OwnerUnavailable)(
+                f"lost the owner on {self.paths.socket}: {type(cause).__name__}: {cause}"
+            ) from exc
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """Our own error inside exception groups (anyio task groups wrap what is raised in them),
+    else the first leaf."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves = [_leaf(e) for e in exc.exceptions]
+    ours = [e for e in leaves if isinstance(e, (ToolFailed, OwnerUnavailable))]
+    return (ours or leaves or [exc])[0]
+
+
+async def call_tool(client, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The tool's structured result; ToolFailed with its message when it returns an error."""
+    result = await client.call_tool(name, arguments)
+    if result.is_error:
+        text = " ".join(c.text for c in result.content if getattr(c, "text", None))
+        raise ToolFailed(text.removeprefix(f"Error executing tool {name}: ") or f"the {name} tool failed")
+    if result.structured_content is None:
+        raise OwnerUnavailable(f"the owner's {name} tool returned no structured result")
+    return result.structured_content
+
+
+def launch_command(data_dir: Path, model: str, device: str) -> list[str]:
+    """`python -m groundmcp --data-dir D --model M --device X owner`: this invocation's settings
+    (environment and flags), with the data dir and a model given as a local path made absolute,
+    since the owner runs in /. Other settings reach it through the inherited environment."""
+    if Path(model).expanduser().exists():
+        model = os.fspath(Path(model).expanduser().resolve())
+    data = os.fspath(Path(data_dir).expanduser().resolve())
+    return [sys.executable, "-m", "groundmcp", "--data-dir", data, "--model", model, "--device", device, "owner"]

@@ -1,0 +1,138 @@
+"""The owner process: take the data dir's owner lock, open the Engine once, serve the MCP app
+over Streamable HTTP on the private Unix socket, and exit after an idle spell with the store
+closed (flushed) and the socket removed. `groundmcp owner` runs this in the foreground; clients
+start it detached (owner/client.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from ..errors import GroundError
+from ..settings import Settings
+from .paths import OwnerPaths, bind_private, private_dir, try_lock, unlock, write_pid
+
+log = logging.getLogger(__name__)
+
+class Activity:
+    """An ASGI wrapper that counts requests in flight and remembers when the last one ended: the
+    owner is idle when none is in flight and the last ended long enough ago."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.active = 0
+        self.last = time.monotonic()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+            self.last = time.monotonic()
+
+    def idle_for(self) -> float:
+        return 0.0 if self.active else time.monotonic() - self.last
+
+
+def run_owner(settings: Settings) -> int:
+    """Own `settings.data_dir` until idle for `settings.owner_idle_s`. Returns the exit code: 0
+    when done, or when another process owns the dir already (a lost election is no error); 1 when
+    the store cannot be opened (another groundmcp process holds it, say)."""
+    paths = OwnerPaths(Path(settings.data_dir).expanduser())
+    private_dir(paths.data_dir)
+    if not paths.usable():
+        log.error("the data dir path is too long for a Unix socket (%s); no owner", paths.socket)
+        return 1
+    held = try_lock(paths.lock)
+    if held is None:
+        log.info("another process owns %s; exiting", paths.data_dir)
+        return 0
+    try:
+        write_pid(held)
+        return _own(settings, paths)
+    finally:
+        unlock(held)  # last: the socket is gone and the store closed by now
+
+
+def _own(settings: Settings, paths: OwnerPaths) -> int:
+    import anyio
+    import uvicorn
+
+    from ..engine import Engine
+    from ..server.app import build_server
+    from ..server.transports import http_app
+
+    try:
+        engine = Engine(settings)
+    except GroundError as exc:
+        log.error("cannot own %s: %s", paths.data_dir, exc)
+        return 1
+    sock = None
+    try:
+        mcp = build_server(settings, engine=engine)
+        app = Activity(http_app(mcp, host="127.0.0.1", token=None, max_body_bytes=settings.http_max_body_bytes))
+        sock = bind_private(paths.socket)
+        config = uvicorn.Config(app, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        log.warning("groundmcp owner (pid %d) serving %s; idle exit after %g s",
+                    os.getpid(), paths.socket, settings.owner_idle_s)
+
+        async def main() -> None:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_exit_when_idle, server, app, settings.owner_idle_s)
+                await server.serve(sockets=[sock])
+                tg.cancel_scope.cancel()
+
+        # uvicorn handles SIGTERM/SIGINT by shutting down, then raises the signal again for the
+        # handler it found: a no-op one for SIGTERM here, so the store is closed below rather than
+        # the process killed at that point.
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        anyio.run(main)
+        return 0
+    finally:
+        if sock is not None:
+            _remove_socket(paths.socket, sock)
+        engine.close()
+        log.warning("groundmcp owner (pid %d) stopped; store closed", os.getpid())
+
+
+async def _exit_when_idle(server, activity: Activity, idle_s: float) -> None:
+    import anyio
+
+    while not server.should_exit:
+        await anyio.sleep(min(max(idle_s / 4, 0.05), 5.0))
+        if activity.idle_for() >= idle_s:
+            log.warning("idle for %g s; exiting", idle_s)
+            server.should_exit = True
+
+
+def _remove_socket(path: Path, sock) -> None:
+    """Unlink the socket file (ours: no other process binds there while we hold the lock), then
+    close it, so no client connects to a closing owner."""
+    with contextlib.suppress(OSError):
+        path.unlink()
+    sock.close()
+
+
+def stop_owner(data_dir: Path, timeout: float = 60.0) -> int | None:
+    """Ask the owner of `data_dir` to exit (SIGTERM: it finishes the requests in flight and
+    closes the store) and wait until its lock is free. Its pid, or None when no owner runs."""
+    from .paths import is_held, read_pid
+
+    paths = OwnerPaths(Path(data_dir).expanduser())
+    pid = read_pid(paths.lock) if is_held(paths.lock) else None
+    if pid is None:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while is_held(paths.lock) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pid

@@ -1,0 +1,132 @@
+"""Where the owner's files live in a data dir, and the permissions that keep them to one user."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+SOCKET_NAME = "owner.sock"
+LOCK_NAME = "owner.lock"  # held by the owner for its life; holds its pid
+START_NAME = "owner.start"  # held by a client while it starts an owner and waits for it
+LOG_NAME = "owner.log"
+STORE_LOCK = ("edge", "LOCK")  # the embedded store's own process lock (store/factory.py, edge_layout.py)
+MAX_SOCKET_PATH = 107  # sun_path is 108 bytes on Linux, NUL included
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerPaths:
+    data_dir: Path
+
+    @property
+    def socket(self) -> Path:
+        return self.data_dir / SOCKET_NAME
+
+    @property
+    def lock(self) -> Path:
+        return self.data_dir / LOCK_NAME
+
+    @property
+    def start(self) -> Path:
+        return self.data_dir / START_NAME
+
+    @property
+    def log(self) -> Path:
+        return self.data_dir / LOG_NAME
+
+    @property
+    def store_lock(self) -> Path:
+        return self.data_dir.joinpath(*STORE_LOCK)
+
+    def usable(self) -> bool:
+        """Whether a socket can be bound at this path (sun_path is short)."""
+        return len(os.fsencode(self.socket)) <= MAX_SOCKET_PATH
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` (and parents) if needed, and make it 0700: the socket inside is reachable
+    only through it."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o777 != 0o700:
+        os.chmod(path, 0o700)
+
+
+def try_lock(path: Path) -> TextIO | None:
+    """`path` opened and flocked exclusively, or None when another process holds it."""
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open while held
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def wait_lock(path: Path) -> TextIO:
+    """`path` opened and flocked exclusively, waiting for any holder."""
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open while held
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
+def unlock(handle: TextIO) -> None:
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()
+
+
+def is_held(path: Path) -> bool:
+    """Whether some process holds the flock on `path` (probed by taking it for an instant)."""
+    if not path.exists():
+        return False
+    handle = try_lock(path)
+    if handle is None:
+        return True
+    unlock(handle)
+    return False
+
+
+def write_pid(handle: TextIO) -> None:
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+
+
+def read_pid(path: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        return int(path.read_text(encoding="utf-8").strip())
+    return None
+
+
+def bind_private(path: Path) -> socket.socket:
+    """A listening Unix socket at `path`, 0600 from the moment it exists (umask 077 around the
+    bind, then chmod). A file already there is a dead owner's (the caller holds the owner lock)."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o077)
+    try:
+        sock.bind(os.fspath(path))
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    sock.listen(128)
+    sock.set_inheritable(False)
+    return sock
+
+
+def accepts(path: Path) -> bool:
+    """Whether something listens on the socket at `path` now."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(1.0)
+    try:
+        sock.connect(os.fspath(path))
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    return True
