@@ -15,6 +15,12 @@ from groundmcp.encoders.hashing import HashingEncoder
 
 STDLIB_JSON = Path(json.__file__).parent  # a small, real, always-present Python package
 
+# CLI commands the tests run work in their own process unless a test asks for the resident owner
+# (tests/test_owner.py builds its own environment): an owner left behind by a test would hold a
+# model's memory and its data dir's lock for minutes. One that does start exits soon when idle.
+os.environ.setdefault("GROUNDMCP_OWNER", "0")
+os.environ.setdefault("GROUNDMCP_OWNER_IDLE_S", "30")
+
 
 @pytest.fixture(scope="session")
 def real_encoder() -> Encoder:
