@@ -5,8 +5,10 @@ own thread collects events all the time, also while a refresh runs, so none is l
 batches. A batch closes STEP_MS after the last event, or MAX_BATCH_MS after its first whatever keeps
 coming; while git holds the index lock (a checkout, a rebase) it waits, up to GIT_WAIT_S, and keeps
 collecting. Then `refresh(root, paths, everything)` runs on this thread: `paths` are the batch's
-relevant paths (batch.py), `everything` says events may have been missed (after the watch was
-restarted, or at start when asked with `catch_up`), so the whole root is to be checked.
+relevant paths (batch.py), `everything` says the whole root is to be checked: events may have been
+missed (after the watch was restarted, or at start when asked with `catch_up`), or it is the watch's
+first batch (what changed while nothing watched is caught up with the first change, not at start,
+so a process that starts does not walk every root).
 
 Nothing here kills the process: a refresh that fails is retried after a back-off, with the paths
 kept; a watch that fails (the folder was removed, the OS's watch limit) is started again after a
@@ -109,6 +111,7 @@ class RootWatch:
     def _loop(self, notify, repo: Path | None, everything: bool) -> None:
         pending: set[str] = set()
         failures, retry_at, git_since = 0, 0.0, None
+        first = True  # this watch's first refresh checks the whole root: what changed before it began
         while True:
             due = bool(pending) or everything
             now = time.monotonic()
@@ -121,7 +124,7 @@ class RootWatch:
                                     repo / "index.lock", GIT_WAIT_S, self.root)
                     git_since = None
                     try:
-                        self._refresh(self.root, pending, everything)
+                        self._refresh(self.root, pending, everything or first)
                     except Exception as exc:  # noqa: BLE001 - retried later, with the same paths
                         if self._stop.is_set():
                             return
@@ -132,7 +135,7 @@ class RootWatch:
                                     wait, exc_info=True)
                     else:
                         self.batches += 1
-                        pending, everything, failures = set(), False, 0
+                        pending, everything, failures, first = set(), False, 0, False
                     continue
             else:
                 timeout_ms = 0 if not due else max(1, int((retry_at - now) * 1000))  # 0: no limit
