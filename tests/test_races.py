@@ -21,10 +21,7 @@ import time
 from pathlib import Path
 
 import anyio
-import httpx2
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from groundmcp.engine import Engine
@@ -35,6 +32,7 @@ from groundmcp.settings import Settings
 from groundmcp.store.base import Filters
 
 from .inproc_http import serve_in_thread
+from .mcp_helpers import http_client
 
 RACE_SECONDS = float(os.environ.get("GROUNDMCP_RACE_SECONDS", "60"))
 INSIDE = "def inside():\n    return 'the ordinary file inside the root'\n"
@@ -43,13 +41,9 @@ AWS_KEY = "AKIA" + "Q3EGRT7XN2LBCD5H"
 AWS_SECRET = "".join(["wJa9rXUtnF3MI/K7MDENG", "/bP2RfiCYzq8Tk4Lm0X"])  # noqa: FLY002 (a literal would match)
 
 
-@contextlib.asynccontextmanager
-async def client(url: str):
-    async with (
-        httpx2.AsyncClient(headers={"Authorization": "Bearer admin-tok"}, timeout=60) as http,
-        Client(streamable_http_client(url, http_client=http), read_timeout_seconds=60) as c,
-    ):
-        yield c
+def client(url: str):
+    """A real MCP client over Streamable HTTP, as the server's admin."""
+    return http_client(url, "admin-tok")
 
 
 @pytest.fixture

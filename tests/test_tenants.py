@@ -8,14 +8,11 @@ resource is tried by each tenant against the other, through a real MCP client ov
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
-import httpx2
 import pytest
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from groundmcp.access import Access, AppState, narrow_roots
@@ -23,6 +20,7 @@ from groundmcp.engine import Engine
 from groundmcp.settings import Settings, TokenGrant
 
 from .inproc_http import serve_in_thread
+from .mcp_helpers import http_client
 
 A_TEXT = "def alpha_payroll():\n    return 'alpha team computes the payroll here'\n"
 B_TEXT = "def bravo_launch_codes():\n    return 'bravo team keeps its zebra-quartz launch plan here'\n"
@@ -53,13 +51,7 @@ def tenants(tmp_path, hashing_encoder):
     engine.close()
 
 
-@contextlib.asynccontextmanager
-async def client(url: str, token: str):
-    async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http,
-        Client(streamable_http_client(url, http_client=http), read_timeout_seconds=60) as c,
-    ):
-        yield c
+client = http_client  # a real MCP client over Streamable HTTP with a bearer token
 
 
 def refusal(result) -> str:
