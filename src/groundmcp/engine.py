@@ -148,7 +148,7 @@ class Engine:
             ),
         )
         if not dry_run:
-            self._tell_listeners(name, path)
+            self._tell_listeners(name, target)
         if target.is_file() and report.skipped and not (report.added or report.changed or report.unchanged):
             reason = report.skipped[0].reason
             hint = (
@@ -172,11 +172,7 @@ class Engine:
         self._ingest_listeners.append(listener)
         return lambda: self._ingest_listeners.remove(listener) if listener in self._ingest_listeners else None
 
-    def _tell_listeners(self, name: str, path: str) -> None:
-        try:
-            target = resolve_root(path)
-        except GroundError:  # gone since the ingest: nothing to follow
-            return
+    def _tell_listeners(self, name: str, target: Path) -> None:
         for listener in list(self._ingest_listeners):
             try:
                 listener(name, target)

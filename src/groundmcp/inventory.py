@@ -14,8 +14,8 @@ from pathlib import Path
 
 from .errors import GroundError, StoreLocked
 from .settings import Settings
-from .store.edge_layout import read_collection_records
-from .store.factory import EDGE_SUBDIR, Backend, backend_of, open_store
+from .store.edge_layout import EDGE_SUBDIR, read_collection_records
+from .store.factory import Backend, backend_of, open_store
 
 BACKEND_LABELS = {"edge": "embedded Qdrant Edge", "qdrant": "Qdrant server", "qdrant-local": "qdrant-client local mode"}
 

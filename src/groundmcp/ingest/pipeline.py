@@ -353,10 +353,11 @@ def _chunks(entry: FileEntry, data: bytes, slot: EncoderSlot, options: IngestOpt
     is indexed (see secrets.py). Text is checked before it is chunked, so skipping it loads no
     model; a PDF is checked in the text its chunks took out of it."""
     if not wants_bytes(entry.path):
-        if (found := find_secret_in_file(entry.path, data.decode("utf-8-sig", "replace"))) is not None:
+        text = data.decode("utf-8-sig", "replace")  # once, for both checks
+        if (found := find_secret_in_file(entry.path, text)) is not None:
             return Skipped(entry.path, found.reason())
-    if not wants_bytes(entry.path) and (why := data_like(entry.path, data.decode("utf-8-sig", "replace"))):
-        return Skipped(entry.path, why)  # data or generated text (datalike.py)
+        if why := data_like(entry.path, text):
+            return Skipped(entry.path, why)  # data or generated text (datalike.py)
     encoder = slot.get()
     try:
         chunks = chunk_file(

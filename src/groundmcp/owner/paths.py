@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ..store.edge_layout import EDGE_SUBDIR, PROCESS_LOCK
+
 SOCKET_NAME = "owner.sock"
 LOCK_NAME = "owner.lock"  # held by the owner for its life; holds its pid
 START_NAME = "owner.start"  # held by a client while it starts an owner and waits for it
 LOG_NAME = "owner.log"
-STORE_LOCK = ("edge", "LOCK")  # the embedded store's own process lock (store/factory.py, edge_layout.py)
 MAX_SOCKET_PATH = 107  # sun_path is 108 bytes on Linux, NUL included
 
 
@@ -40,7 +41,7 @@ class OwnerPaths:
 
     @property
     def store_lock(self) -> Path:
-        return self.data_dir.joinpath(*STORE_LOCK)
+        return self.data_dir / EDGE_SUBDIR / PROCESS_LOCK  # the embedded store's own process lock
 
     def usable(self) -> bool:
         """Whether a socket can be bound at this path (sun_path is short)."""

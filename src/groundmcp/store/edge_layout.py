@@ -23,15 +23,17 @@ from typing import Any, TextIO
 
 from groundmcp.errors import GroundError, StoreLocked
 
+EDGE_SUBDIR = "edge"  # the embedded store's folder in the data dir
 META_FILE = "collection.json"
 SHARD_DIR = "shard"
 TRASH_PREFIX = ".deleting-"  # cannot start a collection name
 CREATING_PREFIX = ".creating-"  # nor can this
+PROCESS_LOCK = "LOCK"  # flocked by the one process that has the store open
 
 
 def take_process_lock(data_dir: Path) -> TextIO:
     """flock `data_dir/LOCK` without waiting and write our pid; StoreLocked if held."""
-    handle = open(data_dir / "LOCK", "a+", encoding="utf-8")  # noqa: SIM115 - kept open
+    handle = open(data_dir / PROCESS_LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - kept open
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -16,9 +16,7 @@ from typing import Literal
 from groundmcp.errors import InputError
 from groundmcp.store.base import Store
 from groundmcp.store.edge import EdgeStore
-
-EDGE_SUBDIR = "edge"
-
+from groundmcp.store.edge_layout import EDGE_SUBDIR
 
 Backend = Literal["edge", "qdrant", "qdrant-local"]
 
