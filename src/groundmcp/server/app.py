@@ -18,6 +18,7 @@ from ..settings import Settings
 from ..tools import arguments, collections, embed, ingest, rerank, search
 from ..watch import Watcher
 from . import completions, resources
+from .subscriptions import Subscriptions
 from .instructions import INSTRUCTIONS
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServer:
     """The server. Pass `engine` to share one already open (tests, embedding in another app)."""
+    subscriptions = Subscriptions()  # resources/subscribe, listen streams, change notifications
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppState]:
@@ -38,7 +40,8 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         # to stderr and retries, and never stops the server.
         watcher = Watcher.for_settings(eng, settings).start() if settings.watch else None
         try:
-            yield AppState(settings=settings, engine=eng, roots=resolve_roots(settings))
+            async with subscriptions.serving(eng):
+                yield AppState(settings=settings, engine=eng, roots=resolve_roots(settings))
         finally:
             if watcher is not None:
                 await anyio.to_thread.run_sync(watcher.stop)
@@ -51,9 +54,11 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=lifespan,
+        subscriptions=subscriptions.bus,
     )
     for module in (search, rerank, ingest, embed, collections, resources, grounded_answer, completions, arguments):
         module.register(mcp)
+    subscriptions.install(mcp)
     return mcp
 
 

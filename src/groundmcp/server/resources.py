@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
@@ -11,6 +14,30 @@ from mcp.server.mcpserver.exceptions import ResourceError
 
 from ..access import access_for
 from ..errors import GroundError
+
+CHUNK_URI = "groundmcp://chunk/{collection}/{chunk_id}"
+FILE_URI = "groundmcp://file/{collection}/{start}/{end}/{+path}"
+_CHUNK = re.compile(r"groundmcp://chunk/(?P<collection>[^/]+)/(?P<chunk_id>[^/]+)")
+_FILE = re.compile(r"groundmcp://file/(?P<collection>[^/]+)/\d+/\d+/(?P<path>.+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """What a resource URI names: a chunk of a collection (`chunk_id`), or a file (`path`,
+    relative to the root it was ingested from) whatever the line range."""
+
+    collection: str
+    chunk_id: str | None = None
+    path: str | None = None
+
+
+def named(uri: str) -> Named | None:
+    """The chunk or file `uri` names, or None when it is not one of this server's templates."""
+    if m := _CHUNK.fullmatch(uri):
+        return Named(unquote(m["collection"]), chunk_id=unquote(m["chunk_id"]))
+    if m := _FILE.fullmatch(uri):
+        return Named(unquote(m["collection"]), path=unquote(m["path"]))
+    return None
 
 
 async def _read(fn, *args):
@@ -27,7 +54,7 @@ async def _collection(ctx: Context, name: str) -> str:
 
 def register(mcp: MCPServer) -> None:
     @mcp.resource(
-        "groundmcp://chunk/{collection}/{chunk_id}",
+        CHUNK_URI,
         name="chunk",
         title="A chunk by id",
         mime_type="application/json",
@@ -41,7 +68,7 @@ def register(mcp: MCPServer) -> None:
         return json.dumps(data, ensure_ascii=False)
 
     @mcp.resource(
-        "groundmcp://file/{collection}/{start}/{end}/{+path}",
+        FILE_URI,
         name="file-lines",
         title="Lines of an ingested file",
         mime_type="text/plain",
