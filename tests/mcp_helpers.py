@@ -19,11 +19,11 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "GROUNDMCP_DATA_DIR": str(data_dir), **extra}
 
 
-def stdio_client(data_dir: Path, root: Path) -> Client:
+def stdio_client(data_dir: Path, root: Path, **env: str) -> Client:
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "groundmcp", "serve", "--root", str(root)],
-        env=server_env(data_dir),
+        env=server_env(data_dir, **env),
     )
     return Client(params, read_timeout_seconds=120)
 
@@ -62,13 +62,13 @@ def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
 
 
 @contextlib.contextmanager
-def http_server(data_dir: Path, root: Path, token: str | None = "s3cret", host: str = "127.0.0.1"):
+def http_server(data_dir: Path, root: Path, token: str | None = "s3cret", host: str = "127.0.0.1", **env: str):
     """A `groundmcp serve --http` subprocess; yields its /mcp URL once it accepts connections."""
     port = free_port()
     args = [sys.executable, "-m", "groundmcp", "serve", "--http", "--host", host, "--port", str(port), "--root", str(root)]
     if token:
         args += ["--token", token]
-    proc = subprocess.Popen(args, env=server_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, env=server_env(data_dir, **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for_port(proc, port, "server")
         yield f"http://127.0.0.1:{port}/mcp"

@@ -79,4 +79,4 @@ async def test_second_server_on_the_same_index_says_what_to_do(shared_http_serve
             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
         )
     assert proc.returncode == 1 and proc.stdout == ""
-    assert "in use" in proc.stderr and "serve --http" in proc.stderr
+    assert "in use" in proc.stderr and "GROUNDMCP_OWNER=1" in proc.stderr

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .engine import Engine
@@ -27,6 +27,9 @@ from .settings import Settings
 
 COLLECTIONS_CLAIM = "groundmcp_collections"  # list of names/globs; absent or None: every collection
 ROOTS_CLAIM = "groundmcp_roots"  # list of absolute folders; None: the server's roots
+# The roots of the front end that forwarded the request (the owner's stdio and HTTP bridges): they
+# stand in for the server's roots, so a bridge limits ingest and file reads as its own server would.
+FRONT_ROOTS_CLAIM = "groundmcp_front_roots"
 SERVER_REMEDY = "restart the server with --root PATH (or GROUNDMCP_ROOTS) to allow it"
 
 
@@ -197,6 +200,8 @@ def access_for(state: AppState, request) -> Access:
     token = getattr(request.scope.get("user"), "access_token", None)
     if token is not None:
         claims = getattr(token, "claims", None) or {}
+        if (front := claims.get(FRONT_ROOTS_CLAIM)) is not None:
+            state = replace(state, roots=tuple(Path(os.path.realpath(r)) for r in front))
         patterns = claims.get(COLLECTIONS_CLAIM)
         roots = claims.get(ROOTS_CLAIM, None if patterns is None else [])
         return Access(

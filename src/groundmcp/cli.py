@@ -281,31 +281,44 @@ def serve(
     allow_host: Annotated[
         Optional[list[str]], typer.Option(help="Extra Host header to accept over HTTP (host:port).")
     ] = None,
+    no_owner: Annotated[
+        bool, typer.Option("--no-owner", help="Open the index in this process instead of sharing the "
+                           "data dir's owner [GROUNDMCP_OWNER=0].")
+    ] = False,
 ) -> None:
-    """Serve the MCP tools over stdio (for IDEs and desktop apps) or Streamable HTTP (/mcp)."""
+    """Serve the MCP tools over stdio (for IDEs and desktop apps) or Streamable HTTP (/mcp).
+
+    With the embedded store, the server forwards every request to the data dir's owner (started
+    when none runs), so any number of servers, IDE windows and CLI commands share one index."""
+    more = {"http_host": host, "http_port": port, "http_token": token, "roots": root or None}
+    if _serve_through_owner(ctx, no_owner, more, http=http, allowed_hosts=allow_host or []):
+        return
     from .server.app import build_server
     from .server.transports import serve_http, serve_stdio
 
-    more = {"http_host": host, "http_port": port, "http_token": token, "roots": root or None}
     share = (
-        "To share one index between several clients (IDE windows, agents), run `groundmcp serve "
-        "--http` once and point every client at its URL (http://127.0.0.1:8765/mcp by default) "
-        "instead of starting a stdio server per client."
+        "To share one index between several clients (IDE windows, agents), leave the data dir's "
+        "owner on (GROUNDMCP_OWNER=1, no --no-owner): every server and CLI command then goes "
+        "through it."
     )
     with _engine(ctx, lock_hint=share, **more) as engine:
         s = engine.settings
         mcp = build_server(s, engine=engine)
         if http:
-            if not s.http_token and not s.http_tokens:
-                err.print(
-                    f"[yellow]warning:[/] HTTP auth is off: no token is set, so any client that can reach "
-                    f"http://{s.http_host}:{s.http_port}/mcp may use every collection. Set --token "
-                    "(GROUNDMCP_HTTP_TOKEN) to require one.",
-                    highlight=False,
-                )
+            _warn_if_open(s)
             serve_http(mcp, s, allowed_hosts=allow_host or [])
         else:
             serve_stdio(mcp)
+
+
+def _warn_if_open(s: Settings) -> None:
+    if not s.http_token and not s.http_tokens:
+        err.print(
+            f"[yellow]warning:[/] HTTP auth is off: no token is set, so any client that can reach "
+            f"http://{s.http_host}:{s.http_port}/mcp may use every collection. Set --token "
+            "(GROUNDMCP_HTTP_TOKEN) to require one.",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -344,13 +357,14 @@ def collections(
 NO_OWNER_HELP = "Run in this process, not through the data dir's owner [GROUNDMCP_OWNER=0]."
 
 
-def _owner_client(ctx: typer.Context, no_owner: bool):
-    """The data dir's owner client, when this command should go through it (the embedded store,
-    and neither --no-owner nor GROUNDMCP_OWNER=0); None otherwise."""
+def _owner_client(ctx: typer.Context, no_owner: bool, **more):
+    """The data dir's owner client and this invocation's settings (`more`: the command's own
+    flags), when this command should go through it (the embedded store, and neither --no-owner
+    nor GROUNDMCP_OWNER=0); None otherwise."""
     if no_owner:
         return None
     try:
-        s = Settings(**_overrides(ctx))
+        s = Settings(**{**_overrides(ctx), **{k: v for k, v in more.items() if v is not None}})
     except ValidationError:
         return None  # the in-process path reports it
     if not s.owner or s.qdrant_url or s.qdrant_local_path:
@@ -406,6 +420,25 @@ def _collections_through_owner(ctx: typer.Context, no_owner: bool):
 
     rows = _through_owner(owner[0], calls.list_collections)
     return None if rows is None else [CollectionSummary(**r) for r in rows]
+
+
+def _serve_through_owner(ctx: typer.Context, no_owner: bool, more: dict, *, http: bool, allowed_hosts: list[str]) -> bool:
+    """Serve as a bridge to the data dir's owner (owner/bridge.py), over stdio or HTTP; False when
+    this server should open the index itself (--no-owner, GROUNDMCP_OWNER=0, a Qdrant server or
+    local path)."""
+    found = _owner_client(ctx, no_owner, **more)
+    if found is None or not found[0].paths.usable():
+        return False
+    from .access import resolve_roots
+    from .owner.bridge import OwnerLink, serve_http_bridge, serve_stdio_bridge
+
+    client, s = found
+    if http:
+        _warn_if_open(s)
+        serve_http_bridge(OwnerLink(client), s, resolve_roots(s), allowed_hosts)
+    else:
+        serve_stdio_bridge(OwnerLink(client), resolve_roots(s))
+    return True
 
 
 def _stop_owner_of(settings: Settings) -> bool:

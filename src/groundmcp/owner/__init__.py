@@ -13,5 +13,8 @@ Who owns a data dir is decided by one file lock, never by the socket:
   start one owner.
 
 The socket is 0600 and the data dir 0700: only the same user can connect, which is the whole
-authentication (the app runs without tokens, as a local stdio server would).
+authentication (the app runs without tokens, as a local stdio server would). The front ends that
+forward other clients' requests (owner/bridge.py: `serve` over stdio or HTTP) name each request's
+grant in a header (server/auth.py ForwardedGrant): their own roots, and an HTTP token's limits, so
+the owner's tools apply the same rules as the bridge's own server would.
 """

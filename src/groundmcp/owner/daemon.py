@@ -67,6 +67,7 @@ def _own(settings: Settings, paths: OwnerPaths) -> int:
 
     from ..engine import Engine
     from ..server.app import build_server
+    from ..server.auth import ForwardedGrant
     from ..server.transports import http_app
 
     try:
@@ -77,7 +78,9 @@ def _own(settings: Settings, paths: OwnerPaths) -> int:
     sock = None
     try:
         mcp = build_server(settings, engine=engine)
-        app = Activity(http_app(mcp, host="127.0.0.1", token=None, max_body_bytes=settings.http_max_body_bytes))
+        app = Activity(ForwardedGrant(
+            http_app(mcp, host="127.0.0.1", token=None, max_body_bytes=settings.http_max_body_bytes)
+        ))
         sock = bind_private(paths.socket)
         config = uvicorn.Config(app, log_level="warning", lifespan="on")
         server = uvicorn.Server(config)

@@ -19,7 +19,7 @@ from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 
-from ..access import COLLECTIONS_CLAIM, ROOTS_CLAIM
+from ..access import COLLECTIONS_CLAIM, FRONT_ROOTS_CLAIM, ROOTS_CLAIM
 from ..settings import TokenGrant
 
 Grant = TokenGrant | Sequence[str] | None  # None: everything; a list: those collections, no roots
@@ -95,6 +95,59 @@ def _user(token: str, grant: Grant) -> AuthenticatedUser:
     else:
         claims = {COLLECTIONS_CLAIM: list(grant), ROOTS_CLAIM: []}
     return AuthenticatedUser(AccessToken(token=label, client_id=label, scopes=[], claims=claims))
+
+
+GRANT_HEADER = "x-groundmcp-grant"  # a bridge's request to the owner: whose request it forwards
+
+
+def forwarded_grant(collections: Sequence[str] | None, roots: Sequence[str] | None, front_roots: Sequence[str]) -> str:
+    """The GRANT_HEADER value for a request a bridge forwards: the caller's collections and roots
+    (None: every collection / the front end's roots) and the front end's own roots."""
+    return json.dumps({
+        COLLECTIONS_CLAIM: None if collections is None else list(collections),
+        ROOTS_CLAIM: None if roots is None else list(roots),
+        FRONT_ROOTS_CLAIM: list(front_roots),
+    })
+
+
+class ForwardedGrant:
+    """The owner's socket app: requests come from the same user's front ends (the socket is 0600),
+    each naming in GRANT_HEADER the grant of the client it forwards (a token's limits, the bridge's
+    roots), which the tools then apply as if that client had called them directly. A request
+    without the header is the local user with the owner's own roots; a malformed header is 400."""
+
+    def __init__(self, app) -> None:
+        self.app = AuthContextMiddleware(app)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            raw = next((v for k, v in scope.get("headers", ()) if k == GRANT_HEADER.encode()), None)
+            if raw is not None:
+                try:
+                    claims = _grant_claims(json.loads(raw))
+                except (ValueError, TypeError) as exc:
+                    await _json_response(400, {"error": "bad_grant", "message": f"{GRANT_HEADER}: {exc}"})(send)
+                    return
+                label = "front-" + hashlib.sha256(raw).hexdigest()[:12]
+                user = AuthenticatedUser(AccessToken(token=label, client_id=label, scopes=[], claims=claims))
+                scope = {**scope, "user": user}
+        await self.app(scope, receive, send)
+
+
+def _grant_claims(data) -> dict:
+    if not isinstance(data, dict):
+        raise TypeError("expected a JSON object")
+    claims = {}
+    for key in (COLLECTIONS_CLAIM, ROOTS_CLAIM, FRONT_ROOTS_CLAIM):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise TypeError(f"{key} must be null or a list of strings")
+        if value is not None and key != COLLECTIONS_CLAIM and not all(Path(v).is_absolute() for v in value):
+            raise ValueError(f"{key} must hold absolute paths")
+        claims[key] = value
+    if claims[FRONT_ROOTS_CLAIM] is None:
+        del claims[FRONT_ROOTS_CLAIM]
+    return claims
 
 
 class BodyLimit:

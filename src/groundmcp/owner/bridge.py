@@ -1,0 +1,220 @@
+"""A front end that holds no index: an MCP server (stdio for an IDE, or Streamable HTTP) whose every
+request is forwarded to the data dir's owner over its socket, starting the owner when none runs.
+
+So any number of IDE windows, HTTP clients and CLI commands share one store, one encoder and one
+set of watchers. A bridge answers the handshake itself (it knows the server's name, version and
+instructions) and starts the owner in the background, so a client connects at once and its first
+call waits only for what is still loading.
+
+Each forwarded request opens a short MCP session on the socket (a few milliseconds on a local
+socket), so a bridge keeps no session state in the owner: when the owner dies (idle exit, a crash,
+kill -9), the next request elects and starts a new one and is sent again, and a request that was in
+flight when the owner died is sent once more to the new one (every tool is idempotent: an ingest
+re-reads only what changed). The owner binds its socket only once its store is open, so no request
+is answered from a half-open store.
+
+Who is asking travels with each request (server/auth.py GRANT_HEADER): over HTTP the token's
+collections and roots, and always the bridge's own roots, which stand in for the owner's, so a
+bridge limits ingest and file reads exactly as a server of its own would.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import httpx2
+import mcp_types as types
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.shared.exceptions import MCPError
+
+from .. import __version__
+from ..server.auth import GRANT_HEADER, forwarded_grant
+from ..server.instructions import INSTRUCTIONS
+from .client import CALL_TIMEOUT_S, URL, OwnerClient, OwnerUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ATTEMPTS = 3  # sends of one request: the first, and one to each owner started after a loss
+MODE = "legacy"  # the owner is this same package; the handshake era needs no tool listing per call
+
+
+class OwnerLink:
+    """Requests to the owner of one data dir, each in a session of its own, sent again to a new
+    owner when the socket fails."""
+
+    def __init__(self, owner: OwnerClient) -> None:
+        self.owner = owner
+        self._started = threading.Event()
+
+    def start_in_background(self) -> None:
+        """Find or start the owner now, off the caller's path (a failure is reported by the first
+        request, which tries again)."""
+
+        def ensure() -> None:
+            try:
+                self.owner.ensure()
+            except OwnerUnavailable as exc:
+                log.warning("no index owner yet: %s", exc)
+
+        threading.Thread(target=ensure, name="owner-start", daemon=True).start()
+
+    async def call(self, work: Callable[[Client], Awaitable[T]], grant: str | None) -> T:
+        """`work(client)` on the owner; MCPError as the owner answered it, or when no owner can be
+        reached after ATTEMPTS tries."""
+        failure = ""
+        for attempt in range(ATTEMPTS):
+            try:
+                await anyio.to_thread.run_sync(self.owner.ensure)
+            except OwnerUnavailable as exc:
+                raise MCPError(types.INTERNAL_ERROR, f"the index owner is not available: {exc}") from None
+            try:
+                return await self._once(work, grant)
+            except Exception as exc:  # noqa: BLE001 - sorted below: the owner's answer, or a lost owner
+                answer = _find(exc, MCPError)
+                if answer is not None and answer.error.code != types.CONNECTION_CLOSED:
+                    raise answer from None  # the owner's own answer (CONNECTION_CLOSED: the client's)
+                lost = answer or _find(exc, httpx2.TransportError) or _find(exc, anyio.ClosedResourceError)
+                if lost is None:
+                    raise
+                failure = f"{type(lost).__name__}: {lost}"
+                log.warning("lost the index owner (%s); attempt %d of %d", failure, attempt + 1, ATTEMPTS)
+        raise MCPError(types.INTERNAL_ERROR, f"the index owner kept failing ({failure}); see {self.owner.paths.log}")
+
+    async def _once(self, work: Callable[[Client], Awaitable[T]], grant: str | None) -> T:
+        transport = httpx2.AsyncHTTPTransport(uds=os.fspath(self.owner.paths.socket))
+        headers = {GRANT_HEADER: grant} if grant is not None else {}
+        timeout = httpx2.Timeout(30.0, read=CALL_TIMEOUT_S)
+        async with httpx2.AsyncClient(transport=transport, timeout=timeout, headers=headers) as http:
+            async with Client(streamable_http_client(URL, http_client=http), mode=MODE) as client:
+                return await work(client)
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """`exc` or the first exception of `kind` inside its groups and causes."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, kind):
+            return e
+        if isinstance(e, BaseExceptionGroup):
+            stack.extend(e.exceptions)
+        stack.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+    return None
+
+
+GrantOf = Callable[[Any], str | None]
+
+
+def local_grant(roots: Sequence[Path]) -> GrantOf:
+    """The grant of a bridge's local user (stdio; HTTP on loopback without tokens): every
+    collection, and the bridge's roots."""
+    value = forwarded_grant(None, None, [os.fspath(r) for r in roots])
+    return lambda _ctx: value
+
+
+def http_grant(roots: Sequence[Path]) -> GrantOf:
+    """The grant of an HTTP bridge's request: its token's claims (server/auth.py put them on the
+    request's user), or the local user's when it bore none (no tokens configured)."""
+    from ..access import COLLECTIONS_CLAIM, ROOTS_CLAIM
+
+    front = [os.fspath(r) for r in roots]
+    local = forwarded_grant(None, None, front)
+
+    def grant(ctx) -> str | None:
+        request = getattr(ctx, "request", None)
+        user = request.scope.get("user") if request is not None else None
+        token = getattr(user, "access_token", None)
+        if token is None:
+            return local
+        claims = getattr(token, "claims", None) or {}
+        return forwarded_grant(claims.get(COLLECTIONS_CLAIM), claims.get(ROOTS_CLAIM), front)
+
+    return grant
+
+
+def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
+    """The bridge's MCP server: the owner's tools, resources, prompts and completions, forwarded."""
+
+    async def forward(ctx, work: Callable[[Client], Awaitable[T]]) -> T:
+        return await link.call(work, grant_of(ctx))
+
+    async def list_tools(ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return await forward(ctx, lambda c: c.list_tools(cursor=params.cursor if params else None))
+
+    async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
+        async def progress(done: float, total: float | None, message: str | None) -> None:
+            await ctx.session.report_progress(done, total, message)
+
+        return await forward(ctx, lambda c: c.call_tool(params.name, params.arguments, progress_callback=progress))
+
+    async def list_resources(ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
+        return await forward(ctx, lambda c: c.list_resources(cursor=params.cursor if params else None))
+
+    async def list_templates(ctx, params: types.PaginatedRequestParams | None) -> types.ListResourceTemplatesResult:
+        return await forward(ctx, lambda c: c.list_resource_templates(cursor=params.cursor if params else None))
+
+    async def read_resource(ctx, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        return await forward(ctx, lambda c: c.read_resource(str(params.uri)))
+
+    async def list_prompts(ctx, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        return await forward(ctx, lambda c: c.list_prompts(cursor=params.cursor if params else None))
+
+    async def get_prompt(ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        return await forward(ctx, lambda c: c.get_prompt(params.name, params.arguments))
+
+    async def complete(ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
+        argument = {"name": params.argument.name, "value": params.argument.value}
+        context = params.context.arguments if params.context else None
+        return await forward(ctx, lambda c: c.complete(params.ref, argument, context_arguments=context))
+
+    return Server(
+        "groundmcp",
+        version=__version__,
+        title="groundmcp: grounded retrieval over code and docs",
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_list_resource_templates=list_templates,
+        on_read_resource=read_resource,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+        on_completion=complete,
+    )
+
+
+def serve_stdio_bridge(link: OwnerLink, roots: Sequence[Path]) -> None:
+    """Serve the bridge over stdio until the client closes it."""
+    from mcp.server.stdio import stdio_server
+
+    server = build_bridge(link, local_grant(roots))
+    link.start_in_background()
+
+    async def main() -> None:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options(NotificationOptions()))
+
+    anyio.run(main)
+
+
+def serve_http_bridge(link: OwnerLink, settings, roots: Sequence[Path], allowed_hosts: Sequence[str]) -> None:
+    """Serve the bridge over Streamable HTTP as `settings` say (bind address, tokens and their
+    grants, body and slow-client limits: server/transports.py), until stopped."""
+    from ..server.transports import serve_http
+
+    link.start_in_background()
+    serve_http(build_bridge(link, http_grant(roots)), settings, allowed_hosts=allowed_hosts)
