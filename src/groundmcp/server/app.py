@@ -18,8 +18,8 @@ from ..settings import Settings
 from ..tools import arguments, collections, embed, ingest, rerank, search
 from ..watch import Watcher
 from . import completions, resources
-from .subscriptions import Subscriptions
 from .instructions import INSTRUCTIONS
+from .subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
