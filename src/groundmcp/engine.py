@@ -20,9 +20,10 @@ from .errors import CollectionNotFound, GroundError, InputError
 from .ingest.model import LazyEncoder
 from .ingest.pipeline import IngestOptions, ingest_path, ingest_source, ingest_texts
 from .ingest.report import IngestProgress, IngestReport
-from .ingest.walk import WalkOptions, resolve_root
+from .ingest.roots import Plan, RootsCache, absorb, enclosing, merge, plan_ingest, read_roots, relative
+from .ingest.walk import WalkOptions, left_out, resolve_root
 from .inventory import folder_usage
-from .record import EMPTY_KIND, TEXTS_ROOT, P
+from .record import EMPTY_KIND, P
 from .rerank.base import Reranker
 from .rerank.factory import load_reranker
 from .search.query import CollectionInfoCache, SearchHit, SearchRequest, path_filters, search
@@ -91,6 +92,7 @@ class Engine:
         self._reranker_loaded = False
         self._ingest_locks: dict[str, threading.Lock] = {}
         self._ingest_listeners: list[Callable[[str, Path], None]] = []
+        self._roots = RootsCache()  # each collection's roots, for one identity per file
         # Collections' info for searches, read once rather than counted on every search; whatever
         # creates or deletes a collection here tells it (`infos.forget`).
         self.infos = CollectionInfoCache(self.store)
@@ -136,21 +138,35 @@ class Engine:
         A lone file that is skipped (binary, too large, a secret, ...) is an InputError that says
         why and what to do: naming one file and indexing nothing is never a success. `only`:
         relative paths under the folder `path` to bring in line, the rest left as it is (a
-        watcher's batch; see ingest_path)."""
+        watcher's batch; see ingest_path).
+
+        One identity per file (ingest/roots.py): a path inside a folder the collection already
+        holds as a tree joins it (ingested as that root limited to the path; the report's `root`
+        is that root and its paths are relative to it), and a folder that holds other roots of the
+        collection becomes their root and absorbs them, so no file is ever indexed twice."""
         name = validate_collection_name(collection or self.settings.collection)  # as a dry run would
         target = resolve_root(path)  # a bad path fails here, before the model loads
         options = self._options(name, dry_run, files=True)
-        report = self._locked_ingest(
-            name,
-            lambda enc: ingest_path(
-                str(target), store=self.store, encoder=enc, options=options, progress=progress, resolved=True,
-                only=only,
-            ),
-        )
+        plans: list[Plan] = []
+
+        def run(enc: Encoder | LazyEncoder) -> IngestReport:
+            plan = plan_ingest(target, self._roots.get(self.store, name), self._takes_in(options), only)
+            plans.append(plan)
+            report = ingest_path(
+                str(plan.path), store=self.store, encoder=enc, options=options, progress=progress, resolved=True,
+                only=plan.only,
+            )
+            self._absorb(name, plan, report, options)
+            return report
+
+        report = self._locked_ingest(name, run)
+        plan = plans[0]
         if not dry_run:
-            self._tell_listeners(name, target)
-        if target.is_file() and report.skipped and not (report.added or report.changed or report.unchanged):
-            reason = report.skipped[0].reason
+            self._tell_listeners(name, plan.root if plan.joined else target)
+        rel = plan.only[0] if plan.joined and target.is_file() else target.name
+        mine = [s for s in report.skipped if s.path == rel]
+        if target.is_file() and mine and not (report.added or report.changed or report.unchanged):
+            reason = mine[0].reason
             hint = (
                 "Files that hold credentials are never indexed; move the secret out of the file (into "
                 "the environment or a secret manager) to index the rest"
@@ -164,6 +180,30 @@ class Engine:
             )
             raise InputError(f"{path} was not ingested: {reason}. {hint}; {done}.")
         return report
+
+    def _takes_in(self, options: IngestOptions) -> Callable[[str, str], bool]:
+        """(root, relative path) -> whether a walk of the root under these options reaches it."""
+        return lambda root, rel: not left_out(Path(root), rel, options.walk)
+
+    def _absorb(self, name: str, plan: Plan, report: IngestReport, options: IngestOptions) -> None:
+        """After `plan`'s ingest has returned: fold the roots inside its region into its root (see
+        ingest/roots.py for why a kill at any point loses nothing), and keep the roots' cache
+        right. A dry run only says which roots it would fold in."""
+        if plan.joined:
+            report.joined_from = str(plan.target)
+        if options.dry_run:
+            report.absorbed = list(plan.absorb)  # those it would look at: files their rules leave out stay
+            return
+        root, takes_in = str(plan.root), self._takes_in(options)
+        kept: dict[str, list[str]] = {}
+        for old in plan.absorb:
+            deleted, kept[old] = absorb(self.store, name, root, old, takes_in)
+            report.absorbed_records += deleted
+            if deleted:
+                report.absorbed.append(old)
+        wrote = [*report.added, *report.changed, *report.empty]
+        dropped = bool(report.removed or report.skipped)
+        self._roots.ingested(self.store, name, root, wrote, dropped, kept)
 
     def on_ingest(self, listener: Callable[[str, Path], None]) -> Callable[[], None]:
         """Call `listener(collection, path)` after each ingest of a folder or file (not a dry run,
@@ -181,12 +221,10 @@ class Engine:
 
     def roots(self, name: str) -> dict[str, list[str]]:
         """The folders whose files `name` holds (texts left out), each with the relative paths of
-        its indexed files, sorted: one record per file, not a scan of every chunk."""
-        found: dict[str, list[str]] = {}
-        for _, p in self.store.scroll(name, Filters(visible=True, first_chunks=True), [P.ROOT, P.PATH]):
-            if p.get(P.ROOT) and p[P.ROOT] != TEXTS_ROOT:
-                found.setdefault(p[P.ROOT], []).append(p.get(P.PATH, ""))
-        return {root: sorted(paths) for root, paths in sorted(found.items())}
+        its indexed files, sorted: one record per file, not a scan of every chunk. A root that
+        joins another (a sub-folder of a tree root, written before one identity per file: see
+        ingest/roots.py) is reported inside it, so nothing is listed, or watched, twice."""
+        return merge(read_roots(self.store, name), self._takes_in(self._options(name, False, files=True)))
 
     def ingest_texts(
         self,
@@ -372,19 +410,28 @@ class Engine:
             self.store.delete_collection(name)
         finally:
             self.infos.forget(name)
+            self._roots.forget(name)
         return chunks
 
     def delete_paths(self, name: str, paths: list[str], root: str | None = None) -> int:
         """Delete the chunks of these files (relative paths; folders include what is under them).
-        Returns how many chunks went."""
+        Returns how many chunks went. A `root` that joined a tree root of the collection (see
+        ingest/roots.py) finds its files where they are recorded, under that root."""
         self.store.info(name)
         wanted = [p.strip().strip("/") for p in paths]
         if not wanted or not all(wanted):
             raise InputError("give one or more non-empty relative paths to delete (a file or a folder)")
-        filters = Filters(under=wanted, roots=[root] if root else [])
-        count = self.store.count(name, filters)
-        if count:
-            self.store.delete(name, filters)
+        filters = [Filters(under=wanted, roots=[root] if root else [])]
+        trees = self._roots.get(self.store, name) if root else {}
+        if root and (into := enclosing(root, trees, self._takes_in(self._options(name, False, files=True)))):
+            rel = relative(root, into)  # the files of a folder that joined a tree root are recorded there
+            filters.append(Filters(under=[f"{rel}/{w}" for w in wanted], roots=[into]))
+        count = 0
+        for where in filters:
+            if found := self.store.count(name, where):
+                self.store.delete(name, where)
+                count += found
+        self._roots.forget(name)
         return count
 
     def close(self) -> None:

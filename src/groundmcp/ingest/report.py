@@ -23,7 +23,7 @@ class IngestReport:
 
     - the caller's thread, before the others start and after they end: collection, root, dry_run,
       files_seen, leftovers_dropped, removed, seconds, and `unchanged` for files the walk's stat
-      settles; `encode_seconds` while it encodes;
+      settles; `encode_seconds` while it encodes; the Engine's joined_from and absorbed fields;
     - the preparer thread: skipped, and `unchanged` for files whose content hash settles them;
     - the writer thread (in a dry run, the caller's): added, changed, rechunked, empty, chunks,
       tokens, and chunks_removed for replaced versions; the caller adds removed files' chunks
@@ -46,6 +46,13 @@ class IngestReport:
     tokens: int = 0
     chunks_removed: int = 0
     leftovers_dropped: int = 0  # unpublished points of an interrupted run, deleted first
+    # Set by the Engine (roots.py): the path asked for when it joined `root`, a tree root holding
+    # it ("" otherwise; the paths above are relative to `root` either way); the roots inside the
+    # region that gave up records to `root` (a dry run: that it would look at), and how many
+    # records (duplicates) went.
+    joined_from: str = ""
+    absorbed: list[str] = field(default_factory=list)
+    absorbed_records: int = 0
     seconds: float = 0.0
     encode_seconds: float = 0.0
 

@@ -134,6 +134,16 @@ def walk_paths(root: Path, paths: Iterable[str], options: WalkOptions = WalkOpti
     return [found[path] for path in sorted(found)]
 
 
+def left_out(root: Path, rel: str, options: WalkOptions = WalkOptions()) -> bool:
+    """Whether `walk(root)` leaves `rel` (a file or folder under `root`, resolved) out by its rules:
+    it is `.git` or inside one, inside a bare repository, or an ignore rule takes it or a folder on
+    its way. False when the walk would reach it, and when that cannot be told from the path alone:
+    it is gone, unreadable, or a symlink is on the way. Only the folders on the way are listed.
+    (Which root of a collection a path belongs to: see roots.py.)"""
+    extra = Layer(compile_patterns(options.extra_ignores)) if options.extra_ignores else None
+    return _Walker(root, options, extra, WalkStats()).left_out(rel)
+
+
 def _inside(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
@@ -238,6 +248,34 @@ class _Walker:
             except OSError as exc:
                 self._skip(here, f"unreadable: {exc.strerror}")
         return True
+
+    def left_out(self, rel: str) -> bool:
+        """See the module function `left_out`."""
+        parts = [p for p in rel.split("/") if p]
+        real, prefix, layers = self.root, "", enclosing_layers(self.root)
+        for name in parts:
+            try:
+                with os.scandir(real) as it:
+                    entries = {e.name: e for e in it}
+            except OSError:
+                return False
+            if name == ".git" or _bare_repository(set(entries), list(entries.values())):
+                return True
+            if name not in entries:
+                return False
+            for ignore_file in IGNORE_FILES:
+                if ignore_file in entries and (spec := compile_ignore_file(os.path.join(real, ignore_file))):
+                    layers = (*layers, Layer(spec, strip=len(prefix)))
+            entry, here = entries[name], prefix + name
+            if entry.is_symlink():
+                return False
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if self._ignored(layers, here, is_dir=is_dir):
+                return True
+            if not is_dir:
+                return False  # the file itself (or a file where a folder was named: nothing to say)
+            real, prefix = entry.path, here + "/"
+        return False
 
     def _walk_dir(self, real: str, prefix: str, layers: tuple[Layer, ...], stack: list) -> None:
         """List one directory: real path, its path relative to the root ("" or "a/b/"), layers above."""
