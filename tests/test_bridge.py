@@ -136,3 +136,38 @@ async def test_a_bridge_keeps_its_servers_limits(tmp_path):
             assert "docs/guide.md" in await search_hits(h, "refunds", "mine")
         wrong = httpx2.post(url, json={}, headers={"Authorization": "Bearer wrong"}, timeout=30)
         assert wrong.status_code == 401
+
+
+def test_cli_ingest_goes_through_the_owner_and_a_model_mismatch_is_refused(tmp_path):
+    """`groundmcp ingest` sends the folder to the owner (loading no model itself: torch is never
+    imported), prints the same report, and a command that asks for another model than the owner
+    serves is told so instead of being served by the wrong encoder."""
+    root = write_project(tmp_path / "project")
+    data = tmp_path / "data"
+    env = server_env(data, **OWNED)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300)
+
+    try:
+        first = run("-X", "importtime", "-m", "groundmcp", "ingest", str(root), "-c", "p")
+        assert first.returncode == 0, first.stderr
+        assert "running in this process" not in first.stderr
+        assert " torch " not in first.stderr and "sentence_transformers" not in first.stderr
+        assert "3 added" in first.stdout and "p ← " in first.stdout
+        (root / "src" / "billing.py").unlink()
+        again = run("-m", "groundmcp", "ingest", str(root / "src"), "-c", "p", "--json")
+        assert again.returncode == 0, again.stderr
+        report = json.loads(again.stdout)
+        assert report["removed"] == 1 and report["added"] == 0  # the sub-folder joined its root
+        assert "src/retry.js" in run("-m", "groundmcp", "search", "exponential backoff", "-c", "p").stdout
+        assert OwnerPaths(data).log.read_text().count(" serving ") == 1
+
+        other = run("-m", "groundmcp", "--model", str(tmp_path / "another-model"), "search", "backoff", "-c", "p")
+        assert other.returncode == 1
+        assert "serves model" in other.stderr and "owner --stop" in other.stderr
+        missing = run("-m", "groundmcp", "ingest", str(tmp_path / "nope"), "-c", "p")
+        assert missing.returncode == 1 and "nope" in missing.stderr
+        assert OwnerPaths(data).log.read_text().count(" serving ") == 1  # neither stopped the owner
+    finally:
+        run("-m", "groundmcp", "owner", "--stop")

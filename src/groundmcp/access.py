@@ -21,15 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .claims import COLLECTIONS_CLAIM, FRONT_ROOTS_CLAIM, ROOTS_CLAIM
 from .engine import Engine
 from .errors import InputError
 from .settings import Settings
 
-COLLECTIONS_CLAIM = "groundmcp_collections"  # list of names/globs; absent or None: every collection
-ROOTS_CLAIM = "groundmcp_roots"  # list of absolute folders; None: the server's roots
-# The roots of the front end that forwarded the request (the owner's stdio and HTTP bridges): they
-# stand in for the server's roots, so a bridge limits ingest and file reads as its own server would.
-FRONT_ROOTS_CLAIM = "groundmcp_front_roots"
 SERVER_REMEDY = "restart the server with --root PATH (or GROUNDMCP_ROOTS) to allow it"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -124,37 +125,75 @@ def ingest(
     collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be encoded; write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    no_owner: Annotated[bool, typer.Option("--no-owner", help=NO_OWNER_HELP)] = False,
 ) -> None:
-    """Index PATH incrementally: new and changed files are encoded, deleted ones removed."""
+    """Index PATH incrementally: new and changed files are encoded, deleted ones removed.
+
+    Goes through the data dir's owner (started if none runs) unless --no-owner."""
     label = "dry run" if dry_run else "ingest"
-    with _engine(ctx) as engine:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("files, {task.fields[chunks]} chunks encoded"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as bar, _ProgressLines(label, enabled=not err.is_terminal) as lines:
-            task = bar.add_task(label, total=None, chunks=0)
+    with _ingest_progress(label) as progress:
+        summary = _ingest_through_owner(ctx, no_owner, path, collection, dry_run, progress)
+    if summary is None:
+        from .tools.ingest import IngestSummary
 
-            def progress(p) -> None:
-                # The first call, before any file is done, carries the walk's count: the bar's total.
-                bar.update(task, completed=p.files_done, total=p.files_total, chunks=p.chunks_encoded)
-                lines.update(p)
-
-            report = engine.ingest(path, collection=collection, dry_run=dry_run, progress=progress)
-        if not dry_run:
-            with err.status("building the HNSW index if the collection is large", spinner="dots"):
-                engine.optimize_if_large(report.collection)
-    if as_json:
-        out.print_json(json.dumps(report.to_dict()))
+        with _engine(ctx) as engine:
+            with _ingest_progress(label) as progress:
+                report = engine.ingest(path, collection=collection, dry_run=dry_run, progress=progress)
+            if not dry_run:
+                with err.status("building the HNSW index if the collection is large", spinner="dots"):
+                    engine.optimize_if_large(report.collection)
+        if as_json:
+            out.print_json(json.dumps(report.to_dict()))
+            return
+        summary = IngestSummary.from_report(report).model_dump()
+    elif as_json:
+        out.print_json(json.dumps(summary))
         return
-    _print_report(report)
+    _print_report(summary)
+
+
+@contextmanager
+def _ingest_progress(label: str):
+    """A progress callback for an ingest: a bar on a terminal, else a line every few seconds."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files, {task.fields[chunks]} chunks encoded"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar, _ProgressLines(label, enabled=not err.is_terminal) as lines:
+        task = bar.add_task(label, total=None, chunks=0)
+
+        def progress(p) -> None:
+            # The first call, before any file is done, carries the walk's count: the bar's total.
+            bar.update(task, completed=p.files_done, total=p.files_total, chunks=p.chunks_encoded)
+            lines.update(p)
+
+        yield progress
+
+
+def _ingest_through_owner(ctx: typer.Context, no_owner: bool, path: str, collection, dry_run: bool, progress):
+    """The owner's ingest summary (the `ingest` tool's result), or None to ingest in process. The
+    folder ingested (a file's folder) is this command's root, so the owner may read it."""
+    found = _owner_client(ctx, no_owner)
+    if found is None:
+        return None
+    from .claims import GRANT_HEADER, forwarded_grant
+    from .owner import calls
+
+    client, _ = found
+    target = Path(os.path.realpath(Path(path).expanduser()))
+    front = target if target.is_dir() else target.parent
+    client.headers[GRANT_HEADER] = forwarded_grant(None, None, [os.fspath(front)])
+    arguments = {"path": os.fspath(target), "dry_run": dry_run}
+    if collection:
+        arguments["collection"] = collection
+    return _through_owner(client, lambda c: calls.ingest(c, arguments, progress))
 
 
 class _ProgressLines:
@@ -192,28 +231,31 @@ class _ProgressLines:
             print(line, file=sys.stderr, flush=True)
 
 
-def _print_report(r) -> None:
-    verb = "would encode" if r.dry_run else "encoded"
+def _print_report(r: dict) -> None:
+    """An ingest summary (the `ingest` tool's fields, whichever path ran it) for a person."""
+    verb = "would encode" if r["dry_run"] else "encoded"
     out.print(
-        f"[bold]{r.collection}[/] ← {r.root}\n"
-        f"  files: {r.files_seen} seen, {len(r.added)} added, {len(r.changed)} changed, "
-        f"{r.unchanged} unchanged, {len(r.removed)} removed, {len(r.skipped)} skipped"
-        + (f", {len(r.empty)} empty" if r.empty else "")
+        f"[bold]{r['collection']}[/] ← {r['root']}\n"
+        f"  files: {r['files_seen']} seen, {r['added']} added, {r['changed']} changed, "
+        f"{r['unchanged']} unchanged, {r['removed']} removed, {r['skipped_total']} skipped"
+        + (f", {r['empty']} empty" if r["empty"] else "")
     )
-    if r.rechunked:
-        out.print(f"  re-chunked {r.rechunked} unchanged file(s): the chunker or the chunk size changed since they were indexed")
-    rate = f" ({r.chunks / r.encode_seconds:.1f} chunks/s encoding)" if r.chunks and r.encode_seconds else ""
-    out.print(f"  chunks: {verb} {r.chunks} ({r.tokens} tokens), removed {r.chunks_removed}{rate}")
-    if r.leftovers_dropped:
-        out.print(f"  dropped {r.leftovers_dropped} unpublished chunks left by an interrupted ingest")
-    if r.skipped:
-        counts = ", ".join(f"{n} {reason}" for reason, n in r.skipped_by_reason().items())
+    if r["rechunked"]:
+        out.print(
+            f"  re-chunked {r['rechunked']} unchanged file(s): the chunker or the chunk size changed since they were indexed"
+        )
+    rate = f" ({r['chunks'] / r['encode_seconds']:.1f} chunks/s encoding)" if r["chunks"] and r["encode_seconds"] else ""
+    out.print(f"  chunks: {verb} {r['chunks']} ({r['tokens']} tokens), removed {r['chunks_removed']}{rate}")
+    if r["leftovers_dropped"]:
+        out.print(f"  dropped {r['leftovers_dropped']} unpublished chunks left by an interrupted ingest")
+    if r["skipped_total"]:
+        counts = ", ".join(f"{n} {reason}" for reason, n in r["skipped_by_reason"].items())
         out.print(f"  skipped by reason: {escape(counts)}", highlight=False)
-    for s in r.skipped[:20]:
-        out.print(f"  [yellow]skipped[/] {s.path}: {s.reason}")
-    if len(r.skipped) > 20:
-        out.print(f"  … and {len(r.skipped) - 20} more skipped (see --json)")
-    out.print(f"  took {r.seconds:.1f} s")
+    for s in r["skipped"][:20]:
+        out.print(f"  [yellow]skipped[/] {s['path']}: {s['reason']}")
+    if r["skipped_total"] > 20:
+        out.print(f"  … and {r['skipped_total'] - 20} more skipped (see --json)")
+    out.print(f"  took {r['seconds']:.1f} s")
 
 
 @app.command("search")
@@ -369,9 +411,9 @@ def _owner_client(ctx: typer.Context, no_owner: bool, **more):
         return None  # the in-process path reports it
     if not s.owner or s.qdrant_url or s.qdrant_local_path:
         return None
-    from .owner.client import OwnerClient, launch_command
+    from .owner.client import owner_client
 
-    return OwnerClient(s.data_dir, launch_command(s.data_dir, s.model, s.device)), s
+    return owner_client(s.data_dir, s.model, s.device), s
 
 
 def _through_owner(client, work):

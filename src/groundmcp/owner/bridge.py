@@ -36,9 +36,9 @@ from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.shared.exceptions import MCPError
 
 from .. import __version__
-from ..server.auth import GRANT_HEADER, forwarded_grant
+from ..claims import COLLECTIONS_CLAIM, GRANT_HEADER, ROOTS_CLAIM, forwarded_grant
 from ..server.instructions import INSTRUCTIONS
-from .client import CALL_TIMEOUT_S, URL, OwnerClient, OwnerUnavailable
+from .client import CALL_TIMEOUT_S, URL, OwnerClient, OwnerUnavailable, ToolFailed
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class OwnerLink:
         def ensure() -> None:
             try:
                 self.owner.ensure()
-            except OwnerUnavailable as exc:
+            except (OwnerUnavailable, ToolFailed) as exc:
                 log.warning("no index owner yet: %s", exc)
 
         threading.Thread(target=ensure, name="owner-start", daemon=True).start()
@@ -77,6 +77,8 @@ class OwnerLink:
                 await anyio.to_thread.run_sync(self.owner.ensure)
             except OwnerUnavailable as exc:
                 raise MCPError(types.INTERNAL_ERROR, f"the index owner is not available: {exc}") from None
+            except ToolFailed as exc:  # the owner serves another model
+                raise MCPError(types.INVALID_REQUEST, str(exc)) from None
             try:
                 return await self._once(work, grant)
             except Exception as exc:  # noqa: BLE001 - sorted below: the owner's answer, or a lost owner
@@ -129,8 +131,6 @@ def local_grant(roots: Sequence[Path]) -> GrantOf:
 def http_grant(roots: Sequence[Path]) -> GrantOf:
     """The grant of an HTTP bridge's request: its token's claims (server/auth.py put them on the
     request's user), or the local user's when it bore none (no tokens configured)."""
-    from ..access import COLLECTIONS_CLAIM, ROOTS_CLAIM
-
     front = [os.fspath(r) for r in roots]
     local = forwarded_grant(None, None, front)
 

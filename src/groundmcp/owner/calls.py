@@ -4,10 +4,13 @@ the CLI prints the same whichever path served it."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 
+from ..ingest.report import IngestProgress
 from ..search.budget import HARD_CAP_TOKENS
 from ..search.facets import resolve_kind
 from ..search.query import SearchHit, SearchRequest
@@ -83,3 +86,18 @@ async def list_collections(client) -> list[dict[str, Any]]:
         return [{f: row.get(f, "") for f in fields} for row in result["collections"]]
     except (KeyError, TypeError) as exc:
         raise OwnerUnavailable(f"the owner's list_collections result is not understood: {exc}") from exc
+
+
+_CHUNKS = re.compile(r"(\d+) chunks encoded")
+
+
+async def ingest(client, arguments: dict[str, Any], on_progress: Callable[[IngestProgress], None]) -> dict[str, Any]:
+    """The ingest tool's summary, its progress notifications given to `on_progress` as the
+    engine's IngestProgress (the tool's message carries the chunk count)."""
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        found = _CHUNKS.search(message or "")
+        chunks = int(found.group(1)) if found else 0
+        on_progress(IngestProgress(int(done), int(total or 0), chunks, chunks))
+
+    return await call_tool(client, "ingest", arguments, progress)

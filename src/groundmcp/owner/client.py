@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .paths import OwnerPaths, accepts, is_held, private_dir, unlock, wait_lock
+from .paths import OwnerPaths, accepts, is_held, private_dir, read_models, read_pid, unlock, wait_lock
 
 T = TypeVar("T")
 
@@ -39,27 +39,47 @@ class ToolFailed(Exception):
     """The owner answered with a tool error: its message, for the person who asked."""
 
 
+class ModelMismatch(ToolFailed):
+    """The running owner serves another model than this command asks for."""
+
+
 class OwnerClient:
     """The owner of `data_dir`, started when needed with `launch` (the command that runs
     `groundmcp owner` with this invocation's settings)."""
 
-    def __init__(self, data_dir: Path, launch: Sequence[str]) -> None:
+    def __init__(
+        self, data_dir: Path, launch: Sequence[str], *, model: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         self.paths = OwnerPaths(Path(data_dir).expanduser())
         self.launch = list(launch)
+        self.model = model  # the model this command asks for (as launch_model gives it); None: any
+        self.headers = dict(headers or {})  # sent with every request (a bridge's grant)
 
     def ensure(self, timeout: float = START_TIMEOUT_S) -> None:
         """Return once an owner accepts on the socket; start one if none runs. OwnerUnavailable
         when none can be had (another process holds the store, the owner fails to start, ...)."""
         if not self.paths.usable():
             raise OwnerUnavailable(f"the data dir path is too long for a Unix socket: {self.paths.socket}")
-        if accepts(self.paths.socket):
+        if not accepts(self.paths.socket):
+            private_dir(self.paths.data_dir)
+            gate = wait_lock(self.paths.start)  # one client starts an owner; the others wait here
+            try:
+                self._start_and_wait(timeout)
+            finally:
+                unlock(gate)
+        self._check_model()
+
+    def _check_model(self) -> None:
+        served = read_models(self.paths.lock)
+        if self.model is None or not served or self.model in served:
             return
-        private_dir(self.paths.data_dir)
-        gate = wait_lock(self.paths.start)  # one client starts an owner; the others wait here
-        try:
-            self._start_and_wait(timeout)
-        finally:
-            unlock(gate)
+        pid = read_pid(self.paths.lock)
+        raise ModelMismatch(
+            f"the index owner of {self.paths.data_dir} (pid {pid}) serves model {served[0]!r}, and this "
+            f"asks for {self.model!r}. Use the same model (--model or GROUNDMCP_MODEL) as the other "
+            "clients of this data dir, or stop the owner first (`groundmcp owner --stop`), or use "
+            "another --data-dir"
+        )
 
     def _start_and_wait(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -137,7 +157,7 @@ class OwnerClient:
         async def main() -> T:
             transport = httpx2.AsyncHTTPTransport(uds=os.fspath(self.paths.socket))
             timeout = httpx2.Timeout(30.0, read=CALL_TIMEOUT_S)
-            async with httpx2.AsyncClient(transport=transport, timeout=timeout) as http:
+            async with httpx2.AsyncClient(transport=transport, timeout=timeout, headers=self.headers) as http:
                 async with Client(streamable_http_client(URL, http_client=http)) as client:
                     return await work(client)
 
@@ -163,9 +183,10 @@ def _leaf(exc: BaseException) -> BaseException:
     return (ours or leaves or [exc])[0]
 
 
-async def call_tool(client, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    """The tool's structured result; ToolFailed with its message when it returns an error."""
-    result = await client.call_tool(name, arguments)
+async def call_tool(client, name: str, arguments: dict[str, Any], progress=None) -> dict[str, Any]:
+    """The tool's structured result; ToolFailed with its message when it returns an error.
+    `progress(done, total, message)` receives the tool's progress notifications."""
+    result = await client.call_tool(name, arguments, progress_callback=progress)
     if result.is_error:
         text = " ".join(c.text for c in result.content if getattr(c, "text", None))
         raise ToolFailed(text.removeprefix(f"Error executing tool {name}: ") or f"the {name} tool failed")
@@ -174,11 +195,21 @@ async def call_tool(client, name: str, arguments: dict[str, Any]) -> dict[str, A
     return result.structured_content
 
 
+def launch_model(model: str) -> str:
+    """The model as the owner is launched with it: a local path made absolute (the owner runs in /)."""
+    if Path(model).expanduser().exists():
+        return os.fspath(Path(model).expanduser().resolve())
+    return model
+
+
 def launch_command(data_dir: Path, model: str, device: str) -> list[str]:
     """`python -m groundmcp --data-dir D --model M --device X owner`: this invocation's settings
     (environment and flags), with the data dir and a model given as a local path made absolute,
     since the owner runs in /. Other settings reach it through the inherited environment."""
-    if Path(model).expanduser().exists():
-        model = os.fspath(Path(model).expanduser().resolve())
     data = os.fspath(Path(data_dir).expanduser().resolve())
-    return [sys.executable, "-m", "groundmcp", "--data-dir", data, "--model", model, "--device", device, "owner"]
+    return [sys.executable, "-m", "groundmcp", "--data-dir", data, "--model", launch_model(model), "--device", device, "owner"]
+
+
+def owner_client(data_dir: Path, model: str, device: str, headers: dict[str, str] | None = None) -> OwnerClient:
+    """The client of `data_dir`'s owner for a command with these settings."""
+    return OwnerClient(data_dir, launch_command(data_dir, model, device), model=launch_model(model), headers=headers)

@@ -55,10 +55,19 @@ def run_owner(settings: Settings) -> int:
         log.info("another process owns %s; exiting", paths.data_dir)
         return 0
     try:
-        write_pid(held)
+        write_pid(held, model_names(settings.model))
         return _own(settings, paths)
     finally:
         unlock(held)  # last: the socket is gone and the store closed by now
+
+
+def model_names(model: str) -> list[str]:
+    """Every name a client may give for the model this owner serves: as configured, as the
+    collections record it, and the bundled model's aliases."""
+    from ..encoders.sentence_transformers import BUNDLED_ALIASES, canonical_name
+
+    name = canonical_name(model)
+    return sorted({model, name} | (set(BUNDLED_ALIASES) if name in BUNDLED_ALIASES else set()))
 
 
 def _own(settings: Settings, paths: OwnerPaths) -> int:

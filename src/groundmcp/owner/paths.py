@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -90,17 +92,26 @@ def is_held(path: Path) -> bool:
     return False
 
 
-def write_pid(handle: TextIO) -> None:
+def write_pid(handle: TextIO, models: Sequence[str] = ()) -> None:
+    """Write this process's pid, then (one JSON line) the model names it serves under: a client
+    that asks for another model is told so rather than served by the wrong encoder."""
     handle.seek(0)
     handle.truncate()
-    handle.write(f"{os.getpid()}\n")
+    handle.write(f"{os.getpid()}\n{json.dumps({'models': list(models)})}\n")
     handle.flush()
 
 
 def read_pid(path: Path) -> int | None:
-    with contextlib.suppress(OSError, ValueError):
-        return int(path.read_text(encoding="utf-8").strip())
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(path.read_text(encoding="utf-8").splitlines()[0].strip())
     return None
+
+
+def read_models(path: Path) -> list[str]:
+    """The model names the owner holding `path` serves under; [] when it does not say."""
+    with contextlib.suppress(OSError, ValueError, IndexError, AttributeError, TypeError):
+        return list(json.loads(path.read_text(encoding="utf-8").splitlines()[1]).get("models") or [])
+    return []
 
 
 def bind_private(path: Path) -> socket.socket:

@@ -19,7 +19,7 @@ from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 
-from ..access import COLLECTIONS_CLAIM, FRONT_ROOTS_CLAIM, ROOTS_CLAIM
+from ..claims import COLLECTIONS_CLAIM, FRONT_ROOTS_CLAIM, GRANT_HEADER, ROOTS_CLAIM
 from ..settings import TokenGrant
 
 Grant = TokenGrant | Sequence[str] | None  # None: everything; a list: those collections, no roots
@@ -95,19 +95,6 @@ def _user(token: str, grant: Grant) -> AuthenticatedUser:
     else:
         claims = {COLLECTIONS_CLAIM: list(grant), ROOTS_CLAIM: []}
     return AuthenticatedUser(AccessToken(token=label, client_id=label, scopes=[], claims=claims))
-
-
-GRANT_HEADER = "x-groundmcp-grant"  # a bridge's request to the owner: whose request it forwards
-
-
-def forwarded_grant(collections: Sequence[str] | None, roots: Sequence[str] | None, front_roots: Sequence[str]) -> str:
-    """The GRANT_HEADER value for a request a bridge forwards: the caller's collections and roots
-    (None: every collection / the front end's roots) and the front end's own roots."""
-    return json.dumps({
-        COLLECTIONS_CLAIM: None if collections is None else list(collections),
-        ROOTS_CLAIM: None if roots is None else list(roots),
-        FRONT_ROOTS_CLAIM: list(front_roots),
-    })
 
 
 class ForwardedGrant:

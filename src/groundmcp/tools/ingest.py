@@ -66,7 +66,9 @@ class IngestSummary(BaseModel):
     chunks: int = Field(description="Chunks encoded (dry run: that would be encoded).")
     tokens: int
     chunks_removed: int
+    leftovers_dropped: int = Field(0, description="Unpublished chunks of an interrupted ingest, deleted first.")
     seconds: float
+    encode_seconds: float = Field(0.0, description="Of `seconds`: time spent encoding chunks.")
 
     @classmethod
     def from_report(cls, r: IngestReport) -> IngestSummary:
@@ -87,7 +89,9 @@ class IngestSummary(BaseModel):
             chunks=r.chunks,
             tokens=r.tokens,
             chunks_removed=r.chunks_removed,
+            leftovers_dropped=r.leftovers_dropped,
             seconds=round(r.seconds, 3),
+            encode_seconds=round(r.encode_seconds, 3),
         )
 
 
