@@ -38,7 +38,7 @@ def test_cli_json_on_a_working_install(data, monkeypatch):
     report = json.loads(result.stdout)
     checks = {c["name"]: c for c in report["checks"]}
     assert report["ok"] and list(checks) == ["versions", "settings", "device", "model", "store", "collections",
-                                              "extras", "reranker", "server"]
+                                              "extras", "reranker", "server", "owner"]
     assert checks["versions"]["data"]["mcp"].startswith("2.")
     model = checks["model"]
     assert model["status"] == "ok" and model["data"]["dim"] == 384 and model["data"]["vector_norm"] == 1.0
@@ -98,3 +98,31 @@ def test_invalid_settings_are_one_failed_check():
     report = diagnose(overrides={"qdrant_api_key": "k"})
     assert [c.name for c in report.checks] == ["versions", "settings"]
     assert report.check("settings").status == "fail" and "GROUNDMCP_QDRANT_API_KEY" in report.check("settings").summary
+
+
+def test_doctor_reports_the_owner(tmp_path):
+    """None runs; then one runs (started by a CLI command): its pid and socket; a doctor asking for
+    another model is warned that the owner serves a different one."""
+    import os
+    import subprocess
+    import sys
+
+    from groundmcp.owner.daemon import stop_owner
+    from groundmcp.owner.paths import OwnerPaths, read_pid
+
+    data = tmp_path / "d"
+    owned = Settings(data_dir=data, owner=True, watch=False)
+    assert diagnose(owned, load_model=False).check("owner").summary.startswith("none runs now")
+    assert diagnose(Settings(data_dir=data, owner=False), load_model=False).check("owner").status == "info"
+    env = {**os.environ, "GROUNDMCP_DATA_DIR": str(data), "GROUNDMCP_OWNER": "1", "GROUNDMCP_WATCH": "0"}
+    listed = subprocess.run([sys.executable, "-m", "groundmcp", "collections"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    try:
+        check = diagnose(owned, load_model=False).check("owner")
+        assert check.status == "ok" and str(read_pid(OwnerPaths(data).lock)) in check.summary
+        other = Settings(data_dir=data, owner=True, watch=False, model=str(tmp_path / "elsewhere"))
+        warned = diagnose(other, load_model=False).check("owner")
+        assert warned.status == "warn" and "owner --stop" in warned.fix
+    finally:
+        stop_owner(data)

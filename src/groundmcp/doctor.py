@@ -84,7 +84,7 @@ def diagnose(
     checks.append(device)
     checks.append(_model(settings, device, load_model=load_model))
     store, collections = _store(settings)
-    checks += [store, collections, _extras(), _reranker(settings), _server(settings)]
+    checks += [store, collections, _extras(), _reranker(settings), _server(settings), _owner(settings)]
     return DoctorReport(checks)
 
 
@@ -348,3 +348,30 @@ def _server(s: Settings) -> Check:
         return Check("server", "warn", f"{http}; no ingest roots (started from / or the home folder)",
                      "pass --root PATH (or GROUNDMCP_ROOTS) so the ingest tool may index that folder", data)
     return Check("server", "ok", f"{http}; ingest roots: {', '.join(map(str, roots))}", data=data)
+
+
+def _owner(s: Settings) -> Check:
+    """Whether the data dir's owner runs, and whether this invocation's model is the one it serves."""
+    from .owner.client import launch_model
+    from .owner.paths import OwnerPaths, accepts, is_held, read_models, read_pid
+
+    if s.qdrant_url or s.qdrant_local_path:
+        return Check("owner", "ok", "no owner: the Qdrant server (or local path) is shared by every process")
+    if not s.owner:
+        return Check("owner", "info", "off (GROUNDMCP_OWNER=0): each command and server opens the index itself",
+                     "set GROUNDMCP_OWNER=1 so that servers and CLI commands share one resident owner")
+    paths = OwnerPaths(Path(s.data_dir).expanduser())
+    if not paths.usable():
+        return Check("owner", "warn", f"the data dir path is too long for a Unix socket ({paths.socket})",
+                     "use a shorter --data-dir (GROUNDMCP_DATA_DIR) so commands can share an owner")
+    if not is_held(paths.lock):
+        return Check("owner", "ok", f"none runs now; the first search, ingest or server starts one "
+                     f"(exits after {s.owner_idle_s:g} s idle)", data={"socket": str(paths.socket)})
+    pid, models = read_pid(paths.lock), read_models(paths.lock)
+    data = {"pid": pid, "socket": str(paths.socket), "models": models, "accepting": accepts(paths.socket)}
+    if not data["accepting"]:
+        return Check("owner", "info", f"pid {pid} is starting (its socket does not accept yet)", data=data)
+    if models and launch_model(s.model) not in models:
+        return Check("owner", "warn", f"pid {pid} serves model {models[0]!r}, not {s.model!r}",
+                     "use the owner's model, or stop it (`groundmcp owner --stop`) to start one with yours", data)
+    return Check("owner", "ok", f"pid {pid} serves {paths.socket}", data=data)
