@@ -48,8 +48,8 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 from mcp.server import MCPServer
-from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.connection import Connection
+from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.subscriptions import ResourcesListChanged, ResourceUpdated, ServerEvent
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
@@ -107,7 +107,7 @@ class AccessBus:
         await anyio.lowlevel.checkpoint()
 
     async def publish_list_changed(self, names: set[str]) -> None:
-        self._deliver(ResourcesListChanged(), lambda a: a is None or any(map(a.allows, names)))
+        self._deliver(ResourcesListChanged(), lambda a: a is not None and any(map(a.allows, names)))
         await anyio.lowlevel.checkpoint()
 
     def subscribe(self, listener: Callable[[ServerEvent], None]) -> Callable[[], None]:
