@@ -14,6 +14,8 @@ import sys
 import anyio
 import httpx2
 import pytest
+from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
 
 from groundmcp.owner.paths import OwnerPaths, read_pid
 
@@ -171,3 +173,46 @@ def test_cli_ingest_goes_through_the_owner_and_a_model_mismatch_is_refused(tmp_p
         assert OwnerPaths(data).log.read_text().count(" serving ") == 1  # neither stopped the owner
     finally:
         run("-m", "groundmcp", "owner", "--stop")
+
+
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")  # the handshake era, on purpose
+async def test_subscriptions_through_a_bridge_survive_the_owners_kill(tmp_path):
+    """A stdio client subscribed through the bridge hears of a saved file (the owner's watcher
+    re-ingests it); after kill -9 of the owner it is told its URI may have changed, and later
+    saves still reach it through the new owner."""
+    from mcp.types import ResourceUpdatedNotification
+
+    root = write_project(tmp_path / "project")
+    data = tmp_path / "data"
+    heard: list[str] = []
+
+    async def inbox(message) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            heard.append(str(message.params.uri))
+
+    async def wait_for(n: int) -> None:
+        with anyio.fail_after(60):
+            while len(heard) < n:
+                await anyio.sleep(0.1)
+
+    env = {**OWNED, "GROUNDMCP_WATCH": "1"}
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "groundmcp", "serve", "--root", str(root)], env=server_env(data, **env)
+    )
+    async with Client(params, mode="legacy", message_handler=inbox, read_timeout_seconds=120) as c:
+        assert c.server_capabilities.resources.subscribe
+        assert not (await c.call_tool("ingest", {"path": "."})).is_error
+        uri = "groundmcp://file/default/1/5/docs/guide.md"
+        await c.subscribe_resource(uri)
+        with pytest.raises(MCPError):  # refused as a read of it would be
+            await c.subscribe_resource("groundmcp://file/elsewhere/1/5/docs/guide.md")
+        (root / "docs" / "guide.md").write_text("# User guide\n\nRefunds take 30 days now.\n")
+        await wait_for(1)
+        assert heard == [uri]
+
+        os.kill(read_pid(OwnerPaths(data).lock), signal.SIGKILL)
+        await wait_for(2)  # the bridge's follow reconnected to a new owner and says so
+        (root / "docs" / "guide.md").write_text("# User guide\n\nRefunds take 60 days now.\n")
+        await wait_for(3)
+        assert set(heard) == {uri}
+        assert owners_started(OwnerPaths(data)) == 2

@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +40,7 @@ from .. import __version__
 from ..claims import COLLECTIONS_CLAIM, GRANT_HEADER, ROOTS_CLAIM, forwarded_grant
 from ..server.instructions import INSTRUCTIONS
 from .client import CALL_TIMEOUT_S, URL, OwnerClient, OwnerUnavailable, ToolFailed
+from .follow import Follows
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +95,20 @@ class OwnerLink:
         raise MCPError(types.INTERNAL_ERROR, f"the index owner kept failing ({failure}); see {self.owner.paths.log}")
 
     async def _once(self, work: Callable[[Client], Awaitable[T]], grant: str | None) -> T:
+        async with self.session(grant) as client:
+            return await work(client)
+
+    @asynccontextmanager
+    async def session(self, grant: str | None, message_handler=None) -> AsyncIterator[Client]:
+        """An MCP session with the owner (which must be running) for requests under `grant`;
+        `message_handler` receives what the owner sends on its own (notifications)."""
         transport = httpx2.AsyncHTTPTransport(uds=os.fspath(self.owner.paths.socket))
         headers = {GRANT_HEADER: grant} if grant is not None else {}
         timeout = httpx2.Timeout(30.0, read=CALL_TIMEOUT_S)
         async with httpx2.AsyncClient(transport=transport, timeout=timeout, headers=headers) as http:
-            async with Client(streamable_http_client(URL, http_client=http), mode=MODE) as client:
-                return await work(client)
+            connection = streamable_http_client(URL, http_client=http)
+            async with Client(connection, mode=MODE, message_handler=message_handler) as client:
+                yield client
 
 
 def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
@@ -176,6 +186,8 @@ def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
     async def get_prompt(ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
         return await forward(ctx, lambda c: c.get_prompt(params.name, params.arguments))
 
+    follows = Follows(link, grant_of)
+
     async def complete(ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
         argument = {"name": params.argument.name, "value": params.argument.value}
         context = params.context.arguments if params.context else None
@@ -194,6 +206,9 @@ def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
         on_completion=complete,
+        on_subscribe_resource=follows.subscribe,
+        on_unsubscribe_resource=follows.unsubscribe,
+        lifespan=follows.running,
     )
 
 
@@ -206,7 +221,7 @@ def serve_stdio_bridge(link: OwnerLink, roots: Sequence[Path]) -> None:
 
     async def main() -> None:
         async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options(NotificationOptions()))
+            await server.run(read, write, server.create_initialization_options(NotificationOptions(resources_changed=True)))
 
     anyio.run(main)
 
