@@ -6,12 +6,15 @@ the engine's listings and the resources read it back by the names in `P`. A fiel
 here is the one change every writer and reader follows.
 
 One record per chunk, plus one per file that gave no chunk (`kind` EMPTY_KIND, no vectors), so the
-next ingest knows that file too. Chunk 0 of each file version carries the file's hash, chunking
-key, size and mtime: the manifest reads only those rows.
+next ingest knows that file too. Every record of a file version carries the file's hash, chunking
+key, size, mtime and when it was indexed (`indexed_at`): the manifest reads them from chunk 0 only,
+and a search hit from its own record, which is how it tells whether its file changed on disk since.
+Records written before `indexed_at` existed read back with it None.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +39,7 @@ class P:
     CHUNKING = "chunking"  # the chunker's version and sizes: a change re-chunks the file
     FILE_SIZE = "file_size"
     FILE_MTIME_NS = "file_mtime_ns"
+    INDEXED_AT = "indexed_at"  # when this version of the file was written: ISO-8601 UTC, "...Z"
     VISIBLE = "visible"  # False until the file's whole version is written and published
 
 
@@ -48,6 +52,11 @@ INTEGER_FIELDS = (P.CHUNK_INDEX,)
 EMPTY_KIND = "empty"  # `kind` of the record of a file with no chunk
 TEXTS_ROOT = "texts:"  # `root` of documents ingested as texts sent by a client, not files
 MANIFEST_FIELDS = (P.PATH, P.FILE_HASH, P.CHUNKING, P.FILE_SIZE, P.FILE_MTIME_NS)
+
+
+def utc_stamp(seconds: float | None = None) -> str:
+    """`seconds` since the epoch (None: now) as the record's time format, ISO-8601 UTC: 2025-01-31T12:00:00Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,7 @@ class ChunkRecord:
     chunking: str = ""
     file_size: int = -1
     file_mtime_ns: int = -1
+    indexed_at: str | None = None
     visible: bool = False
 
     def to_payload(self) -> dict[str, Any]:
@@ -89,6 +99,7 @@ class ChunkRecord:
             P.CHUNKING: self.chunking,
             P.FILE_SIZE: self.file_size,
             P.FILE_MTIME_NS: self.file_mtime_ns,
+            P.INDEXED_AT: self.indexed_at,
             P.VISIBLE: self.visible,
         }
 
@@ -111,5 +122,6 @@ class ChunkRecord:
             chunking=p.get(P.CHUNKING) or "",
             file_size=p.get(P.FILE_SIZE, -1),
             file_mtime_ns=p.get(P.FILE_MTIME_NS, -1),
+            indexed_at=p.get(P.INDEXED_AT),
             visible=bool(p.get(P.VISIBLE, False)),
         )

@@ -27,7 +27,7 @@ from ..chunking.base import Chunk
 from ..collection_meta import open_or_create
 from ..encoders.base import Encoder
 from ..errors import InputError
-from ..record import EMPTY_KIND, TEXTS_ROOT, ChunkRecord
+from ..record import EMPTY_KIND, TEXTS_ROOT, ChunkRecord, utc_stamp
 from ..sparse import document_vector
 from ..store.base import Filters, PointData, SparseVec, Store
 from .datalike import data_like
@@ -319,13 +319,14 @@ class _Run:
             window, dense = item
             points: list[PointData] = []
             row = 0
+            stamp = utc_stamp()  # indexed_at of every record written now (a window holds whole files)
             for work in window:
                 for i, (chunk, sparse) in enumerate(zip(work.chunks, work.sparse, strict=True)):
-                    payload = _payload(root, work, chunk, i)
+                    payload = _payload(root, work, chunk, i, stamp)
                     points.append(PointData(point_id(root, chunk.path, work.version, i), dense[row].tolist(), sparse, payload))
                     row += 1
                 if work.empty:
-                    points.append(empty_record(root, work))
+                    points.append(empty_record(root, work, stamp))
             if points:
                 store.upsert(collection, points)
             published = [w for w in window if w.chunks or w.empty]
@@ -401,16 +402,18 @@ def _windows(works: Iterator[_FileWork], size: int) -> Iterator[list[_FileWork]]
         yield window
 
 
-def empty_record(root: str, work: _FileWork) -> PointData:
+def empty_record(root: str, work: _FileWork, stamp: str | None = None) -> PointData:
     """The point that records a file with no chunk, so the next run knows it as it knows any file
     (by stat, then hash) and does not read it again. It has no vectors, so no search finds it; it
     is published, replaced and removed like a file's chunks. Its id is the one chunk 0 would have."""
     path = work.entry.path
     chunk = Chunk(path=path, language="", kind=EMPTY_KIND, symbol="", start_line=0, end_line=0, text="")
-    return PointData(point_id(root, path, work.version, 0), [], SparseVec([], []), _payload(root, work, chunk, 0))
+    return PointData(point_id(root, path, work.version, 0), [], SparseVec([], []), _payload(root, work, chunk, 0, stamp))
 
 
-def _payload(root: str, work: _FileWork, chunk: Chunk, index: int) -> dict:
+def _payload(root: str, work: _FileWork, chunk: Chunk, index: int, stamp: str | None) -> dict:
+    """Every record of a file version carries its stat, hash and `indexed_at` (`stamp`): the manifest
+    reads chunk 0's, a search hit its own (to tell whether its file changed on disk since)."""
     return ChunkRecord(
         root=root,
         path=chunk.path,
@@ -420,13 +423,14 @@ def _payload(root: str, work: _FileWork, chunk: Chunk, index: int) -> dict:
         start_line=chunk.start_line,
         end_line=chunk.end_line,
         text=chunk.text,
-        chunk_index=index,  # chunk 0 carries the file's stat and hash for the manifest
+        chunk_index=index,
         header=chunk.header,
         page=chunk.page,
         file_hash=work.file_hash,
         chunking=work.chunking,
         file_size=work.entry.size,
         file_mtime_ns=work.entry.mtime_ns,
+        indexed_at=stamp,
     ).to_payload()
 
 
