@@ -24,6 +24,7 @@ from pathlib import Path
 from .claims import COLLECTIONS_CLAIM, FRONT_ROOTS_CLAIM, ROOTS_CLAIM
 from .engine import Engine
 from .errors import InputError
+from .search.multi import CollectionSpec, Target, select
 from .settings import Settings
 
 SERVER_REMEDY = "restart the server with --root PATH (or GROUNDMCP_ROOTS) to allow it"
@@ -150,6 +151,19 @@ class Access:
                 f"{', '.join(map(repr, mine)) or 'none'}); ingest into it first or pick one of those"
             )
         return name
+
+    def collections(self, spec: CollectionSpec) -> list[Target]:
+        """The collections a search may cover for `spec`: a name, a glob ('proj-*') or a list of
+        them (None: the default). A name is checked as `collection` checks it (the same refusals
+        and messages); a glob expands only to the collections this request may use, and one that
+        matches none of them lists those, never what else exists."""
+        return select(
+            spec,
+            default=lambda: self.collection(None),
+            name=self.collection,
+            listed=lambda: self.visible(self.state.engine.collection_names()),
+            whose="this token's" if self.limited else "the",
+        )
 
     @property
     def roots(self) -> tuple[Path, ...]:

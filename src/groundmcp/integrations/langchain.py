@@ -39,16 +39,18 @@ from pydantic import BaseModel, Field
 from ..engine import Engine
 from ..errors import GroundError
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
-from ..search.query import MAX_TOP_K, SearchHit, SearchRequest
+from ..search.multi import CollectionSpec, MultiHits, is_glob, search_many, select
+from ..search.query import MAX_TOP_K, SearchHit, SearchRequest, disk_state
 from ..settings import Settings
 
 __all__ = ["GroundRetriever", "groundmcp_tools", "hit_to_document", "format_documents"]
 
 
 
-def hit_to_document(hit: SearchHit, *, collection: str, text: str | None = None,
+def hit_to_document(hit: SearchHit, *, collection: str | None = None, text: str | None = None,
                     lines: tuple[int, int] | None = None) -> Document:
-    """A search hit as a Document: the chunk text, and its citation and provenance as metadata.
+    """A search hit as a Document: the chunk text, and its citation and provenance as metadata
+    (`disk_state` from a stat of its file now). `collection`: the hit's own when None.
     `text`/`lines` override the hit's when only part of the chunk is kept."""
     start, end = lines or (hit.start_line, hit.end_line)
     metadata: dict[str, Any] = {
@@ -62,7 +64,9 @@ def hit_to_document(hit: SearchHit, *, collection: str, text: str | None = None,
         "score": hit.score,
         "id": hit.id,
         "root": hit.root,
-        "collection": collection,
+        "collection": hit.collection if collection is None else collection,
+        "indexed_at": hit.indexed_at,
+        "disk_state": disk_state(hit),
     }
     if hit.header:
         metadata["header"] = hit.header
@@ -85,13 +89,18 @@ class GroundRetriever(BaseRetriever):
     """Hybrid search over a groundmcp collection, as a LangChain retriever.
 
     Each Document's `page_content` is the chunk text; `metadata` holds `citation` (path:start-end),
-    `path`, `start_line`, `end_line`, `symbol`, `language`, `kind`, `score`, `id`, `root` and
-    `collection`. The engine is not closed by the retriever: call `retriever.engine.close()` (or
-    close the Engine you passed in) when done.
+    `path`, `start_line`, `end_line`, `symbol`, `language`, `kind`, `score`, `id`, `root`,
+    `collection`, `indexed_at` and `disk_state` (whether the file changed on disk since: unchanged,
+    changed, deleted or unknown). `collection` may name several collections (a list, or a glob such
+    as 'proj-*'): their hits come back as one ranked list (search/multi.py). The engine is not
+    closed by the retriever: call `retriever.engine.close()` (or close the Engine you passed in)
+    when done.
     """
 
     engine: Engine
-    collection: str | None = Field(None, description="Collection to search; None for the default.")
+    collection: str | list[str] | None = Field(
+        None, description="Collection to search: a name, a glob ('proj-*') or a list; None for the default."
+    )
     top_k: int = Field(8, ge=1, le=MAX_TOP_K)
     mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
     path: str | None = Field(None, description="Only files matching this glob, e.g. 'src/**/*.py'.")
@@ -105,7 +114,7 @@ class GroundRetriever(BaseRetriever):
         A `collection` given here is also the Engine's default, so tools built on
         `retriever.engine` search the same collection."""
         settings = settings or Settings()
-        if kwargs.get("collection"):
+        if isinstance(kwargs.get("collection"), str) and not is_glob(kwargs["collection"]):
             settings = settings.model_copy(update={"collection": kwargs["collection"]})
         return cls(engine=Engine(settings), **kwargs)
 
@@ -121,8 +130,13 @@ class GroundRetriever(BaseRetriever):
             kinds=(self.kind,) if self.kind else (),
             rerank=self.rerank,
         )
-        name = self.collection or self.engine.settings.collection
-        return [hit_to_document(h, collection=name) for h in self.engine.search(request, collection=name)]
+        return [hit_to_document(h) for h in _search(self.engine, request, self.collection).hits]
+
+
+def _search(engine: Engine, request: SearchRequest, spec: CollectionSpec) -> MultiHits:
+    """Search the collections `spec` names (every collection is this process's to use)."""
+    targets = select(spec, default=lambda: engine.settings.collection, name=lambda n: n, listed=engine.collection_names)
+    return search_many(engine, request, targets)
 
 
 class SearchArgs(BaseModel):
@@ -149,7 +163,7 @@ class IngestArgs(BaseModel):
 def groundmcp_tools(
     source: Engine | GroundRetriever,
     *,
-    collection: str | None = None,
+    collection: str | list[str] | None = None,
     ingest_roots: Sequence[str | Path] = (),
 ) -> list[BaseTool]:
     """The MCP server's read-only tools as LangChain tools: `search`, `list_collections` and
@@ -162,11 +176,15 @@ def groundmcp_tools(
     `search` returns its hits as text with a `[path:start-end]` line per hit (what the model reads)
     and as Documents in the tool message's `artifact`. Expected failures (an unknown collection, a
     path outside the roots) come back to the model as an error message it can act on."""
+    spec: CollectionSpec
     if isinstance(source, GroundRetriever):
-        engine, collection = source.engine, collection or source.collection
+        engine, spec = source.engine, collection or source.collection
     else:
-        engine = source
-    name = collection or engine.settings.collection
+        engine, spec = source, collection
+    spec = spec or engine.settings.collection
+    # The collection the stats tool and the listing's default name: the one named, else the Engine's.
+    name = spec if isinstance(spec, str) and not is_glob(spec) else engine.settings.collection
+    where = name if spec == name else ", ".join([spec] if isinstance(spec, str) else spec)
 
     def search(query: str, top_k: int = 8, mode: str = "hybrid", path: str | None = None,
                languages: list[str] | None = None, kind: str | None = None,
@@ -174,12 +192,11 @@ def groundmcp_tools(
         request = SearchRequest(query=query, top_k=top_k, mode=mode, path_glob=path,  # type: ignore[arg-type]
                                 languages=tuple(languages or ()), kinds=(kind,) if kind else ())
         with _tool_errors():
-            hits = engine.search(request, collection=name)
+            hits = _search(engine, request, spec).hits
         fitted = fit(hits, query, max_tokens)
-        docs = [hit_to_document(f.hit, collection=name, text=f.text, lines=(f.start_line, f.end_line))
-                for f in fitted.hits]
+        docs = [hit_to_document(f.hit, text=f.text, lines=(f.start_line, f.end_line)) for f in fitted.hits]
         if not hits:
-            return f"No hits for {query!r} in collection {name!r}.", []
+            return f"No hits for {query!r} in collection {where!r}.", []
         text = format_documents(docs)
         if fitted.omitted:
             text += (f"\n\n({len(fitted.omitted)} {'more ' if docs else ''}hit(s) left out to stay within "

@@ -73,11 +73,14 @@ def fit(
     query: str,
     max_tokens: int | None = None,
     overhead: Callable[[SearchHit], int] = default_overhead,
+    extra: int = 0,
 ) -> Fitted:
     """Hits in rank order, trimmed or left out so that the response stays within the budget.
-    `overhead(hit)` is what a hit costs besides its text in the caller's response format."""
+    `overhead(hit)` is what a hit costs besides its text in the caller's response format; `extra`
+    what the response holds besides the hits beyond RESPONSE_OVERHEAD_TOKENS (the collections
+    searched, when several were)."""
     budget = clamp_budget(max_tokens)
-    remaining = budget - RESPONSE_OVERHEAD_TOKENS - 2 * json_tokens(query)
+    remaining = budget - RESPONSE_OVERHEAD_TOKENS - 2 * json_tokens(query) - extra
     terms = QueryTerms(query)
     kept: list[FittedHit] = []
     for i, hit in enumerate(hits):

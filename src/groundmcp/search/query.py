@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import pathspec
 
 from ..collection_meta import check_compatible
 from ..encoders.base import Encoder
 from ..errors import CollectionNotFound, IncompatibleCollection, InputError
-from ..record import ChunkRecord
+from ..ingest.nofollow import Unsafe, read_regular
+from ..record import TEXTS_ROOT, ChunkRecord
 from ..rerank.base import Reranker
 from ..sparse import query_vector
 from ..store.base import CollectionInfo, Filters, Fusion, ScoredHit, SearchMode, Store
@@ -53,6 +58,13 @@ class SearchHit:
     text: str
     header: str = ""
     page: int | None = None
+    collection: str = ""  # set by a search of several collections (search/multi.py)
+    # The file version the chunk came from, as its record holds it (None where the record has none:
+    # written before the field existed, or a text sent by a client, which has no stat).
+    indexed_at: str | None = None
+    file_size: int | None = None
+    file_mtime_ns: int | None = None
+    file_hash: str = ""
 
     @property
     def embed_text(self) -> str:
@@ -66,6 +78,11 @@ class SearchHit:
         return asdict(self)
 
 
+class NoMatch(InputError):
+    """A filter (path, language or kind) matches nothing the collection holds. One collection of
+    several searched at once that raises it just adds no hit (search/multi.py)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SearchRequest:
     query: str
@@ -75,6 +92,9 @@ class SearchRequest:
     languages: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     rerank: bool = False
+    # The query's dense vector when the caller has it already from the same encoder (a search of
+    # several collections encodes the query once); None: `search` encodes it.
+    query_vector: tuple[float, ...] | None = None
 
 
 class CollectionInfoCache:
@@ -191,7 +211,12 @@ def search(
     filters, glob = _filters(request)
     wanted = max(request.top_k, RERANK_CANDIDATES) if request.rerank else request.top_k
     limit = wanted * (GLOB_OVERFETCH if glob else 1)
-    dense = encoder.encode_query(query).tolist() if request.mode != "sparse" else None
+    if request.mode == "sparse":
+        dense = None
+    elif request.query_vector is not None and len(request.query_vector) == encoder.dim:
+        dense = list(request.query_vector)
+    else:
+        dense = encoder.encode_query(query).tolist()
     sparse = query_vector(query) if request.mode != "dense" else None
     if request.mode == "sparse" and not sparse.indices:
         return []  # nothing lexical to match (all stop words or punctuation)
@@ -224,7 +249,7 @@ def search(
     if glob:
         shaped = [h for h in shaped if glob.match_file(h.path)]
     if not shaped and request.path_glob and not glob_matches_a_file(store, collection, filters, glob):
-        raise glob_error(request.path_glob, collection)  # checked only when nothing came back
+        raise NoMatch(str(glob_error(request.path_glob, collection)))  # checked only when nothing came back
     shaped = shaped[:wanted]
     if request.rerank and shaped:
         order = reranker.rerank(query, [h.embed_text for h in shaped], request.top_k)
@@ -254,11 +279,11 @@ def _resolve_facets(
         languages, kinds = resolved(facets)
     if missing := unknown_values(languages, facets.languages):
         asked = [v for v in request.languages if resolve_language(v, facets.languages) in missing]
-        raise filter_error("language", asked, collection, facets.languages,
-                           " (names as listed, any case; aliases such as py, js, ts or golang work too)")
+        raise NoMatch(str(filter_error("language", asked, collection, facets.languages,
+                                       " (names as listed, any case; aliases such as py, js, ts or golang work too)")))
     if missing := unknown_values(kinds, facets.kinds):
         asked = [v for v in request.kinds if resolve_kind(v) in missing]
-        raise filter_error("kind", asked, collection, facets.kinds, " ('docs' works for 'doc')")
+        raise NoMatch(str(filter_error("kind", asked, collection, facets.kinds, " ('docs' works for 'doc')")))
     return dataclasses.replace(request, languages=languages, kinds=kinds)
 
 
@@ -296,6 +321,7 @@ def path_filters(path_glob: str | None) -> tuple[Filters, pathspec.PathSpec | No
 
 def hit_from_payload(hit: ScoredHit) -> SearchHit:
     r = ChunkRecord.from_payload(hit.payload)
+    texts = r.root == TEXTS_ROOT
     return SearchHit(
         id=hit.id,
         score=hit.score,
@@ -309,4 +335,46 @@ def hit_from_payload(hit: ScoredHit) -> SearchHit:
         text=r.text,
         header=r.header,
         page=r.page,
+        indexed_at=r.indexed_at,
+        file_size=None if texts or r.file_size < 0 else r.file_size,
+        file_mtime_ns=None if texts or r.file_mtime_ns < 0 else r.file_mtime_ns,
+        file_hash=r.file_hash,
     )
+
+
+DiskState = Literal["unchanged", "changed", "deleted", "unknown"]
+HASH_CHECK_MAX_BYTES = 1 << 20  # a file of the indexed size but another mtime is hashed up to this size
+
+
+def disk_state(hit: SearchHit) -> DiskState:
+    """Whether the hit's file on disk (root + path) is still the version indexed, from one `stat`
+    of that file (never a walk): "unchanged", "changed" (another size, or another mtime and other
+    content), "deleted" (gone, or no longer a regular file), or "unknown" (a text sent by a client,
+    or a record without the file's stat or hash).
+
+    The same size with another mtime is a file touched, or edited in place to the same length: its
+    content is hashed (files up to HASH_CHECK_MAX_BYTES; a larger one counts as changed) and
+    compared with the indexed hash, so a `touch` or a branch switched back does not read as a
+    change. Only the verdict comes back, never the file's content."""
+    if hit.root in ("", TEXTS_ROOT) or not os.path.isabs(hit.root):
+        return "unknown"
+    path = os.path.join(hit.root, *hit.path.split("/"))
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except (OSError, ValueError):
+        return "deleted"
+    if not stat.S_ISREG(st.st_mode):
+        return "deleted"  # a folder or a link now: the indexed file is not there
+    if hit.file_size is not None and st.st_size != hit.file_size:
+        return "changed"
+    if hit.file_size is not None and st.st_mtime_ns == hit.file_mtime_ns:
+        return "unchanged"
+    if not hit.file_hash:
+        return "unknown"
+    if st.st_size > HASH_CHECK_MAX_BYTES:
+        return "changed"
+    try:
+        data = read_regular(path, HASH_CHECK_MAX_BYTES, expect=(st.st_dev, st.st_ino))
+    except Unsafe:
+        return "changed"  # replaced since the stat, or unreadable now
+    return "unchanged" if hashlib.sha256(data).hexdigest() == hit.file_hash else "changed"

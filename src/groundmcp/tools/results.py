@@ -7,7 +7,7 @@ import json
 from pydantic import BaseModel, Field
 
 from ..search.budget import FittedHit, estimate_tokens
-from ..search.query import SearchHit
+from ..search.query import DiskState, SearchHit
 
 
 def quoted(text: str) -> str:
@@ -39,15 +39,29 @@ class Hit(BaseModel):
     truncated: bool = Field(description="True when text holds only some of the chunk's lines.")
     chunk_lines: list[int] = Field(description="[start, end] lines of the whole chunk.")
     root: str = Field(description="The folder this file was ingested from ('texts:' for texts).")
+    collection: str | None = Field(
+        None, description="The collection this hit came from (when a glob or a list of collections was searched)."
+    )
+    indexed_at: str | None = Field(
+        description="When this version of the file was indexed (ISO-8601 UTC); null for chunks "
+        "indexed before groundmcp recorded it."
+    )
+    disk_state: DiskState = Field(
+        description="The file on disk now against the version indexed: unchanged; changed (the "
+        "text may be out of date: re-ingest, or read the file's lines); deleted; unknown (texts "
+        "sent by a client, or no record of the file's stat)."
+    )
 
     @classmethod
-    def overhead(cls, hit: SearchHit) -> int:
+    def overhead(cls, hit: SearchHit, several: bool = False) -> int:
         """Tokens this hit costs as JSON besides its text (for the search budget)."""
-        empty = cls.from_fitted(FittedHit(hit, "", hit.start_line, hit.end_line, False))
-        return estimate_tokens(json.dumps(empty.model_dump(mode="json")))
+        empty = cls.from_fitted(FittedHit(hit, "", hit.start_line, hit.end_line, False), "unchanged", several=several)
+        return estimate_tokens(json.dumps(empty.model_dump(mode="json", exclude_none=not several)))
 
     @classmethod
-    def from_fitted(cls, f: FittedHit) -> Hit:
+    def from_fitted(cls, f: FittedHit, disk_state: DiskState = "unknown", *, several: bool = False) -> Hit:
+        """The hit as shown; `disk_state` from query.disk_state (a stat of the file), computed
+        only for the hits kept; `several`: collections were searched, so it says its own."""
         h = f.hit
         return cls(
             id=h.id,
@@ -63,4 +77,7 @@ class Hit(BaseModel):
             truncated=f.truncated,
             chunk_lines=[h.start_line, h.end_line],
             root=h.root,
+            collection=h.collection if several else None,
+            indexed_at=h.indexed_at,
+            disk_state=disk_state,
         )
