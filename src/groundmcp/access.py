@@ -20,12 +20,16 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .claims import COLLECTIONS_CLAIM, FRONT_ROOTS_CLAIM, ROOTS_CLAIM
 from .engine import Engine
 from .errors import InputError
 from .search.multi import CollectionSpec, Target, select
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .watch import Watcher
 
 SERVER_REMEDY = "restart the server with --root PATH (or GROUNDMCP_ROOTS) to allow it"
 
@@ -34,7 +38,8 @@ SERVER_REMEDY = "restart the server with --root PATH (or GROUNDMCP_ROOTS) to all
 class AppState:
     """What a front end opens once per process: the settings, the engine, and the folders that
     ingest and file reads may touch (resolved). `remedy` ends a refused path's message: how to
-    allow it in this front end."""
+    allow it in this front end. `watcher`: the file watcher that keeps the collections fresh, if
+    one runs (it knows the changes waiting for a re-ingest)."""
 
     settings: Settings
     engine: Engine
@@ -44,6 +49,7 @@ class AppState:
         "this server has no allowed roots (it was started from / or your home folder without "
         "--root); restart it with --root PATH (or GROUNDMCP_ROOTS) to allow ingest"
     )
+    watcher: Watcher | None = None
 
     def allowed_path(self, path: str) -> Path:
         """`path` resolved, if it lies inside an allowed root; InputError otherwise."""

@@ -41,7 +41,7 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         watcher = Watcher.for_settings(eng, settings).start() if settings.watch else None
         try:
             async with subscriptions.serving(eng):
-                yield AppState(settings=settings, engine=eng, roots=resolve_roots(settings))
+                yield AppState(settings=settings, engine=eng, roots=resolve_roots(settings), watcher=watcher)
         finally:
             if watcher is not None:
                 await anyio.to_thread.run_sync(watcher.stop)

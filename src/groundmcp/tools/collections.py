@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ..watch import Watcher
 from .common import MAX_NAME, MAX_PATH, access, clean_doc, run, state, use_collection
 
 
@@ -39,6 +40,12 @@ class CollectionStatsResult(CollectionRow):
     empty_files: int = Field(0, description="Files ingested that gave no chunk.")
     updated: str = Field("", description="When the index last changed (embedded store; empty when unknown).")
     disk_bytes: int | None = Field(None, description="Space on disk (embedded store; None when unknown).")
+    watched: bool = Field(False, description="Whether the server watches this collection's folders and "
+                          "re-ingests files as they change.")
+    pending: int = Field(0, description="Changed files (or folders) seen by the watcher and not yet "
+                         "re-ingested, the batch being re-ingested included; search may return their "
+                         "old text until then.")
+    reingesting: bool = Field(False, description="Whether the watcher is re-ingesting changes into it now.")
 
 
 class Deleted(BaseModel):
@@ -68,9 +75,11 @@ def register(mcp: MCPServer) -> None:
             str | None, Field(max_length=MAX_NAME, description="Collection; omit for the default.")
         ] = None,
     ) -> CollectionStatsResult:
-        """Files, chunks, ingested roots, and chunks per language and kind of one collection."""
-        s = await run(state(ctx).engine.stats, await use_collection(ctx, collection))
-        return CollectionStatsResult(**asdict(s))
+        """Files, chunks, ingested roots, and chunks per language and kind of one collection, and
+        the changes to its files waiting for a re-ingest."""
+        app = state(ctx)
+        s = await run(app.engine.stats, await use_collection(ctx, collection))
+        return CollectionStatsResult(**asdict(s), **_freshness(app.watcher, s.name))
 
     @mcp.tool(title="Delete a collection", annotations=destructive)
     @clean_doc
@@ -106,6 +115,13 @@ def register(mcp: MCPServer) -> None:
         name = await use_collection(ctx, collection)
         count = await run(state(ctx).engine.delete_paths, name, paths, root)
         return Deleted(collection=name, deleted_chunks=count)
+
+
+def _freshness(watcher: Watcher | None, name: str) -> dict:
+    """What the file watcher has yet to re-ingest into `name` (nothing when none runs)."""
+    if watcher is None:
+        return {"watched": False, "pending": 0, "reingesting": False}
+    return {"watched": watcher.watches(name), "pending": watcher.pending(name), "reingesting": watcher.reingesting(name)}
 
 
 def _collections(engine, mine) -> list[ListedCollection]:

@@ -56,6 +56,22 @@ class RootWatch:
         self.batches = 0  # refreshes that succeeded (tests and benchmarks read these two)
         self.event_batches = 0  # batches of events received, relevant or not
         self.ready = threading.Event()  # set once events are being collected
+        self._state_lock = threading.Lock()
+        self._waiting: frozenset[str] = frozenset()
+        self._refreshing: frozenset[str] | None = None
+
+    def queued(self) -> tuple[frozenset[str], frozenset[str] | None]:
+        """(the relevant paths received and waiting for a refresh, the paths of the refresh running
+        now or None): what `collection_stats` reports as pending. Events count from when their
+        batch closes (STEP_MS after the last one); those that arrive during a refresh, from when
+        it ends."""
+        with self._state_lock:
+            return self._waiting, self._refreshing
+
+    def _show(self, waiting: set[str], refreshing: set[str] | None) -> None:
+        with self._state_lock:
+            self._waiting = frozenset(waiting)
+            self._refreshing = None if refreshing is None else frozenset(refreshing)
 
     @property
     def stopping(self) -> bool:
@@ -110,6 +126,7 @@ class RootWatch:
 
     def _loop(self, notify, repo: Path | None, everything: bool) -> None:
         pending: set[str] = set()
+        self._show(pending, None)  # a restarted watch re-ingests the whole root: what waited is in it
         failures, retry_at, git_since = 0, 0.0, None
         first = True  # this watch's first refresh checks the whole root: what changed before it began
         while True:
@@ -123,9 +140,11 @@ class RootWatch:
                         log.warning("git has held %s for %.0f s; refreshing %s anyway",
                                     repo / "index.lock", GIT_WAIT_S, self.root)
                     git_since = None
+                    self._show(set(), pending)
                     try:
                         self._refresh(self.root, pending, everything or first)
                     except Exception as exc:  # noqa: BLE001 - retried later, with the same paths
+                        self._show(pending, None)
                         if self._stop.is_set():
                             return
                         wait = backoff(failures)
@@ -136,6 +155,7 @@ class RootWatch:
                     else:
                         self.batches += 1
                         pending, everything, failures, first = set(), False, 0, False
+                        self._show(pending, None)
                     continue
             else:
                 timeout_ms = 0 if not due else max(1, int((retry_at - now) * 1000))  # 0: no limit
@@ -145,6 +165,7 @@ class RootWatch:
             if isinstance(changes, set):
                 self.event_batches += 1
                 pending |= relevant_paths(self.root, changes, self._skip)
+                self._show(pending, None)
                 if not self.root.is_dir():
                     raise _RootGone
 

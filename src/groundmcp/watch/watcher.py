@@ -65,6 +65,13 @@ class _Root:
     def empty(self) -> bool:
         return not self.trees and not any(self.files.values())
 
+    def holds(self, name: str) -> bool:
+        return name in self.trees or bool(self.files.get(name))
+
+    def concerning(self, name: str, paths: frozenset[str]) -> set[str]:
+        """Those of `paths` (relative to the root) whose change a refresh of `name` acts on."""
+        return set(paths) if name in self.trees else paths & self.files.get(name, set())
+
 
 class Watcher:
     """Watch every file root of the collections `engine` holds (but those `exclude` names: globs of
@@ -80,6 +87,7 @@ class Watcher:
         self._stopped = threading.Event()
         self._unsubscribe = None
         self._starter: threading.Thread | None = None
+        self._refreshing: dict[Path, set[str]] = {}  # root -> collections its running refresh has yet to do
 
     @classmethod
     def for_settings(cls, engine: Engine, settings: Settings) -> Watcher:
@@ -119,6 +127,33 @@ class Watcher:
         """Root -> the collections refreshed from it (sorted), for logs and tests."""
         with self._lock:
             return {str(root): sorted(r.trees | {n for n, f in r.files.items() if f}) for root, r in sorted(self._roots.items())}
+
+    def watches(self, name: str) -> bool:
+        """Whether some folder of collection `name` is being watched."""
+        with self._lock:
+            return any(r.holds(name) for r in self._roots.values())
+
+    def pending(self, name: str) -> int:
+        """Changed paths (files, or folders whose contents changed) of collection `name` that a
+        re-ingest has yet to bring in: received and waiting, or in the batch being re-ingested now
+        and not yet done for `name`. 0 when nothing waits (or `name` is not watched)."""
+        total = 0
+        with self._lock:
+            entries = [r for r in self._roots.values() if r.holds(name) and r.watch is not None]
+        for entry in entries:
+            waiting, batch = entry.watch.queued()
+            with self._lock:
+                # A batch counts until its refresh is done with `name` (also in the instant
+                # between the watch handing it over and the refresh beginning).
+                done = entry.watch.root in self._refreshing and name not in self._refreshing[entry.watch.root]
+                paths = waiting | (batch if batch is not None and not done else frozenset())
+                total += len(entry.concerning(name, paths))
+        return total
+
+    def reingesting(self, name: str) -> bool:
+        """Whether the watcher is re-ingesting changed files into `name` now."""
+        with self._lock:
+            return any(name in names for names in self._refreshing.values())
 
     def watch(self, root: str | Path) -> RootWatch | None:
         """The running watch of `root` (resolved), if any."""
@@ -196,6 +231,15 @@ class Watcher:
                 return
             trees = sorted(entry.trees)
             files = {n: set(f) for n, f in entry.files.items() if n not in entry.trees}
+            self._refreshing[root] = set(trees) | set(files)  # what `pending` and `reingesting` report
+        try:
+            self._refresh_all(root, paths, everything, trees, files)
+        finally:
+            with self._lock:
+                self._refreshing.pop(root, None)
+
+    def _refresh_all(self, root: Path, paths: set[str], everything: bool, trees: list[str],
+                     files: dict[str, set[str]]) -> None:
         existing = set(self.engine.collection_names())
         failed: list[Exception] = []
         for name in trees:
@@ -208,6 +252,8 @@ class Watcher:
             except Exception as exc:  # noqa: BLE001 - the others still get theirs
                 failed.append(exc)
                 continue
+            finally:
+                self._done(root, name)
             if report.added or report.changed or report.removed:
                 log.info("refreshed %s in %r: %d added, %d changed, %d removed (%.2f s)", root, name,
                          len(report.added), len(report.changed), len(report.removed), report.seconds)
@@ -220,8 +266,13 @@ class Watcher:
                     self._refresh_file(name, root, rel)
                 except Exception as exc:  # noqa: BLE001
                     failed.append(exc)
+            self._done(root, name)
         if failed:
             raise failed[0]
+
+    def _done(self, root: Path, name: str) -> None:
+        with self._lock:
+            self._refreshing.get(root, set()).discard(name)
 
     def _refresh_file(self, name: str, root: Path, rel: str) -> None:
         path = root / rel
