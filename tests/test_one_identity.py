@@ -247,3 +247,12 @@ def test_the_watcher_watches_the_merged_roots_once(tmp_path, tree, hashing_encod
             watcher.stop()
     finally:
         engine.close()
+
+
+def test_only_paths_that_leave_the_folder_are_refused_with_the_way_to_write_them(engine, tree):
+    engine.ingest(str(tree), collection="c")
+    before = snapshot(engine, "c")
+    for bad in ("../elsewhere", "src/../../x", str(tree / "src")):
+        with pytest.raises(InputError, match=r"relative to .* no '\.\.' \(such as 'src/app.py'"):
+            engine.ingest(str(tree / "src"), collection="c", only=[bad])
+    assert snapshot(engine, "c") == before

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from .errors import CollectionNotFound, GroundError, InputError
 from .ingest.model import LazyEncoder
 from .ingest.pipeline import IngestOptions, ingest_path, ingest_source, ingest_texts
 from .ingest.report import IngestProgress, IngestReport
-from .ingest.roots import Plan, RootsCache, absorb, enclosing, merge, plan_ingest, read_roots, relative
+from .ingest.roots import Plan, RootsCache, absorb, check_only, enclosing, merge, plan_ingest, read_roots, relative
 from .ingest.walk import WalkOptions, left_out, resolve_root
 from .inventory import folder_usage
 from .record import EMPTY_KIND, P
@@ -146,6 +147,7 @@ class Engine:
         collection becomes their root and absorbs them, so no file is ever indexed twice."""
         name = validate_collection_name(collection or self.settings.collection)  # as a dry run would
         target = resolve_root(path)  # a bad path fails here, before the model loads
+        check_only(only, path)
         options = self._options(name, dry_run, files=True)
         plans: list[Plan] = []
 
@@ -194,6 +196,7 @@ class Engine:
         if options.dry_run:
             report.absorbed = list(plan.absorb)  # those it would look at: files their rules leave out stay
             return
+        started = time.perf_counter()
         root, takes_in = str(plan.root), self._takes_in(options)
         kept: dict[str, list[str]] = {}
         for old in plan.absorb:
@@ -204,6 +207,7 @@ class Engine:
         wrote = [*report.added, *report.changed, *report.empty]
         dropped = bool(report.removed or report.skipped)
         self._roots.ingested(self.store, name, root, wrote, dropped, kept)
+        report.seconds += time.perf_counter() - started
 
     def on_ingest(self, listener: Callable[[str, Path], None]) -> Callable[[], None]:
         """Call `listener(collection, path)` after each ingest of a folder or file (not a dry run,

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InputError
 from ..record import TEXTS_ROOT, P
 from ..store.base import Filters, Store
 from .manifest import load_manifest
@@ -109,6 +110,17 @@ class Plan:
     def path(self) -> Path:
         """What the pipeline is given: the root, or the lone file."""
         return self.target if self.single_file else self.root
+
+
+def check_only(only: Sequence[str] | None, path: str) -> None:
+    """InputError unless every `only` path is relative and stays under the folder `path` (no `..`):
+    the region of an ingest is compared with roots as plain paths."""
+    for p in only or ():
+        if p.startswith("/") or ".." in p.split("/"):
+            raise InputError(
+                f"'only' takes paths relative to {path} with forward slashes and no '..' (such as 'src/app.py' "
+                f"or 'docs'); got {p!r}"
+            )
 
 
 def plan_ingest(
