@@ -176,7 +176,7 @@ def test_published_blocks_are_the_clone_blocks_with_uvx():
 
 def test_install_lines_name_a_real_command_and_extras():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["groundmcp"] == "groundmcp.cli:main"
+    assert project["scripts"]["groundmcp"] == "groundmcp.quick:main"  # the fast path, then the full CLI
     clone = [line.split("#")[0].split() for line in BLOCKS["install: clone"][1].strip().splitlines()]
     assert clone == [["make", "install"], [".venv/bin/groundmcp", "doctor"]]
     if sys.prefix == str(REPO / ".venv"):  # `make install`'s venv runs these tests: its script is GROUNDMCP
