@@ -70,7 +70,7 @@ def check_wheel(path: Path, project: dict, src: Path) -> list[str]:
         problems.append("wheel METADATA: the description is not the README")
     if _version(src) != project["version"]:
         problems.append(f"groundmcp.__version__ is {_version(src)}, pyproject's version {project['version']}")
-    if "groundmcp = groundmcp.cli:main" not in entry_points:
+    if "groundmcp = groundmcp.quick:main" not in entry_points:
         problems.append(f"wheel: console script missing from entry_points.txt:\n{entry_points}")
     return problems
 
