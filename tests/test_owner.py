@@ -108,7 +108,7 @@ def test_json_and_listing_through_the_owner(index):
     assert run.returncode == 0, run.stderr
     [hit] = json.loads(run.stdout)
     assert set(hit) == {"id", "score", "path", "root", "start_line", "end_line", "language", "kind", "symbol",
-                        "text", "header", "page"}
+                        "text", "header", "page", "indexed_at"}
     assert (hit["path"], hit["start_line"], hit["end_line"], hit["symbol"]) == ("net.py", 1, 3, "retry_backoff")
     listed = cli(env, "collections", "--json")
     assert listed.returncode == 0, listed.stderr

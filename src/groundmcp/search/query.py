@@ -75,7 +75,14 @@ class SearchHit:
         return f"{self.path}:{self.start_line}-{self.end_line}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The hit's fields for JSON output (the CLI, the chunk resource): the file's indexed stat
+        and hash, which only `disk_state` needs, are left out, and `collection` unless it is set."""
+        out = asdict(self)
+        for key in ("file_size", "file_mtime_ns", "file_hash"):
+            del out[key]
+        if not self.collection:
+            del out["collection"]
+        return out
 
 
 class NoMatch(InputError):
