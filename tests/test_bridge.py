@@ -170,6 +170,12 @@ def test_cli_ingest_goes_through_the_owner_and_a_model_mismatch_is_refused(tmp_p
         assert "serves model" in other.stderr and "owner --stop" in other.stderr
         missing = run("-m", "groundmcp", "ingest", str(tmp_path / "nope"), "-c", "p")
         assert missing.returncode == 1 and "nope" in missing.stderr
+        shown = json.loads(run("-m", "groundmcp", "collections", "p", "--json").stdout)
+        assert shown["files"] == 2 and shown["watched"] is False and shown["pending"] == 0
+        assert run("-m", "groundmcp", "collections", "nope").returncode == 1
+        deleted = run("-m", "groundmcp", "collections", "--delete", "p")
+        assert deleted.returncode == 0 and "deleted collection 'p'" in deleted.stderr
+        assert "no collections yet" in deleted.stdout
         assert OwnerPaths(data).log.read_text().count(" serving ") == 1  # neither stopped the owner
     finally:
         run("-m", "groundmcp", "owner", "--stop")

@@ -363,13 +363,12 @@ def collections(
 
     Chunks are the searchable ones, as ingest counts them (files that gave no chunk are not)."""
     if name:
-        return _show_collection(ctx, name, as_json)
-    rows = None if delete else _collections_through_owner(ctx, no_owner)
+        return _show_collection(ctx, name, as_json, no_owner)
+    if delete:
+        _delete_collection(ctx, delete, no_owner)
+    rows = _collections_through_owner(ctx, no_owner)
     if rows is None:
         with _engine(ctx) as engine:
-            if delete:
-                chunks = engine.delete_collection(delete)
-                err.print(f"deleted collection {delete!r} ({chunks} chunks)")
             rows = engine.collections()
     if as_json:
         out.print_json(json.dumps([asdict(r) for r in rows]))
@@ -383,6 +382,17 @@ def collections(
 
 
 NO_OWNER_HELP = "Run in this process, not through the data dir's owner [GROUNDMCP_OWNER=0]."
+
+
+def _delete_collection(ctx: typer.Context, name: str, no_owner: bool) -> None:
+    from .owner import calls
+
+    found = _owner_client(ctx, no_owner)
+    chunks = _through_owner(found[0], lambda c: calls.delete_collection(c, name)) if found else None
+    if chunks is None:
+        with _engine(ctx) as engine:
+            chunks = engine.delete_collection(name)
+    err.print(f"deleted collection {name!r} ({chunks} chunks)")
 
 
 def _owner_client(ctx: typer.Context, no_owner: bool, **more):
@@ -506,13 +516,21 @@ def owner(
         raise typer.Exit(code)
 
 
-def _show_collection(ctx: typer.Context, name: str, as_json: bool) -> None:
-    """One collection in detail, from the engine's stats (what the collection_stats tool returns)."""
-    with _engine(ctx) as engine:
-        s = engine.stats(name)
+def _show_collection(ctx: typer.Context, name: str, as_json: bool, no_owner: bool) -> None:
+    """One collection in detail: the collection_stats tool's figures (the engine's stats, and the
+    watcher's pending changes), through the owner or else in process (where nothing watches)."""
+    from .engine import CollectionStats
+    from .owner import calls
+
+    found = _owner_client(ctx, no_owner)
+    data = _through_owner(found[0], lambda c: calls.collection_stats(c, name)) if found else None
+    if data is None:
+        with _engine(ctx) as engine:
+            data = {**asdict(engine.stats(name)), "watched": False, "pending": 0, "reingesting": False}
     if as_json:
-        out.print_json(json.dumps(asdict(s)))
+        out.print_json(json.dumps(data))
         return
+    s = CollectionStats(**{f: data[f] for f in CollectionStats.__dataclass_fields__})
     size = f"{s.disk_bytes / 2**20:.1f} MiB" if s.disk_bytes is not None else "not known (Qdrant server)"
     rows = [
         ("model", f"{s.model} ({s.dim}-d vectors)"),
@@ -523,6 +541,9 @@ def _show_collection(ctx: typer.Context, name: str, as_json: bool) -> None:
         ("last ingest", s.updated or "not known (Qdrant server)"),
         ("on disk", size),
     ]
+    if data["watched"]:
+        busy = ", re-ingesting now" if data["reingesting"] else ""
+        rows.append(("watching", f"yes: {data['pending']} changed file(s) waiting{busy}"))
     out.print(f"[bold]{escape(s.name)}[/]")
     for key, value in rows:
         for i, part in enumerate(value.splitlines() or [""]):

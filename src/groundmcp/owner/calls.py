@@ -101,3 +101,14 @@ async def ingest(client, arguments: dict[str, Any], on_progress: Callable[[Inges
         on_progress(IngestProgress(int(done), int(total or 0), chunks, chunks))
 
     return await call_tool(client, "ingest", arguments, progress)
+
+
+async def collection_stats(client, name: str) -> dict[str, Any]:
+    """The collection_stats tool's result: the engine's CollectionStats fields, and the watcher's
+    (watched, pending, reingesting)."""
+    return await call_tool(client, "collection_stats", {"collection": name})
+
+
+async def delete_collection(client, name: str) -> int:
+    """Chunks deleted with the collection."""
+    return (await call_tool(client, "delete_collection", {"collection": name}))["deleted_chunks"]
