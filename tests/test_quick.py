@@ -27,9 +27,14 @@ FULL_CLI = ["-c", "import sys; sys.argv[0] = 'groundmcp'; from groundmcp.cli imp
 def owned(tmp_path_factory, real_encoder):
     """A data dir holding the sample project as 'p', with its owner warm; the CLI's environment."""
     base = tmp_path_factory.mktemp("quick")
+    project = write_project(base / "project")
+    (project / "src" / "[red]evil.py").write_text("def evil_markup():\n    return 'markup in a file name'\n")
+    other = write_project(base / "other")
+    (other / "docs" / "guide.md").write_text("# Other guide\n\nRefunds here take 30 days.\n")
     engine = Engine(Settings(data_dir=base / "d", watch=False), encoder=real_encoder)
     try:
-        engine.ingest(str(write_project(base / "project")), collection="p")
+        engine.ingest(str(project), collection="p")
+        engine.ingest(str(other), collection="q")
     finally:
         engine.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDMCP_")}
@@ -56,6 +61,10 @@ def run(env: dict, *args: str, full: bool = False, importtime: bool = False) -> 
         ("search", "nothing like this at all", "-c", "p", "--mode", "sparse"),
         ("search", "x", "-c", "no-such-collection"),
         ("search", "x", "-c", "p", "--language", "cobol"),
+        ("search", "refunds", "-c", "p", "-c", "q", "-k", "4"),
+        ("search", "refunds", "-c", "*", "--kind", "doc"),
+        ("search", "refunds", "-c", "z*"),
+        ("search", "markup in a file name", "-c", "p", "-k", "1"),
     ],
 )
 def test_the_fast_path_prints_what_the_full_cli_prints(owned, args):
@@ -106,3 +115,19 @@ def test_parse_takes_what_the_search_tool_can_express(argv, expected):
 def test_parse_leaves_the_rest_to_the_full_cli(argv):
     with pytest.raises(Fallback):
         parse(argv)
+
+
+def test_several_collections_and_a_hostile_file_name(owned):
+    both = run(owned, "search", "refunds", "-c", "p", "-c", "q", "-k", "4")
+    assert both.returncode == 0 and "p docs/guide.md" in both.stdout and "q docs/guide.md" in both.stdout
+    evil = run(owned, "search", "markup in a file name", "-c", "p", "-k", "1")
+    assert "src/[red]evil.py" in evil.stdout  # printed as text, not taken as markup
+
+
+def test_in_process_search_of_several_collections_matches_the_owners(owned):
+    """Last in the file: --no-owner stops the owner to open the store in process."""
+    args = ("search", "refunds", "-c", "*", "-k", "4")
+    through_owner = run(owned, *args)
+    in_process = run(owned, *args, "--no-owner")
+    assert in_process.returncode == 0, in_process.stderr
+    assert in_process.stdout == through_owner.stdout

@@ -261,7 +261,11 @@ def _print_report(r: dict) -> None:
 def search_cmd(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="Words, a question or an identifier.")],
-    collection: Annotated[Optional[str], typer.Option("--collection", "-c")] = None,
+    collection: Annotated[
+        Optional[list[str]],
+        typer.Option("--collection", "-c", help="Collection, or a glob such as 'proj-*' (repeatable: one "
+                     "ranked list over several, each hit naming its collection)."),
+    ] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 10,
     mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
     path: Annotated[Optional[str], typer.Option(help="Path glob, e.g. 'src/**/*.py'.")] = None,
@@ -283,14 +287,34 @@ def search_cmd(
         kinds=tuple(kind or ()),
         rerank=rerank,
     )
-    hits = _search_through_owner(ctx, no_owner, request, collection, whole=as_json)
-    if hits is None:
+    spec = collection[0] if collection and len(collection) == 1 else collection  # a name, a glob or a list
+    found = _search_through_owner(ctx, no_owner, request, spec, whole=as_json)
+    if found is None:
         with _engine(ctx) as engine:
-            hits = engine.search(request, collection=collection)
+            found = _search_in_process(engine, request, spec)
+    hits, states = found
     if as_json:
         out.print_json(json.dumps([h.to_dict() for h in hits]))
         return
-    print_hits(out, hits, query)
+    print_hits(out, hits, query, states)
+
+
+def _search_in_process(engine, request: SearchRequest, spec) -> tuple[list, list[str]]:
+    """The hits and their disk states, searched in this process: one collection as Engine.search
+    does it, several (a glob or a list) merged as the search tool merges them."""
+    from .search.multi import is_glob, search_many, select
+    from .search.query import disk_state
+
+    if spec is None or (isinstance(spec, str) and not is_glob(spec)):
+        hits = engine.search(request, collection=spec)
+    else:
+        targets = select(spec, default=lambda: engine.settings.collection, name=lambda n: n,
+                         listed=lambda: sorted(engine.collection_names()))
+        found = search_many(engine, request, targets)
+        for skipped in found.skipped:
+            err.print(f"note: skipped collection {skipped.collection!r}: {skipped.reason}", highlight=False)
+        hits = found.hits
+    return hits, [disk_state(h) for h in hits]
 
 
 @app.command()
@@ -442,10 +466,12 @@ def _search_through_owner(ctx: typer.Context, no_owner: bool, request: SearchReq
     found = _through_owner(client, lambda c: calls.search(c, arguments, whole=whole))
     if found is None:
         return None
-    hits, omitted = found
+    hits, omitted, states, skipped = found
+    for row in skipped:
+        err.print(f"note: skipped collection {row['collection']!r}: {row['reason']}", highlight=False)
     if omitted:
         err.print(f"note: the owner left out {omitted} hit(s) to fit its response; --no-owner shows all")
-    return hits
+    return hits, states
 
 
 def _collections_through_owner(ctx: typer.Context, no_owner: bool):

@@ -14,3 +14,6 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "groundmcp"
+
+DEFAULT_COLLECTION = "default"
+"""The collection used when none is named (GROUNDMCP_COLLECTION)."""

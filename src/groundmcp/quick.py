@@ -83,7 +83,7 @@ def parse(argv: list[str]) -> tuple[str | None, str, dict]:
             raise Fallback("--data-dir without a value")
     if not args or args.pop(0) != "search":
         raise Fallback("not a search")
-    query, found = None, {"languages": []}
+    query, found = None, {"languages": [], "collection": []}
     while args:
         arg = args.pop(0)
         if arg.startswith("-") and arg != "-":
@@ -95,8 +95,8 @@ def parse(argv: list[str]) -> tuple[str | None, str, dict]:
                     raise Fallback(f"{flag} without a value")
                 value = args.pop(0)
             name = VALUE_OPTIONS[flag]
-            if name == "languages":
-                found["languages"].append(value)
+            if name in ("languages", "collection"):
+                found[name].append(value)
             elif name in found:
                 raise Fallback(f"{flag} given twice")
             else:
@@ -114,11 +114,12 @@ def parse(argv: list[str]) -> tuple[str | None, str, dict]:
         raise Fallback("--top-k is not a number") from None
     if not 1 <= arguments["top_k"] <= TOOL_MAX_TOP_K or arguments["mode"] not in MODES:
         raise Fallback("a value the full CLI checks")
+    from .defaults import DEFAULT_COLLECTION
     from .search.budget import HARD_CAP_TOKENS
 
     arguments["max_tokens"] = HARD_CAP_TOKENS  # whole chunks, as the CLI shows them
-    if "collection" in found:
-        arguments["collection"] = found["collection"]
+    names = found["collection"] or [os.environ.get("GROUNDMCP_COLLECTION") or DEFAULT_COLLECTION]
+    arguments["collection"] = names[0] if len(names) == 1 else names  # a name, a glob or a list
     if "path" in found:
         arguments["path"] = found["path"]
     if found["languages"]:
@@ -201,12 +202,13 @@ def _sse_data(stream: str):
 
 
 class _Hit:
-    __slots__ = ("citation", "score", "start_line", "symbol", "text")
+    __slots__ = ("citation", "collection", "score", "start_line", "symbol", "text")
 
-    def __init__(self, h: dict) -> None:
+    def __init__(self, h: dict, several: bool) -> None:
         start, end = h["chunk_lines"]
         self.citation, self.start_line = f"{h['path']}:{start}-{end}", start
         self.score, self.symbol, self.text = h["score"], h["symbol"], h["text"]
+        self.collection = h.get("collection", "") if several else ""
 
 
 def show(result: dict, query: str) -> int:
@@ -225,5 +227,10 @@ def show(result: dict, query: str) -> int:
         raise Fallback("hits trimmed or left out: the full CLI reads them whole")
     from .render import print_hits
 
-    print_hits(Console(soft_wrap=True), [_Hit(h) for h in hits], query)
+    for row in found.get("skipped") or []:
+        note = f"note: skipped collection {row['collection']!r}: {row['reason']}"
+        Console(stderr=True, soft_wrap=True).print(note, highlight=False)
+    several = "collections" in found  # a glob or a list: each hit says its collection
+    states = [h.get("disk_state", "unknown") for h in hits]
+    print_hits(Console(soft_wrap=True), [_Hit(h, several) for h in hits], query, states)
     return 0

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .defaults import DEFAULT_MODEL, default_data_dir
+from .defaults import DEFAULT_COLLECTION, DEFAULT_MODEL, default_data_dir
 
 DEFAULT_HTTP_MAX_BODY_BYTES = 4 * 1024 * 1024
 """The MCP SDK's own default: room for an `ingest(texts=...)` call holding a file at the default
@@ -45,7 +45,7 @@ class Settings(BaseSettings):
 
     # Where things live
     data_dir: Path = Field(default_factory=default_data_dir, description="Index and state directory.")
-    collection: str = Field("default", description="Collection used when none is named.")
+    collection: str = Field(DEFAULT_COLLECTION, description="Collection used when none is named.")
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset = embedded.")
     qdrant_api_key: str | None = Field(None, repr=False, description="API key for the Qdrant server.")
     qdrant_local_path: Path | None = Field(

@@ -3,6 +3,7 @@ the CLI prints the same whichever path served it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -21,7 +22,7 @@ MODES = ("hybrid", "dense", "sparse")
 KINDS = ("code", "doc")
 
 
-def search_arguments(request: SearchRequest, collection: str) -> dict[str, Any] | None:
+def search_arguments(request: SearchRequest, collection: str | list[str] | None) -> dict[str, Any] | None:
     """The `search` tool's arguments for `request`, or None when the tool cannot express it
     (more hits than it returns, several kinds, an unknown mode or kind: the engine's own checks
     and messages then apply, in process)."""
@@ -45,19 +46,21 @@ def search_arguments(request: SearchRequest, collection: str) -> dict[str, Any] 
     return args
 
 
-async def search(client, arguments: dict[str, Any], *, whole: bool) -> tuple[list[SearchHit], int]:
-    """The hits (as the engine returns them) and how many the response budget left out. Hits the
-    tool trimmed, or every hit when `whole` (JSON output carries all fields), are read whole
+async def search(
+    client, arguments: dict[str, Any], *, whole: bool
+) -> tuple[list[SearchHit], int, list[str], list[dict]]:
+    """The hits (as the engine returns them), how many the response budget left out, each hit's
+    disk_state, and the collections a glob matched that were skipped ({collection, reason}). Hits
+    the tool trimmed, or every hit when `whole` (JSON output carries all fields), are read whole
     from the chunk resource."""
     result = await call_tool(client, "search", arguments)
-    collection = result["collection"]
-    hits = [_hit(h) for h in result["hits"]]
+    hits = [_hit(h, result["collection"]) for h in result["hits"]]
     need = [i for i, h in enumerate(result["hits"]) if whole or h["truncated"]]
     if need:
         chunks: dict[int, dict] = {}
 
         async def read(i: int) -> None:
-            uri = f"groundmcp://chunk/{collection}/{hits[i].id}"
+            uri = f"groundmcp://chunk/{hits[i].collection}/{hits[i].id}"
             res = await client.read_resource(uri)
             chunks[i] = json.loads(res.contents[0].text)
 
@@ -65,16 +68,22 @@ async def search(client, arguments: dict[str, Any], *, whole: bool) -> tuple[lis
             for i in need:
                 tg.start_soon(read, i)
         for i, data in chunks.items():
-            data.pop("citation", None)
-            hits[i] = SearchHit(**{**data, "score": hits[i].score})
-    return hits, result["omitted"]
+            for key in ("citation", "disk_state", "collection"):
+                data.pop(key, None)
+            hits[i] = SearchHit(**{**data, "score": hits[i].score, "collection": hits[i].collection})
+    several = "collections" in result  # a glob or a list: each hit says its collection
+    if not several:
+        hits = [dataclasses.replace(h, collection="") for h in hits]
+    states = [h.get("disk_state", "unknown") for h in result["hits"]]
+    return hits, result["omitted"], states, result.get("skipped") or []
 
 
-def _hit(h: dict[str, Any]) -> SearchHit:
+def _hit(h: dict[str, Any], collection: str) -> SearchHit:
     start, end = h["chunk_lines"]
     return SearchHit(
         id=h["id"], score=h["score"], path=h["path"], root=h["root"], start_line=start, end_line=end,
         language=h["language"], kind=h["kind"], symbol=h["symbol"], text=h["text"],
+        collection=h.get("collection") or collection, indexed_at=h.get("indexed_at"),
     )
 
 
