@@ -249,6 +249,25 @@ def test_the_watcher_watches_the_merged_roots_once(tmp_path, tree, hashing_encod
         engine.close()
 
 
+def test_a_running_watcher_follows_a_root_that_absorbs_the_one_it_watched(tmp_path, tree, hashing_encoder):
+    """Sub-folder first, watched; then the parent absorbs it: the watcher keeps one watch, on the
+    parent, and a later ingest of a folder inside adds none."""
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=hashing_encoder)
+    try:
+        watcher = Watcher(engine, skip=[tmp_path / "data"]).start(wait=True)
+        try:
+            engine.ingest(str(tree / "src"), collection="c")
+            assert watcher.watched() == {str(tree / "src"): ["c"]}
+            engine.ingest(str(tree), collection="c")
+            assert watcher.watched() == {str(tree): ["c"]}
+            engine.ingest(str(tree / "src" / "wrap"), collection="c")
+            assert watcher.watched() == {str(tree): ["c"]}
+        finally:
+            watcher.stop()
+    finally:
+        engine.close()
+
+
 def test_only_paths_that_leave_the_folder_are_refused_with_the_way_to_write_them(engine, tree):
     engine.ingest(str(tree), collection="c")
     before = snapshot(engine, "c")

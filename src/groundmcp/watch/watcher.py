@@ -191,9 +191,17 @@ class Watcher:
             log.info("watching %s", "; ".join(f"{r} ({', '.join(c)})" for r, c in self.watched().items()))
 
     def _add(self, name: str, root: Path, *, tree: bool, files: Sequence[str] = ()) -> None:
+        """Follow `root` for `name`. A tree root is watched once: one inside a tree the collection
+        already watches adds nothing (its events reach the outer watch), and one around roots the
+        collection watched takes them over (the engine absorbed them: ingest/roots.py)."""
         with self._lock:
             if self._stopped.is_set():
                 return
+            if any(name in r.trees and root.is_relative_to(p) and root != p for p, r in self._roots.items()):
+                return
+            if tree:
+                for inner in [p for p, r in self._roots.items() if p != root and p.is_relative_to(root) and r.holds(name)]:
+                    self._drop(inner, name)
             entry = self._roots.setdefault(root, _Root())
             if tree:
                 entry.trees.add(name)
@@ -207,16 +215,21 @@ class Watcher:
 
     def _forget(self, root: Path, name: str) -> None:
         with self._lock:
-            entry = self._roots.get(root)
-            if entry is None:
-                return
-            entry.trees.discard(name)
-            entry.files.pop(name, None)
-            if entry.empty():
-                del self._roots[root]
-                if entry.watch is not None:
-                    entry.watch.stop()
+            self._drop(root, name)
         log.info("stopped refreshing %s into collection %r (it is gone)", root, name)
+
+    def _drop(self, root: Path, name: str) -> None:
+        """Stop following `root` for `name` (the caller holds the lock); its watch stops when no
+        collection needs it any more."""
+        entry = self._roots.get(root)
+        if entry is None:
+            return
+        entry.trees.discard(name)
+        entry.files.pop(name, None)
+        if entry.empty():
+            del self._roots[root]
+            if entry.watch is not None:
+                entry.watch.stop()
 
     def _check_stop(self, _: IngestProgress) -> None:
         if self._stopped.is_set():
