@@ -129,6 +129,12 @@ class Settings(BaseSettings):
         300.0, gt=0, description="The owner exits, with the store closed, after this many seconds "
         "without a request."
     )
+    owner_transport: Literal["auto", "unix", "loopback"] = Field(
+        "auto", description="How clients reach the owner (owner/endpoint.py). auto: its Unix socket "
+        "(0600, in the data dir) where the system has them and the path fits, else loopback; loopback: "
+        "127.0.0.1 on a free port, each request bearing the token from <data dir>/owner.endpoint "
+        "(0600), the only transport on Windows. Clients follow whichever the running owner serves."
+    )
 
     @field_validator("http_tokens", mode="before")
     @classmethod

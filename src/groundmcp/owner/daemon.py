@@ -1,7 +1,7 @@
 """The owner process: take the data dir's owner lock, open the Engine once, serve the MCP app
-over Streamable HTTP on the private Unix socket, and exit after an idle spell with the store
-closed (flushed) and the socket removed. `groundmcp owner` runs this in the foreground; clients
-start it detached (owner/client.py)."""
+over Streamable HTTP on its private endpoint (owner/endpoint.py: the Unix socket, or loopback with
+a token), and exit after an idle spell with the store closed (flushed) and the endpoint removed.
+`groundmcp owner` runs this in the foreground; clients start it detached (owner/client.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..errors import GroundError
 from ..settings import Settings
-from .paths import OwnerPaths, bind_private, private_dir, try_lock, unlock, write_pid
+from .endpoint import Listener, clear_stale, transport_for
+from .paths import OwnerPaths, private_dir, try_lock, unlock, write_pid
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +48,21 @@ def run_owner(settings: Settings) -> int:
     the store cannot be opened (another groundmcp process holds it, say)."""
     paths = OwnerPaths(Path(settings.data_dir).expanduser())
     private_dir(paths.data_dir)
-    if not paths.usable():
-        log.error("the data dir path is too long for a Unix socket (%s); no owner", paths.socket)
+    try:
+        transport = transport_for(paths, settings.owner_transport)
+    except ValueError as exc:
+        log.error("no owner: %s", exc)
         return 1
     held = try_lock(paths.lock)
     if held is None:
         log.info("another process owns %s; exiting", paths.data_dir)
         return 0
     try:
+        clear_stale(paths)  # before our pid is in the lock: a dead owner's file names its pid
         write_pid(held, model_names(settings.model))
-        return _own(settings, paths)
+        return _own(settings, paths, Listener(paths, transport))
     finally:
-        unlock(held)  # last: the socket is gone and the store closed by now
+        unlock(held)  # last: the endpoint is gone and the store closed by now
 
 
 def model_names(model: str) -> list[str]:
@@ -70,13 +74,13 @@ def model_names(model: str) -> list[str]:
     return sorted({model, name} | (set(BUNDLED_ALIASES) if name in BUNDLED_ALIASES else set()))
 
 
-def _own(settings: Settings, paths: OwnerPaths) -> int:
+def _own(settings: Settings, paths: OwnerPaths, listener: Listener) -> int:
     import anyio
     import uvicorn
 
     from ..engine import Engine
     from ..server.app import build_server
-    from ..server.auth import ForwardedGrant
+    from ..server.auth import ForwardedGrant, OwnerToken
     from ..server.transports import http_app
 
     try:
@@ -84,21 +88,23 @@ def _own(settings: Settings, paths: OwnerPaths) -> int:
     except GroundError as exc:
         log.error("cannot own %s: %s", paths.data_dir, exc)
         return 1
-    sock = None
     try:
         mcp = build_server(settings, engine=engine)
-        app = Activity(ForwardedGrant(
+        # The token gates the connection (loopback only: the socket's permissions gate it otherwise),
+        # then the grant header says whose request it is. Refused requests keep no owner awake.
+        activity = Activity(ForwardedGrant(
             http_app(mcp, host="127.0.0.1", token=None, max_body_bytes=settings.http_max_body_bytes)
         ))
-        sock = bind_private(paths.socket)
+        app = activity if listener.token is None else OwnerToken(activity, listener.token)
+        sock = listener.open()
         config = uvicorn.Config(app, log_level="warning", lifespan="on")
         server = uvicorn.Server(config)
-        log.warning("groundmcp owner (pid %d) serving %s; idle exit after %g s",
-                    os.getpid(), paths.socket, settings.owner_idle_s)
+        log.warning("groundmcp owner (pid %d) serving %s (%s); idle exit after %g s",
+                    os.getpid(), listener.endpoint, listener.transport, settings.owner_idle_s)
 
         async def main() -> None:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_exit_when_idle, server, app, settings.owner_idle_s)
+                tg.start_soon(_exit_when_idle, server, activity, settings.owner_idle_s)
                 await server.serve(sockets=[sock])
                 tg.cancel_scope.cancel()
 
@@ -109,8 +115,7 @@ def _own(settings: Settings, paths: OwnerPaths) -> int:
         anyio.run(main)
         return 0
     finally:
-        if sock is not None:
-            _remove_socket(paths.socket, sock)
+        listener.close()  # the file first, so no client connects to a closing owner
         engine.close()
         log.warning("groundmcp owner (pid %d) stopped; store closed", os.getpid())
 
@@ -123,14 +128,6 @@ async def _exit_when_idle(server, activity: Activity, idle_s: float) -> None:
         if activity.idle_for() >= idle_s:
             log.warning("idle for %g s; exiting", idle_s)
             server.should_exit = True
-
-
-def _remove_socket(path: Path, sock) -> None:
-    """Unlink the socket file (ours: no other process binds there while we hold the lock), then
-    close it, so no client connects to a closing owner."""
-    with contextlib.suppress(OSError):
-        path.unlink()
-    sock.close()
 
 
 def stop_owner(data_dir: Path, timeout: float = 60.0) -> int | None:

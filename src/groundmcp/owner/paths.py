@@ -15,6 +15,7 @@ from typing import TextIO
 from ..store.edge_layout import EDGE_SUBDIR, PROCESS_LOCK
 
 SOCKET_NAME = "owner.sock"
+ENDPOINT_NAME = "owner.endpoint"  # a loopback owner's port, token and pid (owner/endpoint.py)
 LOCK_NAME = "owner.lock"  # held by the owner for its life; holds its pid
 START_NAME = "owner.start"  # held by a client while it starts an owner and waits for it
 LOG_NAME = "owner.log"
@@ -28,6 +29,10 @@ class OwnerPaths:
     @property
     def socket(self) -> Path:
         return self.data_dir / SOCKET_NAME
+
+    @property
+    def endpoint(self) -> Path:
+        return self.data_dir / ENDPOINT_NAME
 
     @property
     def lock(self) -> Path:
@@ -45,9 +50,20 @@ class OwnerPaths:
     def store_lock(self) -> Path:
         return self.data_dir / EDGE_SUBDIR / PROCESS_LOCK  # the embedded store's own process lock
 
-    def usable(self) -> bool:
+    def socket_fits(self) -> bool:
         """Whether a socket can be bound at this path (sun_path is short)."""
         return len(os.fsencode(self.socket)) <= MAX_SOCKET_PATH
+
+    def usable(self) -> bool:
+        """Whether an owner can serve this data dir over the configured transport: always, unless
+        GROUNDMCP_OWNER_TRANSPORT asks for what cannot be had (owner/endpoint.py transport_for)."""
+        from .endpoint import configured_transport
+
+        try:
+            configured_transport(self)
+        except ValueError:
+            return False
+        return True
 
 
 def private_dir(path: Path) -> None:

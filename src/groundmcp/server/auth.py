@@ -121,6 +121,40 @@ class ForwardedGrant:
         await self.app(scope, receive, send)
 
 
+class OwnerToken:
+    """A loopback owner's gate (owner/endpoint.py): any local process can connect to 127.0.0.1, so
+    every request must bear `Authorization: Bearer <token>` with the token the owner wrote to its
+    private endpoint file; 401 otherwise, the token compared in constant time. It only admits:
+    whose request it is, is said by the grant header behind it (ForwardedGrant), as on the Unix
+    socket, so it sets no user of its own (a full-access one would stand in for a limited grant)."""
+
+    def __init__(self, app, token: str) -> None:
+        if not token:
+            raise ValueError("an empty owner token would let any local process in")
+        self.app = app
+        self._digest = hashlib.sha256(token.encode()).digest()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})  # the owner serves none
+            return
+        if scope["type"] == "http" and not self._admits(scope):
+            await _json_response(
+                401,
+                {"error": "unauthorized", "message": "this is a groundmcp owner's private endpoint: send "
+                 "'Authorization: Bearer <token>' with the token in owner.endpoint in its data dir"},
+                [(b"www-authenticate", b'Bearer realm="groundmcp-owner"')],
+            )(send)
+            return
+        await self.app(scope, receive, send)
+
+    def _admits(self, scope) -> bool:
+        given = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), b"")
+        scheme, _, token = given.partition(b" ")
+        digest = hashlib.sha256(token.strip()).digest()  # compared even when the scheme is wrong
+        return hmac.compare_digest(digest, self._digest) and scheme.lower() == b"bearer"
+
+
 def _grant_claims(data) -> dict:
     if not isinstance(data, dict):
         raise TypeError("expected a JSON object")
