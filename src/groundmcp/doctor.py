@@ -351,9 +351,11 @@ def _server(s: Settings) -> Check:
 
 
 def _owner(s: Settings) -> Check:
-    """Whether the data dir's owner runs, and whether this invocation's model is the one it serves."""
+    """Whether the data dir's owner runs, on which endpoint (owner/endpoint.py: its Unix socket, or
+    loopback with a token, never shown), and whether this invocation's model is the one it serves."""
     from .owner.client import launch_model
-    from .owner.paths import OwnerPaths, accepts, is_held, read_models, read_pid
+    from .owner.endpoint import published, transport_for
+    from .owner.paths import OwnerPaths, is_held, read_models, read_pid
 
     if s.qdrant_url or s.qdrant_local_path:
         return Check("owner", "ok", "no owner: the Qdrant server (or local path) is shared by every process")
@@ -361,17 +363,22 @@ def _owner(s: Settings) -> Check:
         return Check("owner", "info", "off (GROUNDMCP_OWNER=0): each command and server opens the index itself",
                      "set GROUNDMCP_OWNER=1 so that servers and CLI commands share one resident owner")
     paths = OwnerPaths(Path(s.data_dir).expanduser())
-    if not paths.usable():
-        return Check("owner", "warn", f"the data dir path is too long for a Unix socket ({paths.socket})",
-                     "use a shorter --data-dir (GROUNDMCP_DATA_DIR) so commands can share an owner")
+    try:
+        transport = transport_for(paths, s.owner_transport)
+    except ValueError as exc:
+        return Check("owner", "warn", f"no owner can start: {exc}",
+                     "fix GROUNDMCP_OWNER_TRANSPORT or the data dir as the message says, so commands can share an owner")
     if not is_held(paths.lock):
-        return Check("owner", "ok", f"none runs now; the first search, ingest or server starts one "
-                     f"(exits after {s.owner_idle_s:g} s idle)", data={"socket": str(paths.socket)})
+        where = paths.socket if transport == "unix" else f"127.0.0.1 (a free port and token in {paths.endpoint})"
+        return Check("owner", "ok", f"none runs now; the first search, ingest or server starts one on {where} "
+                     f"(exits after {s.owner_idle_s:g} s idle)", data={"transport": transport})
     pid, models = read_pid(paths.lock), read_models(paths.lock)
-    data = {"pid": pid, "socket": str(paths.socket), "models": models, "accepting": accepts(paths.socket)}
+    endpoint = published(paths)
+    data = {"pid": pid, "models": models, "endpoint": None if endpoint is None else endpoint.describe(),
+            "accepting": endpoint is not None and endpoint.accepts()}
     if not data["accepting"]:
-        return Check("owner", "info", f"pid {pid} is starting (its socket does not accept yet)", data=data)
+        return Check("owner", "info", f"pid {pid} is starting (its endpoint does not accept yet)", data=data)
     if models and launch_model(s.model) not in models:
         return Check("owner", "warn", f"pid {pid} serves model {models[0]!r}, not {s.model!r}",
                      "use the owner's model, or stop it (`groundmcp owner --stop`) to start one with yours", data)
-    return Check("owner", "ok", f"pid {pid} serves {paths.socket}", data=data)
+    return Check("owner", "ok", f"pid {pid} serves {endpoint} ({endpoint.kind})", data=data)

@@ -2,14 +2,16 @@
 without importing the CLI's framework, the settings' pydantic models or the MCP SDK (together
 over a second of a cold start; the search itself takes tens of milliseconds in a warm owner).
 
-The fast path speaks the MCP handshake era to the owner's socket with the standard library (one
-keep-alive connection: initialize, initialized, tools/call, then the session's DELETE) and prints
+The fast path speaks the MCP handshake era to the owner's endpoint (owner/endpoint.py: its Unix
+socket, or 127.0.0.1 with the owner's token) with the standard library (one keep-alive
+connection: initialize, initialized, tools/call, then the session's DELETE) and prints
 through the CLI's own renderer (render.py), so its output is the full CLI's. It answers only what
 it can answer exactly as the full CLI would; anything else goes to the full CLI (cli.py), which
 also starts an owner when none runs and reports every error in its own words:
 - global flags other than --data-dir, or search options it does not know (--rerank, --json, ...);
-- the owner off (GROUNDMCP_OWNER), a Qdrant server or local path, no owner accepting on the
-  socket, or an owner that serves another model than this command asks for;
+- the owner off (GROUNDMCP_OWNER), a Qdrant server or local path, no owner accepting on its
+  endpoint (or a loopback endpoint file it cannot trust), or an owner that serves another model
+  than this command asks for;
 - a hit the owner trimmed or left out to fit its response, or any JSON-RPC or transport failure.
 A tool error (an unknown collection, a filter that matches nothing) is printed as the full CLI
 prints it, with exit code 1.
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 from http.client import HTTPConnection
 from pathlib import Path
@@ -60,6 +61,7 @@ def quick(argv: list[str]) -> int:
         raise Fallback("a Qdrant server or local path: no owner")
     from .defaults import DEFAULT_MODEL, default_data_dir
     from .owner.client import launch_model
+    from .owner.endpoint import published
     from .owner.paths import OwnerPaths, read_models
 
     data = Path(data_dir or env.get("GROUNDMCP_DATA_DIR") or default_data_dir()).expanduser()
@@ -67,7 +69,10 @@ def quick(argv: list[str]) -> int:
     served = read_models(paths.lock)
     if not served or launch_model(env.get("GROUNDMCP_MODEL") or DEFAULT_MODEL) not in served:
         raise Fallback("no owner, or one with another model")
-    result = call_search(os.fspath(paths.socket), arguments)
+    endpoint = published(paths)
+    if endpoint is None:
+        raise Fallback("no owner endpoint")
+    result = call_search(endpoint, arguments)
     return show(result, query)
 
 
@@ -131,22 +136,12 @@ def parse(argv: list[str]) -> tuple[str | None, str, dict]:
     return data_dir, query, arguments
 
 
-class _UnixConnection(HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=TIMEOUT_S)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
-
-
-def call_search(socket_path: str, arguments: dict) -> dict:
-    """The search tool's result (the JSON-RPC `result`) from the owner on `socket_path`."""
-    conn = _UnixConnection(socket_path)
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+def call_search(endpoint, arguments: dict) -> dict:
+    """The search tool's result (the JSON-RPC `result`) from the owner at `endpoint` (a trusted one:
+    owner/endpoint.py `published`; its token, if any, goes with every request)."""
+    conn = endpoint.connection(TIMEOUT_S)
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+               **endpoint.headers()}
     try:
         init = _post(conn, headers, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": PROTOCOL_VERSION, "capabilities": {},
@@ -169,7 +164,7 @@ def call_search(socket_path: str, arguments: dict) -> dict:
     return answer["result"]
 
 
-def _post(conn: _UnixConnection, headers: dict, message: dict) -> dict:
+def _post(conn: HTTPConnection, headers: dict, message: dict) -> dict:
     """Send one message; the response to it (requests), or {} (a notification's 202)."""
     conn.request("POST", "/mcp", body=json.dumps(message), headers=headers)
     response = conn.getresponse()

@@ -1,17 +1,19 @@
 """A front end that holds no index: an MCP server (stdio for an IDE, or Streamable HTTP) whose every
-request is forwarded to the data dir's owner over its socket, starting the owner when none runs.
+request is forwarded to the data dir's owner over its private endpoint (owner/endpoint.py: the Unix
+socket, or loopback with the owner's token), starting the owner when none runs.
 
 So any number of IDE windows, HTTP clients and CLI commands share one store, one encoder and one
 set of watchers. A bridge answers the handshake itself (it knows the server's name, version and
 instructions) and starts the owner in the background, so a client connects at once and its first
 call waits only for what is still loading.
 
-Each forwarded request opens a short MCP session on the socket (a few milliseconds on a local
-socket), so a bridge keeps no session state in the owner: when the owner dies (idle exit, a crash,
-kill -9), the next request elects and starts a new one and is sent again, and a request that was in
-flight when the owner died is sent once more to the new one (every tool is idempotent: an ingest
-re-reads only what changed). The owner binds its socket only once its store is open, so no request
-is answered from a half-open store.
+Each forwarded request opens a short MCP session with the owner (a few milliseconds locally), so a
+bridge keeps no session state in the owner: when the owner dies (idle exit, a crash, kill -9), the
+next request elects and starts a new one and is sent again, and a request that was in flight when
+the owner died is sent once more to the new one (every tool is idempotent: an ingest re-reads only
+what changed). The owner opens its endpoint only once its store is open, so no request is answered
+from a half-open store; and the endpoint is found afresh before each request (OwnerClient.ensure),
+so a new owner's port and token replace a dead one's.
 
 Who is asking travels with each request (server/auth.py GRANT_HEADER): over HTTP the token's
 collections and roots, and always the bridge's own roots, which stand in for the owner's, so a
@@ -39,7 +41,8 @@ from mcp.shared.exceptions import MCPError
 from .. import __version__
 from ..claims import COLLECTIONS_CLAIM, GRANT_HEADER, ROOTS_CLAIM, forwarded_grant
 from ..server.instructions import INSTRUCTIONS
-from .client import CALL_TIMEOUT_S, URL, OwnerClient, OwnerUnavailable, ToolFailed
+from .client import OwnerClient, OwnerUnavailable, ToolFailed
+from .endpoint import Endpoint
 from .follow import Follows
 
 log = logging.getLogger(__name__)
@@ -52,7 +55,7 @@ MODE = "legacy"  # the owner is this same package; the handshake era needs no to
 
 class OwnerLink:
     """Requests to the owner of one data dir, each in a session of its own, sent again to a new
-    owner when the socket fails."""
+    owner when the connection fails."""
 
     def __init__(self, owner: OwnerClient) -> None:
         self.owner = owner
@@ -76,13 +79,13 @@ class OwnerLink:
         failure = ""
         for attempt in range(ATTEMPTS):
             try:
-                await anyio.to_thread.run_sync(self.owner.ensure)
+                endpoint = await anyio.to_thread.run_sync(self.owner.ensure)
             except OwnerUnavailable as exc:
                 raise MCPError(types.INTERNAL_ERROR, f"the index owner is not available: {exc}") from None
             except ToolFailed as exc:  # the owner serves another model
                 raise MCPError(types.INVALID_REQUEST, str(exc)) from None
             try:
-                return await self._once(work, grant)
+                return await self._once(endpoint, work, grant)
             except Exception as exc:  # noqa: BLE001 - sorted below: the owner's answer, or a lost owner
                 answer = _find(exc, MCPError)
                 if answer is not None and answer.error.code != types.CONNECTION_CLOSED:
@@ -94,19 +97,19 @@ class OwnerLink:
                 log.warning("lost the index owner (%s); attempt %d of %d", failure, attempt + 1, ATTEMPTS)
         raise MCPError(types.INTERNAL_ERROR, f"the index owner kept failing ({failure}); see {self.owner.paths.log}")
 
-    async def _once(self, work: Callable[[Client], Awaitable[T]], grant: str | None) -> T:
-        async with self.session(grant) as client:
+    async def _once(self, endpoint: Endpoint, work: Callable[[Client], Awaitable[T]], grant: str | None) -> T:
+        async with self.session(endpoint, grant) as client:
             return await work(client)
 
     @asynccontextmanager
-    async def session(self, grant: str | None, message_handler=None) -> AsyncIterator[Client]:
-        """An MCP session with the owner (which must be running) for requests under `grant`;
-        `message_handler` receives what the owner sends on its own (notifications)."""
-        transport = httpx2.AsyncHTTPTransport(uds=os.fspath(self.owner.paths.socket))
+    async def session(self, endpoint: Endpoint, grant: str | None, message_handler=None) -> AsyncIterator[Client]:
+        """An MCP session with the owner at `endpoint` (as `owner.ensure()` just found it) for
+        requests under `grant`; `message_handler` receives what the owner sends on its own
+        (notifications). The endpoint is passed, not read from the OwnerClient, which concurrent
+        requests share: a URL and a token always come from the same owner."""
         headers = {GRANT_HEADER: grant} if grant is not None else {}
-        timeout = httpx2.Timeout(30.0, read=CALL_TIMEOUT_S)
-        async with httpx2.AsyncClient(transport=transport, timeout=timeout, headers=headers) as http:
-            connection = streamable_http_client(URL, http_client=http)
+        async with self.owner.http_client(endpoint, headers) as http:
+            connection = streamable_http_client(endpoint.url, http_client=http)
             async with Client(connection, mode=MODE, message_handler=message_handler) as client:
                 yield client
 

@@ -1,7 +1,8 @@
-"""A client of a data dir's owner: connect to its socket, or start it and wait; then talk MCP.
+"""A client of a data dir's owner: find its endpoint (owner/endpoint.py: the Unix socket, or
+loopback with a token), or start it and wait; then talk MCP.
 
 Nothing here imports the engine's heavy parts (torch, sentence-transformers): a CLI command that
-goes through the owner pays for a process start, the MCP client and one socket round trip.
+goes through the owner pays for a process start, the MCP client and one local round trip.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .paths import OwnerPaths, accepts, is_held, private_dir, read_models, read_pid, unlock, wait_lock
+from .endpoint import Endpoint, configured_transport, live
+from .paths import OwnerPaths, is_held, private_dir, read_models, read_pid, unlock, wait_lock
 
 T = TypeVar("T")
 
@@ -23,7 +25,6 @@ START_TIMEOUT_S = 120.0  # an owner's start: imports and opening the store (not 
 CALL_TIMEOUT_S = 600.0  # one request: the first search waits for the model to load
 MAX_STARTS = 3  # owners started by one client before it gives up (each lost an election)
 MAX_LOG_BYTES = 1_000_000  # the owner's log is renamed to owner.log.1 past this, at a start
-URL = "http://localhost/mcp"  # the host is for the HTTP layer only; the socket decides where
 
 
 class OwnerUnavailable(Exception):
@@ -31,7 +32,7 @@ class OwnerUnavailable(Exception):
 
 
 class OwnerGone(OwnerUnavailable):
-    """The socket refused the connection: the owner exited (idle) after it was found live. No
+    """The endpoint refused the connection: the owner exited (idle) after it was found live. No
     request reached it, so the caller may start another and try again."""
 
 
@@ -54,20 +55,28 @@ class OwnerClient:
         self.launch = list(launch)
         self.model = model  # the model this command asks for (as launch_model gives it); None: any
         self.headers = dict(headers or {})  # sent with every request (a bridge's grant)
+        self.endpoint: Endpoint | None = None  # the owner's, as `ensure` last found it accepting
 
-    def ensure(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Return once an owner accepts on the socket; start one if none runs. OwnerUnavailable
-        when none can be had (another process holds the store, the owner fails to start, ...)."""
-        if not self.paths.usable():
-            raise OwnerUnavailable(f"the data dir path is too long for a Unix socket: {self.paths.socket}")
-        if not accepts(self.paths.socket):
+    def ensure(self, timeout: float = START_TIMEOUT_S) -> Endpoint:
+        """The endpoint of an owner that accepts now; one is started if none runs. OwnerUnavailable
+        when none can be had (another process holds the store, the owner fails to start, ...).
+        The endpoint is found afresh each time (a loopback owner's token is trusted only while its
+        owner holds the lock: owner/endpoint.py), and kept for the `session` that follows."""
+        found = live(self.paths)
+        if found is None:
+            try:
+                configured_transport(self.paths)  # what an owner started now would serve
+            except ValueError as exc:
+                raise OwnerUnavailable(str(exc)) from None
             private_dir(self.paths.data_dir)
             gate = wait_lock(self.paths.start)  # one client starts an owner; the others wait here
             try:
-                self._start_and_wait(timeout)
+                found = self._start_and_wait(timeout)
             finally:
                 unlock(gate)
+        self.endpoint = found
         self._check_model()
+        return found
 
     def _check_model(self) -> None:
         served = read_models(self.paths.lock)
@@ -81,17 +90,18 @@ class OwnerClient:
             "another --data-dir"
         )
 
-    def _start_and_wait(self, timeout: float) -> None:
+    def _start_and_wait(self, timeout: float) -> Endpoint:
         deadline = time.monotonic() + timeout
         child: subprocess.Popen | None = None
         starts = 0
         while time.monotonic() < deadline:
-            if accepts(self.paths.socket):
-                return
+            found = live(self.paths)
+            if found is not None:
+                return found
             if child is not None and child.poll() not in (None, 0):
                 raise OwnerUnavailable(f"the owner failed to start: {self._log_tail()}")
             if (child is None or child.poll() is not None) and not is_held(self.paths.lock):
-                # No owner (a dead one leaves its socket, never its lock), or ours lost a race
+                # No owner (a dead one leaves its endpoint file, never its lock), or ours lost a race
                 # to one that has exited since.
                 if starts == 0 and is_held(self.paths.store_lock):
                     raise OwnerUnavailable(
@@ -102,7 +112,7 @@ class OwnerClient:
                 child = self._spawn()
                 starts += 1
             time.sleep(0.02)
-        raise OwnerUnavailable(f"no owner accepted on {self.paths.socket} within {timeout:g} s")
+        raise OwnerUnavailable(f"no owner of {self.paths.data_dir} accepted within {timeout:g} s: {self._log_tail()}")
 
     def _spawn(self) -> subprocess.Popen:
         """`groundmcp owner` detached: its own session, stdin from /dev/null, output to the log
@@ -146,19 +156,34 @@ class OwnerClient:
             self.ensure()
             return self.session(work)
 
+    def http_client(self, endpoint: Endpoint, headers: dict[str, str] | None = None):
+        """An httpx2 client of the owner at `endpoint`, sending its token (loopback) and `headers`
+        (else this client's own) with every request. Proxies from the environment are not used:
+        the token goes to the owner's port and nowhere else."""
+        import httpx2
+
+        return httpx2.AsyncClient(
+            transport=endpoint.async_transport(),
+            timeout=httpx2.Timeout(30.0, read=CALL_TIMEOUT_S),
+            headers={**endpoint.headers(), **(self.headers if headers is None else headers)},
+            trust_env=False,
+        )
+
     def session(self, work: Callable[[Any], Awaitable[T]]) -> T:
-        """Run `work(client)` with an MCP client session over the socket. OwnerGone when the
-        socket refuses the connection, OwnerUnavailable for any other transport failure."""
+        """Run `work(client)` with an MCP client session on the endpoint `ensure` found. OwnerGone
+        when it refuses the connection, OwnerUnavailable for any other transport failure."""
         import anyio
         import httpx2
         from mcp import Client
         from mcp.client.streamable_http import streamable_http_client
 
+        endpoint = self.endpoint
+        if endpoint is None:
+            raise OwnerUnavailable("no owner endpoint yet: call ensure() first")
+
         async def main() -> T:
-            transport = httpx2.AsyncHTTPTransport(uds=os.fspath(self.paths.socket))
-            timeout = httpx2.Timeout(30.0, read=CALL_TIMEOUT_S)
-            async with httpx2.AsyncClient(transport=transport, timeout=timeout, headers=self.headers) as http:
-                async with Client(streamable_http_client(URL, http_client=http)) as client:
+            async with self.http_client(endpoint) as http:
+                async with Client(streamable_http_client(endpoint.url, http_client=http)) as client:
                     return await work(client)
 
         try:
@@ -169,7 +194,7 @@ class OwnerClient:
                 raise cause from None
             gone = isinstance(cause, httpx2.ConnectError)
             raise (OwnerGone if gone else OwnerUnavailable)(
-                f"lost the owner on {self.paths.socket}: {type(cause).__name__}: {cause}"
+                f"lost the owner on {endpoint}: {type(cause).__name__}: {cause}"
             ) from exc
 
 

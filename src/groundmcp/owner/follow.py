@@ -55,8 +55,8 @@ class Follow:
         missed = False
         while not self.closed:
             try:
-                await anyio.to_thread.run_sync(self.link.owner.ensure)
-                async with self.link.session(self.grant, message_handler=self._received) as client:
+                endpoint = await anyio.to_thread.run_sync(self.link.owner.ensure)
+                async with self.link.session(endpoint, self.grant, message_handler=self._received) as client:
                     for uri in sorted(self.uris):
                         await client.subscribe_resource(uri)
                     self.client = client
