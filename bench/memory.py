@@ -3,17 +3,22 @@
     python bench/memory.py [--beir /tmp/eval-public/code] [--limit-docs N] [--rounds 1] [--idle 60]
                            [--variant NAME:ENV=VALUE,ENV=VALUE ...] [--json OUT]
 
-Each run starts `python -m groundmcp -v serve` over stdio in a fresh data directory, talks to it
-with the MCP SDK's own client, and ingests the passages of a BEIR corpus through the `ingest` tool
-(as texts, 1,000 a call, each named as `groundmcp eval` names it). A thread samples the server
-process's VmRSS (/proc/PID/status) every 0.2 s. Printed per run: the resident set once the
-handshake is done (start), once the encoder is loaded and its single-query path is built (model),
-the peak during the ingest, right after it, after `--idle` seconds of idling, and passages/s.
+Each run starts `python -m groundmcp -v serve` over stdio in a fresh data directory, with
+GROUNDMCP_OWNER=0 so that the server process itself holds the Engine and the encoder (the code a
+data dir's resident owner runs, without the socket in front), talks to it with the MCP SDK's own
+client, and ingests the passages of a BEIR corpus through the `ingest` tool
+(as texts, 1,000 a call, each named as `groundmcp eval` names it), then runs a few searches
+through the `search` tool. A thread samples the server process's VmRSS (/proc/PID/status) every
+0.2 s. Printed per run: the resident set once the handshake is done (start), once the encoder is
+loaded and its single-query path is built (model), the peak during the ingest, right after the
+ingest and the searches, after `--idle` seconds of idling, passages/s, and the searches' median ms.
 
-Variants are environment settings for the server. By default two: `today`, with
-GROUNDMCP_RELEASE_MEMORY=false (the encoder keeps whatever the allocator keeps, as before), and
-`release`, the default settings. Runs alternate (today, release, today, release, ...) so drift on a
-shared machine hits both alike; compare within one invocation.
+Variants are environment settings for the server. By default two: `today`, the code as it was
+before plain torch ran the bundled model (GROUNDMCP_ENCODER_BACKEND=sentence-transformers, memory
+given back after batches), and `torch`, the default settings now. `--variant` names others, e.g.
+`before:GROUNDMCP_ENCODER_BACKEND=sentence-transformers,GROUNDMCP_RELEASE_MEMORY=false` for the
+code before batch memory was given back. Runs alternate (today, torch, today, torch, ...) so drift
+on a shared machine hits both alike; compare within one invocation.
 """
 
 from __future__ import annotations
@@ -33,7 +38,11 @@ from pathlib import Path
 from benchutil import machine, print_machine, write_json
 from mcp import Client, StdioServerParameters
 
-DEFAULT_VARIANTS = ["today:GROUNDMCP_RELEASE_MEMORY=false", "release:"]
+DEFAULT_VARIANTS = ["today:GROUNDMCP_ENCODER_BACKEND=sentence-transformers", "torch:"]
+QUERIES = (
+    "how are retries backed off", "parse_headers", "read a json file into a dict",
+    "sort a list of tuples by the second element", "what happens when the cache is full",
+)
 TEXTS_PER_CALL = 1000  # the ingest tool's limit
 LOADED_MARK = "single queries:"  # logged once warm_up has built (or given up on) the fast query path
 ENCODER_MARK = "encoder "
@@ -122,7 +131,9 @@ async def one_run(name: str, env: dict[str, str], docs: list[dict], idle_s: floa
         params = StdioServerParameters(
             command="sh",
             args=["-c", cmd],
-            env={**os.environ, "GROUNDMCP_DATA_DIR": marker, **env},
+            # GROUNDMCP_OWNER=0: the server holds the Engine and encoder itself, as a data dir's
+            # resident owner does, so the sampled process is the one that holds the model.
+            env={**os.environ, "GROUNDMCP_DATA_DIR": marker, "GROUNDMCP_OWNER": "0", **env},
         )
         t_spawn = time.monotonic()
         async with Client(params, read_timeout_seconds=3600) as client:
@@ -143,6 +154,13 @@ async def one_run(name: str, env: dict[str, str], docs: list[dict], idle_s: floa
                         raise RuntimeError(f"ingest failed: {result.content}")
                 seconds = time.monotonic() - t0
                 peak_mb = sampler.peak_since(t0)
+                search_ms = []
+                for query in QUERIES * 2:
+                    t1 = time.monotonic()
+                    result = await client.call_tool("search", {"query": query, "collection": "bench"})
+                    search_ms.append((time.monotonic() - t1) * 1000)
+                    if result.is_error:
+                        raise RuntimeError(f"search failed: {result.content}")
                 after_mb = sampler.now()
                 await asyncio.sleep(idle_s)
                 idle_mb = sampler.now()
@@ -160,10 +178,12 @@ async def one_run(name: str, env: dict[str, str], docs: list[dict], idle_s: floa
         "process_peak_mb": total_peak,
         "ingest_s": seconds,
         "passages_per_s": len(docs) / seconds,
+        "search_ms_p50": statistics.median(search_ms),
     }
     print(
         f"  {name:12} start {start_mb:6.0f}  model {model_mb:6.0f}  ingest peak {peak_mb:6.0f}  "
-        f"after {after_mb:6.0f}  idle {idle_mb:6.0f} MB  {row['passages_per_s']:6.1f} passages/s",
+        f"after {after_mb:6.0f}  idle {idle_mb:6.0f} MB  {row['passages_per_s']:6.1f} passages/s  "
+        f"search p50 {row['search_ms_p50']:5.0f} ms",
         flush=True,
     )
     return row
@@ -183,7 +203,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="runs of each variant, alternating")
     parser.add_argument("--idle", type=float, default=60.0, help="seconds to idle after the ingest")
     parser.add_argument(
-        "--variant", action="append", help="NAME:ENV=VALUE,... (repeatable; default: today and release)"
+        "--variant", action="append", help="NAME:ENV=VALUE,... (repeatable; default: today and torch)"
     )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
@@ -201,8 +221,8 @@ def main() -> None:
             rows.append(asyncio.run(one_run(name, env, docs, args.idle)))
 
     print("\nmedian over rounds (MB; passages/s)")
-    print("| variant | start | model loaded | ingest peak | after ingest | idle | passages/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| variant | start | model loaded | ingest peak | after ingest + searches | idle | passages/s | search p50 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, _ in variants:
         mine = [row for row in rows if row["variant"] == name]
 
@@ -211,7 +231,8 @@ def main() -> None:
 
         print(
             f"| {name} | {med('start_mb'):.0f} | {med('model_mb'):.0f} | {med('ingest_peak_mb'):.0f} | "
-            f"{med('after_ingest_mb'):.0f} | {med('idle_mb'):.0f} | {med('passages_per_s'):.1f} |"
+            f"{med('after_ingest_mb'):.0f} | {med('idle_mb'):.0f} | {med('passages_per_s'):.1f} | "
+            f"{med('search_ms_p50'):.0f} |"
         )
     write_json(args.json, {"machine": info, "corpus": args.beir, "passages": len(docs), "runs": rows})
 

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         "threshold and malloc_trim). Off keeps the allocator's defaults: no faster, and about "
         "0.8 GB more resident after an ingest of 4,741 passages (docs/benchmarks.md).",
     )
+    encoder_backend: Literal["auto", "sentence-transformers"] = Field(
+        "auto",
+        description="auto: a local BERT sentence-transformers model on the CPU (the bundled one) runs "
+        "in plain torch (encoders/bert.py), without importing sentence-transformers (about 190 MB "
+        "less resident, same vectors); other models and devices use sentence-transformers.",
+    )
 
     # Chunking and ingest
     chunk_tokens: int = Field(256, ge=32, le=8192, description="Chunk size in encoder tokens.")
@@ -75,6 +81,11 @@ class Settings(BaseSettings):
         "late-interaction",
         description="late-interaction (offline, the default), cross-encoder[:NAME-OR-PATH] or none.",
     )
+    query_cache_entries: int = Field(
+        4096, ge=0, description="Query vectors the process remembers (search/query_cache.py), shared by "
+        "every client; 0 turns the cache off. 4,096 MiniLM vectors take about 7 MB.",
+    )
+    query_cache_bytes: int = Field(32_000_000, ge=0, description="The query-vector cache's size bound in bytes.")
 
     # Server
     roots: list[Path] = Field(

@@ -15,4 +15,5 @@ def load_encoder(settings: Settings) -> Encoder:
         precision=settings.precision,
         batch_size=settings.batch_size,
         release_memory=settings.release_memory,
+        backend=settings.encoder_backend,
     )

@@ -7,6 +7,8 @@ Transformer, mean pooling, then Normalize) this path tokenises with its own copy
 tokenizer and runs the model, the pooling and the normalisation as one frozen TorchScript trace:
 a quarter to a third less time per query than `encode` on one thread (docs/benchmarks.md, section 3).
 `torch.jit.trace` is deprecated (torch 2.13 warns); if it fails or goes, the normal path stays.
+A model run in plain torch (encoders/bert.py) has no such overhead to cut but a little Python of its
+own; its trace is not frozen, so it shares the model's weights instead of holding a copy.
 
 The path is used only after its vectors matched `encode`'s (cosine above 1 - MAX_COSINE_GAP) on
 probe texts of several lengths, longer than the model's limit included. Another kind of model
@@ -43,7 +45,7 @@ class QueryPath:
     """The unit vector of one text, from a traced graph of model + mean pooling + normalise."""
 
     def __init__(self, tokenizer, graph, fields: tuple[str, ...]) -> None:
-        self._tokenizer = tokenizer  # a private copy: safe to share between threads
+        self._tokenizer = tokenizer  # never reconfigured once built: safe to share between threads
         self._graph = graph
         self._fields = fields
 
@@ -86,7 +88,26 @@ def build_query_path(model, reference: Callable[[str], np.ndarray]) -> QueryPath
     except Exception as exc:  # noqa: BLE001 - any failure to trace means: keep the normal path
         log.info("query fast path not used: tracing the model failed (%s)", exc)
         return None
-    path = QueryPath(tokenizer, graph, fields)
+    return _checked(QueryPath(tokenizer, graph, fields), reference)
+
+
+def trace_bert(bert, reference: Callable[[str], np.ndarray]) -> QueryPath | None:
+    """A QueryPath for a plain-torch BERT (encoders/bert.py), or None where tracing fails or its
+    vectors differ. Not frozen: the graph uses the model's own weights (a frozen graph holds a copy,
+    about 90 MB for MiniLM in float32) and is as fast here (docs/benchmarks.md, "Resident memory")."""
+    example = bert.ids([PROBES[0]])
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the deprecation of torch.jit.trace
+            graph = torch.jit.trace(_Normalized(bert.network), example, check_trace=False).eval()
+    except Exception as exc:  # noqa: BLE001 - any failure to trace means: keep the normal path
+        log.info("query fast path not used: tracing the model failed (%s)", exc)
+        return None
+    return _checked(QueryPath(bert.tokenizer, graph, ("ids", "attention_mask")), reference)
+
+
+def _checked(path: QueryPath, reference: Callable[[str], np.ndarray]) -> QueryPath | None:
+    """`path` if its vectors match `reference`'s on the probe texts, warmed up; else None."""
     texts = list(PROBES)
     ours = np.stack([path(t) for t in texts])
     theirs = np.stack([np.asarray(reference(t), dtype=np.float32) for t in texts])
@@ -153,3 +174,14 @@ class _MeanPooled(torch.nn.Module):
             kwargs["attention_mask"] = torch.ones_like(inputs[0])
         tokens = self.network(**kwargs, return_dict=True).last_hidden_state[0]
         return torch.nn.functional.normalize(tokens.float().mean(0), dim=0)
+
+
+class _Normalized(torch.nn.Module):
+    """A pooled network's unit vector of one text (a batch of one)."""
+
+    def __init__(self, network) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, ids, mask):
+        return torch.nn.functional.normalize(self.network(ids, mask)[0], dim=0)

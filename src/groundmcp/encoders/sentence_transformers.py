@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from .base import CHARS_PER_TOKEN_CAP, Encoder
 from .device import pick_device, pick_dtype
 from .memory import keep_large_blocks_mapped
 from .query_threads import OneThreadWorkers
+
+if TYPE_CHECKING:
+    from .bert import Bert
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,12 @@ def resolve_model_path(model: str) -> str:
 
 
 class SentenceTransformerEncoder(Encoder):
-    """On a CPU, single queries (`encode_query`) run on dedicated threads with one torch thread
+    """A sentence-transformers model. On the CPU a local BERT one (the bundled model) runs in plain
+    torch (encoders/bert.py, backend "auto"): the same vectors without importing sentence-transformers
+    and the SciPy, scikit-learn and SymPy it brings, about 190 MB of a resident process. Any other
+    model, device or backend "sentence-transformers" loads sentence-transformers itself.
+
+    On a CPU, single queries (`encode_query`) run on dedicated threads with one torch thread
     each (encoders/query_threads.py), and after `warm_up` through a traced graph of the model
     where it matches the normal path (encoders/query_path.py). Batches keep torch's threads."""
 
@@ -51,42 +60,44 @@ class SentenceTransformerEncoder(Encoder):
         batch_size: int = 32,
         max_tokens: int | None = None,
         release_memory: bool = True,
+        backend: str = "auto",
     ) -> None:
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # its weight-loading bar is noise on every start
-        _quiet_loss_type_warning()
-
         self.name = canonical_name(model)
         self.device = pick_device(device)
         self.dtype = pick_dtype(precision, self.device)
-        try:
-            self._model = SentenceTransformer(
-                resolve_model_path(model), device=self.device, model_kwargs={"torch_dtype": self.dtype}
-            )
-        except (OSError, ValueError) as exc:
-            raise GroundError(
-                f"could not load encoder model {model!r}: {exc}. Give a Hugging Face model name "
-                "(needs the network once) or a local sentence-transformers directory; the default "
-                f"{BUNDLED_MODEL} works offline."
-            ) from exc
-        if max_tokens:
-            self._model.max_seq_length = min(max_tokens, self._model.max_seq_length or max_tokens)
-        self.max_tokens = int(self._model.max_seq_length or 512)
-        dim = self._model.get_embedding_dimension() if hasattr(
-            self._model, "get_embedding_dimension"
-        ) else self._model.get_sentence_embedding_dimension()
-        self.dim = int(dim)
+        self._source, self._max_tokens_asked = model, max_tokens
+        self._st = None  # the SentenceTransformer, when loaded (see `_model`)
+        self._bert: Bert | None = None
+        self._load_lock = threading.Lock()
+        path = resolve_model_path(model)
+        if backend == "auto" and self.device == "cpu":
+            from .bert import load_bert
+
+            self._bert, why = load_bert(Path(path), self.dtype, max_tokens)
+            if self._bert is None:
+                log.info("encoder %s: sentence-transformers (plain torch does not run it: %s)", self.name, why)
+        if self._bert is not None:
+            self.max_tokens = self._bert.max_tokens
+            self.dim = self._bert.files.config.hidden_size
+            self._count = _rust_token_counter(self._bert.tokenizer)
+            self.special_tokens = len(self._bert.tokenizer.encode("").ids)
+            self._query_prompt = self._doc_prompt = None
+        else:
+            st = self._load_sentence_transformer(path)
+            self.max_tokens = int(st.max_seq_length or 512)
+            dim = st.get_embedding_dimension() if hasattr(
+                st, "get_embedding_dimension"
+            ) else st.get_sentence_embedding_dimension()
+            self.dim = int(dim)
+            self._count = _token_counter(st.tokenizer)
+            self.special_tokens = len(st.tokenizer("")["input_ids"])
+            prompts = getattr(st, "prompts", {}) or {}
+            self._query_prompt = "query" if prompts.get("query") else None
+            self._doc_prompt = next((p for p in ("document", "passage") if prompts.get(p)), None)
         self.batch_size = batch_size
         self.release_memory = release_memory
         if release_memory:
             keep_large_blocks_mapped()  # batches' activations then never fragment the heap
-        self._count = _token_counter(self._model.tokenizer)
-        self.special_tokens = len(self._model.tokenizer("")["input_ids"])
-        prompts = getattr(self._model, "prompts", {}) or {}
-        self._query_prompt = "query" if prompts.get("query") else None
-        self._doc_prompt = next((p for p in ("document", "passage") if prompts.get(p)), None)
         self._query_workers: OneThreadWorkers | None = None
         if self.device == "cpu":
             import torch
@@ -94,11 +105,52 @@ class SentenceTransformerEncoder(Encoder):
             self._query_workers = OneThreadWorkers(torch.get_num_threads())
         self._query_path = None  # set by warm_up where the model allows it
         self._warm_lock = threading.Lock()
-        log.info("encoder %s on %s (%s), %d-d", self.name, self.device, self.dtype, self.dim)
+        log.info("encoder %s on %s (%s, %s), %d-d", self.name, self.device, self.dtype, self.backend, self.dim)
+
+    @property
+    def backend(self) -> str:
+        """What runs the model: "torch" (encoders/bert.py) or "sentence-transformers"."""
+        return "torch" if self._bert is not None else "sentence-transformers"
+
+    @property
+    def _model(self):
+        """The SentenceTransformer, for what needs more than vectors (the late-interaction
+        reranker's token embeddings). Where plain torch ran the model, sentence-transformers is
+        loaded now and the encoder switches to it (the same vectors), so one copy of the weights
+        stays resident; the traced query path is dropped with the torch model (warm_up rebuilds it)."""
+        with self._load_lock:
+            if self._st is None:
+                log.info("encoder %s: loading sentence-transformers, which replaces plain torch", self.name)
+                self._st = self._load_sentence_transformer(resolve_model_path(self._source))
+                self._query_path, self._bert = None, None
+            return self._st
+
+    def _load_sentence_transformer(self, path: str):
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # its weight-loading bar is noise on every start
+        _quiet_loss_type_warning()
+        try:
+            st = SentenceTransformer(path, device=self.device, model_kwargs={"torch_dtype": self.dtype})
+        except (OSError, ValueError) as exc:
+            raise GroundError(
+                f"could not load encoder model {self._source!r}: {exc}. Give a Hugging Face model name "
+                "(needs the network once) or a local sentence-transformers directory; the default "
+                f"{BUNDLED_MODEL} works offline."
+            ) from exc
+        if self._max_tokens_asked:
+            st.max_seq_length = min(self._max_tokens_asked, st.max_seq_length or self._max_tokens_asked)
+        self._st = st
+        return st
 
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        bert = self._bert
+        if bert is not None:
+            return bert.embed(texts)
         prompt = self._query_prompt if is_query else self._doc_prompt
-        return self._model.encode(
+        st = self._st if self._st is not None else self._model
+        return st.encode(
             texts,
             batch_size=len(texts),
             prompt_name=prompt,
@@ -131,15 +183,23 @@ class SentenceTransformerEncoder(Encoder):
         """Build the traced single-query path: under a second, once (see encoders/query_path.py)."""
         if self._query_workers is None or self._query_prompt is not None:
             return
-        from .query_path import build_query_path
+        from .query_path import build_query_path, trace_bert
 
         with self._warm_lock:
             if self._query_path is not None:
                 return
+            bert = self._bert
+
+            def reference(text: str) -> np.ndarray:
+                return self._encode([text], is_query=True)[0]
+
             # On a query worker: the check encodes single texts too, which stall with torch's threads.
-            self._query_path = self._query_workers.run(
-                build_query_path, self._model, lambda text: self._encode([text], is_query=True)[0]
-            )
+            if bert is not None:
+                path = self._query_workers.run(trace_bert, bert, reference)
+            else:
+                path = self._query_workers.run(build_query_path, self._model, reference)
+            if bert is self._bert:  # else `_model` switched backends meanwhile: that path is stale
+                self._query_path = path
         log.info("single queries: %s path", self.query_path)
 
 
@@ -156,6 +216,16 @@ def _quiet_loss_type_warning() -> None:
         logger.addFilter(_drop_loss_type_warning)
 
 
+def _rust_token_counter(tokenizer):
+    """A token counter with its own copy of a Rust tokenizer, set to neither pad nor truncate."""
+    from tokenizers import Tokenizer
+
+    own = Tokenizer.from_str(tokenizer.to_str())
+    own.no_truncation()
+    own.no_padding()
+    return lambda text: len(own.encode(text, add_special_tokens=False).ids)
+
+
 def _token_counter(tokenizer):
     """A token counter with its own tokenizer instance.
 
@@ -164,12 +234,7 @@ def _token_counter(tokenizer):
     separate Rust tokenizer, set once to neither pad nor truncate, is safe to share."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        from tokenizers import Tokenizer
-
-        own = Tokenizer.from_str(backend.to_str())
-        own.no_truncation()
-        own.no_padding()
-        return lambda text: len(own.encode(text, add_special_tokens=False).ids)
+        return _rust_token_counter(backend)
     import copy
     import threading
 
