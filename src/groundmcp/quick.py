@@ -44,6 +44,8 @@ def main() -> None:
     try:
         code = quick(sys.argv[1:])
     except Fallback:
+        code = None
+    if code is None:  # outside the except block: the full CLI's own errors are not chained to it
         from .cli import main as full
 
         full()
