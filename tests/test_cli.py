@@ -179,3 +179,14 @@ async def test_cli_and_mcp_agree_on_a_lone_skipped_file(tmp_path, hashing_encode
     expected = f"{blob} was not ingested: binary file."
     assert proc.returncode == 1 and expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert result.is_error and expected in result.content[0].text
+
+
+def test_the_ingest_report_prints_file_names_as_text(tmp_path):
+    """A skipped file named like rich markup is printed as its name, not as a style."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "ok.py").write_text("x = 1\n")
+    (root / "[bold]b.py").write_bytes(b"\x00\x01binary")
+    proc = cli("ingest", str(root), data_dir=tmp_path / "data")
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped [bold]b.py: binary file" in proc.stdout

@@ -234,7 +234,7 @@ def _print_report(r: dict) -> None:
     """An ingest summary (the `ingest` tool's fields, whichever path ran it) for a person."""
     verb = "would encode" if r["dry_run"] else "encoded"
     out.print(
-        f"[bold]{r['collection']}[/] ← {r['root']}\n"
+        f"[bold]{escape(r['collection'])}[/] ← {escape(r['root'])}\n"
         f"  files: {r['files_seen']} seen, {r['added']} added, {r['changed']} changed, "
         f"{r['unchanged']} unchanged, {r['removed']} removed, {r['skipped_total']} skipped"
         + (f", {r['empty']} empty" if r["empty"] else "")
@@ -251,7 +251,7 @@ def _print_report(r: dict) -> None:
         counts = ", ".join(f"{n} {reason}" for reason, n in r["skipped_by_reason"].items())
         out.print(f"  skipped by reason: {escape(counts)}", highlight=False)
     for s in r["skipped"][:20]:
-        out.print(f"  [yellow]skipped[/] {s['path']}: {s['reason']}")
+        out.print(f"  [yellow]skipped[/] {escape(s['path'])}: {escape(s['reason'])}", highlight=False)
     if r["skipped_total"] > 20:
         out.print(f"  … and {r['skipped_total'] - 20} more skipped (see --json)")
     out.print(f"  took {r['seconds']:.1f} s")
