@@ -28,6 +28,7 @@ from .record import EMPTY_KIND, P
 from .rerank.base import Reranker
 from .rerank.factory import load_reranker
 from .search.query import CollectionInfoCache, SearchHit, SearchRequest, path_filters, search
+from .search.query_cache import CachedQueryEncoder, QueryCache
 from .search.sources import SourceLines, chunks_by_id, read_lines
 from .settings import Settings
 from .store.base import Filters, Store
@@ -97,6 +98,9 @@ class Engine:
         # Collections' info for searches, read once rather than counted on every search; whatever
         # creates or deletes a collection here tells it (`infos.forget`).
         self.infos = CollectionInfoCache(self.store)
+        # Query vectors, shared by every search of this process (search/query_cache.py).
+        self.queries = QueryCache(settings.query_cache_entries, settings.query_cache_bytes)
+        self._query_encoder: CachedQueryEncoder | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -107,6 +111,15 @@ class Engine:
 
                 self._encoder = load_encoder(self.settings)
             return self._encoder
+
+    @property
+    def query_encoder(self) -> Encoder:
+        """The encoder as searches use it: single queries answered from `queries` when asked before."""
+        encoder = self.encoder
+        with self._encoder_lock:
+            if self._query_encoder is None or self._query_encoder.inner is not encoder:
+                self._query_encoder = CachedQueryEncoder(encoder, self.queries)
+            return self._query_encoder
 
     def _ingest_encoder(self) -> Encoder | LazyEncoder:
         """The encoder if loaded, else one that ingest loads only when a file needs chunking (an
@@ -282,7 +295,7 @@ class Engine:
         name = collection or self.settings.collection
         self.infos.get(name)  # an unknown collection fails here, before the model loads
         reranker = self.reranker if request.rerank else None
-        return search(self.store, self.encoder, name, request, reranker, infos=self.infos)
+        return search(self.store, self.query_encoder, name, request, reranker, infos=self.infos)
 
     def chunks(self, name: str, ids: list[str]) -> list[SearchHit]:
         """Published chunks by id, in the order asked; InputError naming ids that do not exist."""

@@ -122,7 +122,7 @@ class Searcher(Protocol):
     """What a search over several collections needs of the Engine."""
 
     @property
-    def encoder(self) -> Encoder: ...
+    def query_encoder(self) -> Encoder: ...
 
     @property
     def reranker(self) -> Reranker | None: ...
@@ -144,7 +144,7 @@ def search_many(engine: Searcher, request: SearchRequest, targets: Sequence[Targ
     if first.mode != "sparse" and first.query.strip() and first.query_vector is None:
         # Once for all the collections. A collection of another model is refused before this
         # vector is used (query.search checks the collection against the encoder first).
-        first = dataclasses.replace(first, query_vector=tuple(engine.encoder.encode_query(first.query.strip()).tolist()))
+        first = dataclasses.replace(first, query_vector=tuple(engine.query_encoder.encode_query(first.query.strip()).tolist()))
     hits: list[SearchHit] = []
     searched: list[str] = []
     skipped: list[Skipped] = []
