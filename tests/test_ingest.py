@@ -49,7 +49,8 @@ def test_first_ingest_indexes_all_but_ignored(store, project, hashing_encoder):
     enc = CountingEncoder(hashing_encoder)
     report = run(store, enc, project)
     assert sorted(report.added) == ["docs/guide.md", "src/billing.py", "src/retry.js"]
-    assert report.chunks == enc.encoded == store.count("t") > 3
+    assert report.chunks == enc.encoded == store.count("t", Filters(kinds=["code", "doc"])) > 3
+    assert store.count("t", Filters(kinds=["symbols"])) == 2  # one symbols record per code file
     assert store.count("t", Filters(visible=False)) == 0
     paths = {p for p, *_ in snapshot(store).values()}
     assert "build/generated.py" not in paths  # default ignore list
@@ -180,7 +181,7 @@ def test_single_file_ingest_leaves_siblings_alone(store, project, hashing_encode
 def test_payload_carries_citation_fields(store, project, hashing_encoder):
     run(store, hashing_encoder, project)
     fields = ["symbol", "start_line", "end_line", "language", "kind", "file_hash", "root", "text"]
-    payloads = [p for _, p in store.scroll("t", Filters(paths=["src/billing.py"]), fields)]
+    payloads = [p for _, p in store.scroll("t", Filters(paths=["src/billing.py"], kinds=["code"]), fields)]
     assert {p["language"] for p in payloads} == {"python"}
     assert {p["kind"] for p in payloads} == {"code"}
     assert all(p["root"] == str(project.resolve()) for p in payloads)

@@ -24,7 +24,7 @@ from .ingest.report import IngestProgress, IngestReport
 from .ingest.roots import Plan, RootsCache, absorb, check_only, enclosing, merge, plan_ingest, read_roots, relative
 from .ingest.walk import WalkOptions, left_out, resolve_root
 from .inventory import folder_usage
-from .record import EMPTY_KIND, P
+from .record import EMPTY_KIND, NOT_CHUNKS, SYMBOLS_KIND, P
 from .rerank.base import Reranker
 from .rerank.factory import load_reranker
 from .search.query import CollectionInfoCache, SearchHit, SearchRequest, path_filters, search
@@ -352,7 +352,7 @@ class Engine:
         """Searchable chunks: published points less the records of files that gave no chunk (which
         have no vectors), so the figure agrees with the chunks ingest reports encoding."""
         return self.store.count(name, Filters(visible=True)) - self.store.count(
-            name, Filters(visible=True, kinds=[EMPTY_KIND])
+            name, Filters(visible=True, kinds=list(NOT_CHUNKS))
         )
 
     def stats(self, name: str) -> CollectionStats:
@@ -364,6 +364,8 @@ class Engine:
         languages: Counter[str] = Counter()
         kinds: Counter[str] = Counter()
         for _, p in self.store.scroll(name, Filters(visible=True), [P.ROOT, P.PATH, P.LANGUAGE, P.KIND]):
+            if p[P.KIND] == SYMBOLS_KIND:  # a code file's symbols record: no chunk
+                continue
             if p[P.KIND] == EMPTY_KIND:  # the record of a file with no chunk
                 empty.add((p[P.ROOT], p[P.PATH]))
                 continue
@@ -395,7 +397,7 @@ class Engine:
         found: dict[tuple[str, str], list] = {}
         fields = [P.ROOT, P.PATH, P.LANGUAGE, P.KIND]
         for _, p in self.store.scroll(name, Filters(under=filters.under, exts=filters.exts, visible=True), fields):
-            if spec is not None and not spec.match_file(p[P.PATH]):
+            if (spec is not None and not spec.match_file(p[P.PATH])) or p[P.KIND] == SYMBOLS_KIND:
                 continue
             row = found.setdefault((p[P.ROOT], p[P.PATH]), [p[P.LANGUAGE], p[P.KIND], 0])
             if p[P.KIND] == EMPTY_KIND:
@@ -453,3 +455,46 @@ class Engine:
 
     def close(self) -> None:
         self.store.close()
+
+    def find_symbol(self, name: str, *, kind: str | None = None, collection: str | None = None, limit: int = 20):
+        """Definitions named `name` (or ending with it: `Class.method`), exact first, then ignoring
+        case, then close spellings; from the symbols ingest records per code file (symbols/)."""
+        from .symbols import find
+
+        target = collection or self.settings.collection
+        self.infos.get(target)  # an unknown collection fails here, naming those that exist
+        return find(self.store, target, name, kind, limit)
+
+    def symbol_neighbours(self, target: str, *, collection: str | None = None, path: str | None = None,
+                          limit: int = 50):
+        """The definition `target` names (a symbol, or a chunk id: the definition around the chunk)
+        with its callers, callees, imports and importers, each candidate ranked (symbols/lookup.py).
+        InputError when nothing matches, saying what to try."""
+        from .symbols import neighbours
+        from .symbols.lookup import resolve
+
+        name = collection or self.settings.collection
+        self.infos.get(name)
+        chunk = None
+        if _looks_like_id(target):
+            hit = chunks_by_id(self.store, name, [target])[0]
+            chunk = (hit.root, hit.path, hit.start_line, hit.end_line, hit.id)
+        try:
+            found, others = resolve(self.store, name, target, path=path, chunk=chunk)
+        except LookupError as exc:
+            raise InputError(str(exc)) from exc
+        result = neighbours(self.store, name, found, limit=limit)
+        if others:
+            result.others = others[:limit]
+        return result
+
+
+def _looks_like_id(text: str) -> bool:
+    """A chunk id (a UUID) rather than a symbol name."""
+    import uuid
+
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

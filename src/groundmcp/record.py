@@ -6,7 +6,8 @@ the engine's listings and the resources read it back by the names in `P`. A fiel
 here is the one change every writer and reader follows.
 
 One record per chunk, plus one per file that gave no chunk (`kind` EMPTY_KIND, no vectors), so the
-next ingest knows that file too. Every record of a file version carries the file's hash, chunking
+next ingest knows that file too, and one per code file version holding its definitions and
+references (`kind` SYMBOLS_KIND, no vectors, chunk index -1: see groundmcp/symbols/__init__.py). Every record of a file version carries the file's hash, chunking
 key, size, mtime and when it was indexed (`indexed_at`): the manifest reads them from chunk 0 only,
 and a search hit from its own record, which is how it tells whether its file changed on disk since.
 Records written before `indexed_at` existed read back with it None.
@@ -41,15 +42,18 @@ class P:
     FILE_MTIME_NS = "file_mtime_ns"
     INDEXED_AT = "indexed_at"  # when this version of the file was written: ISO-8601 UTC, "...Z"
     VISIBLE = "visible"  # False until the file's whole version is written and published
+    SYMBOL_KEYS = "symbol_keys"  # the symbols record's lookup keys (symbols/record.py)
 
 
 # Payload fields that carry a payload index (filters run on them). A collection made before a field
 # was added here gets its index when a store first opens it.
-KEYWORD_FIELDS = (P.ROOT, P.PATH, P.DIRS, P.EXT, P.LANGUAGE, P.KIND, P.FILE_HASH)
+KEYWORD_FIELDS = (P.ROOT, P.PATH, P.DIRS, P.EXT, P.LANGUAGE, P.KIND, P.FILE_HASH, P.SYMBOL_KEYS)
 BOOL_FIELDS = (P.VISIBLE,)
 INTEGER_FIELDS = (P.CHUNK_INDEX,)
 
 EMPTY_KIND = "empty"  # `kind` of the record of a file with no chunk
+SYMBOLS_KIND = "symbols"  # `kind` of a code file's symbols record (no vectors; symbols/record.py)
+NOT_CHUNKS = (EMPTY_KIND, SYMBOLS_KIND)  # kinds of records that are no searchable chunk
 TEXTS_ROOT = "texts:"  # `root` of documents ingested as texts sent by a client, not files
 MANIFEST_FIELDS = (P.PATH, P.FILE_HASH, P.CHUNKING, P.FILE_SIZE, P.FILE_MTIME_NS)
 

@@ -30,6 +30,7 @@ from ..errors import InputError
 from ..record import EMPTY_KIND, TEXTS_ROOT, ChunkRecord, utc_stamp
 from ..sparse import document_vector
 from ..store.base import Filters, PointData, SparseVec, Store
+from ..symbols import SYMBOLS_INDEX, SYMBOLS_KIND, FileSymbols, file_symbols, symbols_point
 from .datalike import data_like
 from .manifest import FileState, Version, drop_unpublished, load_ids, load_manifest
 from .model import EncoderSlot, LazyEncoder
@@ -75,6 +76,7 @@ class _FileWork:
     tokens: int
     old: FileState | None
     empty: bool = False  # read and chunked, no chunk: recorded by a point without vectors
+    symbols: FileSymbols | None = None  # a code file's definitions and references (symbols/)
 
     @property
     def version(self) -> Version:
@@ -306,7 +308,8 @@ class _Run:
             encoder = slot.get()  # loaded by _chunks
             tokens = sum(min(encoder.count_tokens(c.embed_text), encoder.max_tokens) for c in chunks)
             sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
-            work = _FileWork(entry, *version, chunks, sparse, tokens, old, empty=not chunks)
+            symbols = None if options.dry_run or not chunks else file_symbols(entry.path, data, chunks[0].language, chunks)
+            work = _FileWork(entry, *version, chunks, sparse, tokens, old, empty=not chunks, symbols=symbols)
             if not put(out, work, None, stop):
                 return
         put(out, DONE, None, stop)
@@ -327,6 +330,8 @@ class _Run:
                     row += 1
                 if work.empty:
                     points.append(empty_record(root, work, stamp))
+                if work.symbols is not None:  # published and retired with the chunks, by the same filters
+                    points.append(symbols_record(root, work, stamp))
             if points:
                 store.upsert(collection, points)
             published = [w for w in window if w.chunks or w.empty]
@@ -409,6 +414,17 @@ def empty_record(root: str, work: _FileWork, stamp: str | None = None) -> PointD
     path = work.entry.path
     chunk = Chunk(path=path, language="", kind=EMPTY_KIND, symbol="", start_line=0, end_line=0, text="")
     return PointData(point_id(root, path, work.version, 0), [], SparseVec([], []), _payload(root, work, chunk, 0, stamp))
+
+
+def symbols_record(root: str, work: _FileWork, stamp: str | None = None) -> PointData:
+    """The point that holds a code file version's symbols (symbols/record.py): a record of the
+    version like its chunks', so it is published, replaced and removed with them."""
+    path = work.entry.path
+    chunk = Chunk(path=path, language=work.chunks[0].language, kind=SYMBOLS_KIND, symbol="", start_line=0, end_line=0,
+                  text="")
+    ids = [point_id(root, path, work.version, i) for i in range(len(work.chunks))]
+    base = _payload(root, work, chunk, SYMBOLS_INDEX, stamp)
+    return symbols_point(point_id(root, path, work.version, SYMBOLS_INDEX), base, work.symbols, ids)
 
 
 def _payload(root: str, work: _FileWork, chunk: Chunk, index: int, stamp: str | None) -> dict:

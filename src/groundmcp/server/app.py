@@ -15,9 +15,9 @@ from ..access import AppState, resolve_roots
 from ..engine import Engine
 from ..prompts import grounded_answer
 from ..settings import Settings
-from ..tools import arguments, collections, embed, ingest, rerank, search
+from ..tools import arguments, collections, embed, ingest, rerank, search, symbols
 from ..watch import Watcher
-from . import completions, resources
+from . import completions, metrics, resources
 from .instructions import INSTRUCTIONS
 from .subscriptions import Subscriptions
 
@@ -56,7 +56,8 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         lifespan=lifespan,
         subscriptions=subscriptions.bus,
     )
-    for module in (search, rerank, ingest, embed, collections, resources, grounded_answer, completions, arguments):
+    for module in (search, rerank, ingest, embed, collections, symbols, resources, grounded_answer, completions,
+                   arguments, metrics):
         module.register(mcp)
     subscriptions.install(mcp)
     return mcp

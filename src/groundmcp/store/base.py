@@ -88,6 +88,7 @@ class Filters:
     file_hashes: Sequence[str] = ()
     visible: bool | None = None
     first_chunks: bool = False  # only chunk 0 (payload `chunk_index`) of each file version
+    symbol_keys: Sequence[str] = ()  # symbols records holding one of these keys (symbols/record.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ _KEYWORD_FILTERS = (  # (payload field, Filters attribute)
     (P.LANGUAGE, "languages"),
     (P.KIND, "kinds"),
     (P.FILE_HASH, "file_hashes"),
+    (P.SYMBOL_KEYS, "symbol_keys"),
 )
 
 

@@ -22,10 +22,11 @@ was; a keyword index on `symbol_keys` finds the few records holding a name witho
 
 from __future__ import annotations
 
+from ..record import SYMBOLS_KIND
 from .extract import RESOLVED, extract, file_symbols, supports
 from .lookup import RANKS, Callee, Located, Neighbours, Site, find, neighbours
 from .model import Definition, FileSymbols, Reference
-from .record import SYMBOLS_INDEX, SYMBOLS_KIND, symbols_payload, symbols_point
+from .record import SYMBOLS_INDEX, symbols_payload, symbols_point
 
 __all__ = [
     "RANKS", "RESOLVED", "SYMBOLS_INDEX", "SYMBOLS_KIND", "Callee", "Definition", "FileSymbols", "Located",

@@ -13,10 +13,10 @@ import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..record import P
+from ..record import SYMBOLS_KIND, P
 from ..store.base import Filters, Store
 from .model import CALL_KINDS, Definition, Reference
-from .record import DEFS, REFS, SYMBOL_KEYS, SYMBOLS_KIND, definitions_of, file_stems, references_of
+from .record import DEFS, REFS, SYMBOL_KEYS, definitions_of, file_stems, references_of
 
 RANKS = ("same file", "imported", "same package", "elsewhere")
 MATCHES = ("exact", "qualified", "case-insensitive", "fuzzy")
@@ -191,8 +191,11 @@ def _callers(store: Store, collection: str, target: Located, limit: int) -> list
     kinds = (*CALL_KINDS, "inherit") if d.kind in ("class", "interface", "struct", "trait") else CALL_KINDS
     sites = []
     for f in records(store, collection, ["r:" + d.name.lower()], fields=(REFS,)):
+        # `from m import f as g`: calls of g are calls of f when m is the definition's file
+        names = {d.name} | {i.name for i in f.imports() if i.target == d.name and f.root == target.root
+                            and reaches(i, f.path, target.path)}
         for r in f.references:
-            if r.name == d.name and r.kind in kinds and not (f.path == target.path and r.scope == d.qualified):
+            if r.name in names and r.kind in kinds and not (f.path == target.path and r.scope == d.qualified):
                 sites.append(Site(f.root, f.path, r, rank(f, r, target.root, target.path)))
     sites.sort(key=lambda s: (RANKS.index(s.rank), s.path, s.reference.line))
     return sites[:limit]
@@ -204,15 +207,17 @@ def _callees(store: Store, collection: str, target: Located, home: FileRecord, l
         r for r in home.references
         if r.kind in (*CALL_KINDS, "inherit") and (r.scope == d.qualified or r.scope.startswith(d.qualified + "."))
     ]
-    names = sorted({r.name.lower() for r in calls})
+    aliases = {i.name: i.target for i in home.imports() if i.target not in ("", "*", "default", i.name)}
+    names = sorted({r.name.lower() for r in calls} | {aliases[r.name].lower() for r in calls if r.name in aliases})
     defs: dict[str, list[Located]] = {}
     for f in records(store, collection, ["d:" + n for n in names], fields=(DEFS,)):
         for o in f.definitions:
             defs.setdefault(o.name, []).append(Located(f.root, f.path, f.language, o))
     out = []
     for r in calls[:limit]:
+        meant = defs.get(r.name, []) + (defs.get(aliases[r.name], []) if r.name in aliases else [])
         ranked = sorted(
-            ((c, rank(home, r, c.root, c.path)) for c in defs.get(r.name, [])),
+            ((c, rank(home, r, c.root, c.path)) for c in meant),
             key=lambda cr: (RANKS.index(cr[1]), _self_penalty(r, cr[0], target), cr[0].path, cr[0].definition.start_line),
         )
         out.append(Callee(r, ranked[:3], len(ranked)))
@@ -308,3 +313,29 @@ def _python_paths(module: str, target: str, from_path: str) -> list[str]:
         elif dots:
             out.append(posixpath.join(*prefix, "__init__.py"))
     return out
+
+
+def resolve(store: Store, collection: str, target: str, *, path: str | None = None,
+            chunk: tuple[str, str, int, int, str] | None = None) -> tuple[Located, list[Located]]:
+    """The definition `target` names, and the other definitions it could name. `chunk`: (root,
+    path, start, end, id) of a chunk, when `target` was a chunk id: the innermost definition that
+    covers it. `path`: prefer a definition in this file (or under this folder)."""
+    if chunk is not None:
+        root, cpath, start, end, cid = chunk
+        files = records(store, collection, paths=[cpath], roots=[root], fields=(DEFS,))
+        defs = files[0].definitions if files else []
+        covering = [d for d in defs if cid in d.chunks] or [d for d in defs if d.start_line <= start and d.end_line >= end]
+        if not covering:
+            raise LookupError(f"chunk {cid} ({cpath}:{start}-{end}) lies outside every definition of its file "
+                              "(module-level code); ask for a symbol by name instead")
+        best = min(covering, key=lambda d: d.end_line - d.start_line)
+        return Located(root, cpath, files[0].language, best), []
+    found = find(store, collection, target, limit=200)
+    if path:
+        wanted = path.strip("/")
+        mine = [x for x in found if x.path == wanted or x.path.startswith(wanted + "/")]
+        found = mine + [x for x in found if x not in mine]
+    if not found:
+        raise LookupError(f"no definition named {target!r}; try find_symbol for close spellings, or ingest "
+                          "the code that defines it")
+    return found[0], found[1:]

@@ -17,13 +17,12 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 
-from ..record import ChunkRecord
+from ..record import P
 from ..store.base import PointData, SparseVec
 from .model import Definition, FileSymbols, Reference
 
-SYMBOLS_KIND = "symbols"  # `kind` of a file's symbols record
 SYMBOLS_INDEX = -1  # its `chunk_index`: never chunk 0
-SYMBOL_KEYS = "symbol_keys"
+SYMBOL_KEYS = P.SYMBOL_KEYS
 DEFS = "symbol_defs"
 REFS = "symbol_refs"
 SYMBOL_FIELDS = (SYMBOL_KEYS, DEFS, REFS)
@@ -78,10 +77,11 @@ def symbols_payload(base: dict, symbols: FileSymbols, chunk_ids: Sequence[str]) 
     }
 
 
-def symbols_point(point_id: str, record: ChunkRecord, symbols: FileSymbols, chunk_ids: Sequence[str]) -> PointData:
-    """The point that holds a file version's symbols: `record` is the version's chunk record with
-    kind SYMBOLS_KIND and chunk index SYMBOLS_INDEX (the writer fills in the version fields)."""
-    return PointData(point_id, [], SparseVec([], []), symbols_payload(record.to_payload(), symbols, chunk_ids))
+def symbols_point(point_id: str, base: dict, symbols: FileSymbols, chunk_ids: Sequence[str]) -> PointData:
+    """The point that holds a file version's symbols: `base` is the payload of the version's chunk
+    record (`ChunkRecord.to_payload`) with kind SYMBOLS_KIND and chunk index SYMBOLS_INDEX, as the
+    writer makes it for the file's chunks, so the record carries the same version fields."""
+    return PointData(point_id, [], SparseVec([], []), symbols_payload(base, symbols, chunk_ids))
 
 
 def definitions_of(payload: dict) -> list[Definition]:
