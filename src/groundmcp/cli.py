@@ -698,5 +698,71 @@ def eval_cmd(
         err.print("no chart: matplotlib is missing; pip install 'groundmcp[eval]'")
 
 
+@app.command()
+def stats(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    no_owner: Annotated[bool, typer.Option("--no-owner", help=NO_OWNER_HELP)] = False,
+) -> None:
+    """The running owner's figures: requests per tool and mode (counts, errors, latency), the query
+    cache, memory, and each collection's size and pending changes (the same as GET /metrics).
+
+    With no owner running, the index's sizes only, read in this process (no owner is started)."""
+    snap = _stats_through_owner(ctx, no_owner)
+    if snap is None:
+        from .access import AppState
+        from .server.metrics import snapshot_of
+
+        with _engine(ctx) as engine:
+            snap = snapshot_of(AppState(settings=engine.settings, engine=engine, roots=()))
+        snap["served_by"] = "this process (no owner running: no request figures)"
+    if as_json:
+        out.print_json(json.dumps(snap))
+        return
+    _print_stats(snap)
+
+
+def _stats_through_owner(ctx: typer.Context, no_owner: bool) -> dict | None:
+    """The running owner's stats resource; None when none runs (a stats call starts none)."""
+    found = _owner_client(ctx, no_owner)
+    if found is None:
+        return None
+    from .owner import calls
+    from .owner.endpoint import live
+
+    if live(found[0].paths) is None:
+        return None
+    snap = _through_owner(found[0], calls.stats)
+    if snap is not None:
+        snap["served_by"] = f"owner (pid {snap.get('pid')})"
+    return snap
+
+
+def _print_stats(snap: dict) -> None:
+    mb = 1024 * 1024
+    out.print(f"groundmcp {snap['version']}, {snap['served_by']}; model {snap.get('model') or '?'}; "
+              f"up {snap['uptime_s']:.0f} s; resident {snap['rss_bytes'] / mb:,.0f} MB", highlight=False)
+    if snap["requests"]:
+        table = Table(title="requests (latency over the latest 1,000 of each)")
+        for col in ("method", "tool", "mode", "count", "errors", "p50 ms", "p95 ms", "p99 ms"):
+            table.add_column(col, justify="right" if col[0] in "cep" and col != "method" else "left")
+        for r in snap["requests"]:
+            table.add_row(r["method"], r["tool"], r["mode"], str(r["count"]), str(r["errors"]),
+                          f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}", f"{r['p99_ms']:.1f}")
+        out.print(table)
+    if c := snap.get("query_cache"):
+        out.print(f"query cache: {c['hits']} hits, {c['misses']} misses ({c['hit_rate']:.0%}), {c['entries']} "
+                  f"entries, {c['bytes'] / mb:.1f} MB of {c['max_bytes'] / mb:.0f} MB, {c['evictions']} evicted",
+                  highlight=False)
+    table = Table(title="collections")
+    for col in ("collection", "model", "chunks", "files", "disk MB", "pending"):
+        table.add_column(col, overflow="fold", justify="left" if col in ("collection", "model") else "right")
+    for r in snap["collections"]:
+        disk = r.get("disk_bytes")
+        table.add_row(escape(r["name"]), escape(r.get("model") or r.get("error", "?")), str(r.get("chunks", "")),
+                      str(r.get("files", "")), "" if disk is None else f"{disk / mb:.1f}", str(r.get("pending", "")))
+    out.print(table if snap["collections"] else "no collections yet: run `groundmcp ingest PATH`")
+
+
 def main() -> None:
     app()

@@ -235,4 +235,35 @@ def serve_http_bridge(link: OwnerLink, settings, roots: Sequence[Path], allowed_
     from ..server.transports import serve_http
 
     link.start_in_background()
-    serve_http(build_bridge(link, http_grant(roots)), settings, allowed_hosts=allowed_hosts)
+    grant_of = http_grant(roots)
+    serve_http(build_bridge(link, grant_of), settings, allowed_hosts=allowed_hosts, routes=[metrics_route(link, grant_of)])
+
+
+OWNER_UP = "# HELP groundmcp_owner_up Whether this bridge reached the data dir's owner\n# TYPE groundmcp_owner_up gauge\n"
+
+
+def metrics_route(link: OwnerLink, grant_of: GrantOf):
+    """GET /metrics: the owner's figures (server/metrics.py), fetched over its endpoint as this
+    request's token may see them, and `groundmcp_owner_up`. A scrape starts no owner: with none
+    running, only `groundmcp_owner_up 0`."""
+    from types import SimpleNamespace
+
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from .endpoint import live
+
+    async def metrics(request) -> Response:
+        endpoint = await anyio.to_thread.run_sync(live, link.owner.paths)
+        grant = grant_of(SimpleNamespace(request=request))
+        try:
+            if endpoint is not None:
+                async with link.owner.http_client(endpoint, {GRANT_HEADER: grant} if grant else {}) as http:
+                    got = await http.get(endpoint.url.removesuffix("/mcp") + "/metrics")
+                return Response(got.content + (OWNER_UP + "groundmcp_owner_up 1\n").encode(), got.status_code,
+                                media_type=got.headers.get("content-type"))
+        except httpx2.TransportError as exc:
+            log.warning("could not read the owner's metrics: %s", exc)
+        return Response(OWNER_UP + "groundmcp_owner_up 0\n", media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return Route("/metrics", metrics, methods=["GET"])

@@ -121,3 +121,12 @@ async def collection_stats(client, name: str) -> dict[str, Any]:
 async def delete_collection(client, name: str) -> int:
     """Chunks deleted with the collection."""
     return (await call_tool(client, "delete_collection", {"collection": name}))["deleted_chunks"]
+
+
+async def stats(client) -> dict[str, Any]:
+    """The owner's operating figures: the groundmcp://stats resource (server/metrics.py)."""
+    res = await client.read_resource("groundmcp://stats")
+    try:
+        return json.loads(res.contents[0].text)
+    except (IndexError, AttributeError, ValueError) as exc:
+        raise OwnerUnavailable(f"the owner's stats resource is not understood: {exc}") from exc

@@ -29,7 +29,7 @@ class Activity:
         self.last = time.monotonic()
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") == "/metrics":  # a scrape keeps no idle owner awake
             return await self.app(scope, receive, send)
         self.active += 1
         try:

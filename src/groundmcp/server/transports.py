@@ -47,8 +47,10 @@ def http_app(
     allowed_hosts: list[str] = (),
     tokens: Mapping[str, Sequence[str]] | None = None,
     max_body_bytes: int = DEFAULT_HTTP_MAX_BODY_BYTES,
+    routes: Sequence = (),
 ):
-    """The Starlette app behind auth and a body-size limit. `token` may use every collection, each
+    """The Starlette app behind auth and a body-size limit (`routes`: Starlette routes added to it,
+    behind the same gates: an HTTP bridge's /metrics). `token` may use every collection, each
     of `tokens` only the collections its list names. DNS-rebinding protection stays on: loopback
     hosts always, plus the bind address and any `allowed_hosts` (host:port or host:*). A loopback
     or bind host is accepted with any port or none (`Host: 127.0.0.1` is the same origin as
@@ -66,6 +68,7 @@ def http_app(
     app = mcp.streamable_http_app(
         streamable_http_path=MCP_PATH, transport_security=security, host=host, max_request_body_size=max_body_bytes
     )
+    app.router.routes.extend(routes)
     app = BodyLimit(app, max_body_bytes)
     grants: dict[str, Sequence[str] | None] = {**(tokens or {})}
     if token:
@@ -73,7 +76,7 @@ def http_app(
     return BearerAuth(app, grants) if grants else app
 
 
-def serve_http(mcp: MCPServer, settings: Settings, *, allowed_hosts: Sequence[str] = ()) -> None:
+def serve_http(mcp: MCPServer, settings: Settings, *, allowed_hosts: Sequence[str] = (), routes: Sequence = ()) -> None:
     """Serve until stopped, as `settings` say: bind address, tokens, body limit, slow-client limits."""
     import uvicorn
 
@@ -81,7 +84,7 @@ def serve_http(mcp: MCPServer, settings: Settings, *, allowed_hosts: Sequence[st
     check_http_binding(host, token, tokens)
     app = http_app(
         mcp, host=host, token=token, allowed_hosts=list(allowed_hosts), tokens=tokens,
-        max_body_bytes=settings.http_max_body_bytes,
+        max_body_bytes=settings.http_max_body_bytes, routes=routes,
     )
     limits = SlowClientLimits(
         settings.http_header_timeout_s, settings.http_body_timeout_s, fd_room(settings.http_max_connections)
