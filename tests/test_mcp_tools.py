@@ -40,7 +40,8 @@ async def test_tools_are_listed_with_annotations_and_schemas(served):
     async with Client(served[0]) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     assert set(tools) == {
-        "search", "rerank", "ingest", "embed", "list_collections", "collection_stats", "delete_collection", "delete_paths"
+        "search", "rerank", "ingest", "embed", "list_collections", "collection_stats", "delete_collection", "delete_paths",
+        "find_symbol", "symbol_neighbours",
     }
     for tool in tools.values():
         assert tool.annotations is not None and tool.title and tool.description

@@ -7,9 +7,10 @@ here is the one change every writer and reader follows.
 
 One record per chunk, plus one per file that gave no chunk (`kind` EMPTY_KIND, no vectors), so the
 next ingest knows that file too, and one per code file version holding its definitions and
-references (`kind` SYMBOLS_KIND, no vectors, chunk index -1: see groundmcp/symbols/__init__.py). Every record of a file version carries the file's hash, chunking
-key, size, mtime and when it was indexed (`indexed_at`): the manifest reads them from chunk 0 only,
-and a search hit from its own record, which is how it tells whether its file changed on disk since.
+references (`kind` SYMBOLS_KIND, no vectors, chunk index -1: see groundmcp/symbols/__init__.py).
+Every record of a file version carries the file's hash, chunking key, size, mtime and when it was
+indexed (`indexed_at`): the manifest reads them from chunk 0 only, and a search hit from its own
+record, which is how it tells whether its file changed on disk since.
 Records written before `indexed_at` existed read back with it None.
 """
 
