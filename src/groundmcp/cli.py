@@ -524,7 +524,8 @@ def owner(
     stop: Annotated[bool, typer.Option("--stop", help="Stop the running owner and wait for it to exit.")] = False,
 ) -> None:
     """Own the data dir in the foreground: open the index once and serve the MCP tools on the
-    private socket <data dir>/owner.sock until idle (CLI searches start this themselves)."""
+    private endpoint until idle: the socket <data dir>/owner.sock, or 127.0.0.1 with a token in
+    <data dir>/owner.endpoint (CLI commands and servers start this themselves)."""
     from .owner.daemon import run_owner, stop_owner
 
     try:
