@@ -75,3 +75,25 @@ async def test_misses_are_tool_errors_or_close_spellings(served):
         assert missing.is_error and "find_symbol" in missing.content[0].text
         unknown = await client.call_tool("find_symbol", {"name": "x", "collection": "nope"})
         assert unknown.is_error and "nope" in unknown.content[0].text
+
+
+def test_cli_symbol_and_refs(tmp_path, hashing_encoder):
+    """`groundmcp symbol` and `groundmcp refs` print what the tools return, from the same engine."""
+    from typer.testing import CliRunner
+
+    from groundmcp import cli
+
+    root = tmp_path / "proj"
+    shutil.copytree(STDLIB_JSON, root / "json", ignore=shutil.ignore_patterns("__pycache__"))
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=hashing_encoder)
+    engine.ingest(str(root))
+    engine.close()
+    env = {"GROUNDMCP_DATA_DIR": str(tmp_path / "data"), "GROUNDMCP_OWNER": "0"}
+    runner = CliRunner()
+    found = runner.invoke(cli.app, ["symbol", "JSONDecoder.raw_decode"], env=env)
+    assert found.exit_code == 0, found.output
+    assert "json/decoder.py:" in found.output and "method JSONDecoder.raw_decode: def raw_decode(self, s" in found.output
+    refs = runner.invoke(cli.app, ["refs", "JSONDecoder.raw_decode", "--json"], env=env)
+    assert refs.exit_code == 0, refs.output
+    data = __import__("json").loads(refs.output)
+    assert {"citation": data["callers"][0]["citation"], "scope": "JSONDecoder.decode", "rank": "same file"} in data["callers"]

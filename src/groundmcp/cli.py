@@ -765,5 +765,66 @@ def _print_stats(snap: dict) -> None:
     out.print(table if snap["collections"] else "no collections yet: run `groundmcp ingest PATH`")
 
 
+@app.command("symbol")
+def symbol_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A name or a qualified tail: parse, Console.size.")],
+    collection: Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection to look in.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", "-k", help="Only this kind: function, method, class, ...")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Where a symbol is defined (the find_symbol tool): path:lines, kind and signature."""
+    with _engine(ctx) as engine:
+        found = engine.find_symbol(name, kind=kind, collection=collection)
+    rows = [{"citation": f"{x.path}:{x.definition.start_line}-{x.definition.end_line}", "kind": x.definition.kind,
+             "qualified": x.definition.qualified, "signature": x.definition.signature, "match": x.match} for x in found]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    if not rows:
+        out.print(f"no definition named {name!r} or spelled like it", highlight=False)
+    for r in rows:
+        fuzzy = "  (close spelling)" if r["match"] == "fuzzy" else ""
+        out.print(f"{escape(r['citation'])}  {r['kind']} {escape(r['qualified'])}: {escape(r['signature'])}{fuzzy}",
+                  highlight=False)
+
+
+@app.command("refs")
+def refs_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A symbol, or a chunk id from search.")],
+    collection: Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection to look in.")] = None,
+    path: Annotated[Optional[str], typer.Option("--path", help="Prefer the definition in this file or folder.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Who calls a symbol and what it calls (the symbol_neighbours tool), each candidate ranked."""
+    with _engine(ctx) as engine:
+        n = engine.symbol_neighbours(name, collection=collection, path=path)
+    d = n.definition.definition
+    data = {
+        "definition": f"{n.definition.path}:{d.start_line}-{d.end_line}", "qualified": d.qualified,
+        "callers": [{"citation": f"{s.path}:{s.reference.line}", "scope": s.reference.scope, "rank": s.rank}
+                    for s in n.callers],
+        "callees": [{"line": c.reference.line, "name": c.reference.name, "total": c.total,
+                     "best": (f"{c.candidates[0][0].path}:{c.candidates[0][0].definition.start_line}"
+                              if c.candidates else None), "rank": c.candidates[0][1] if c.candidates else None}
+                    for c in n.callees],
+        "importers": [f"{s.path}:{s.reference.line}" for s in n.importers],
+    }
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    out.print(f"{escape(d.kind)} {escape(d.qualified)}  {escape(data['definition'])}", highlight=False)
+    out.print(f"callers ({len(n.callers)}):", highlight=False)
+    for c in data["callers"]:
+        out.print(f"  {escape(c['citation'])}  in {escape(c['scope'] or '<module>')}  ({c['rank']})", highlight=False)
+    out.print(f"callees ({len(n.callees)}):", highlight=False)
+    for c in data["callees"]:
+        where = f" -> {escape(c['best'])} ({c['rank']}, {c['total']} candidate(s))" if c["best"] else " (not indexed)"
+        out.print(f"  line {c['line']}: {escape(c['name'])}{where}", highlight=False)
+    if data["importers"]:
+        out.print("imported by: " + ", ".join(escape(i) for i in data["importers"]), highlight=False)
+
+
 def main() -> None:
     app()
