@@ -117,7 +117,7 @@ class Engine:
         """The encoder as searches use it: single queries answered from `queries` when asked before."""
         encoder = self.encoder
         with self._encoder_lock:
-            if self._query_encoder is None or self._query_encoder.inner is not encoder:
+            if self._query_encoder is None or (self._query_encoder.inner, self._query_encoder.cache) != (encoder, self.queries):
                 self._query_encoder = CachedQueryEncoder(encoder, self.queries)
             return self._query_encoder
 
