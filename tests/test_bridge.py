@@ -170,6 +170,8 @@ def test_cli_ingest_goes_through_the_owner_and_a_model_mismatch_is_refused(tmp_p
         assert "serves model" in other.stderr and "owner --stop" in other.stderr
         missing = run("-m", "groundmcp", "ingest", str(tmp_path / "nope"), "-c", "p")
         assert missing.returncode == 1 and "nope" in missing.stderr
+        listed = json.loads(run("-m", "groundmcp", "files", "p", "--glob", "src/*", "--json").stdout)
+        assert [(f["path"], f["language"]) for f in listed] == [("src/retry.js", "javascript")]
         shown = json.loads(run("-m", "groundmcp", "collections", "p", "--json").stdout)
         assert shown["files"] == 2 and shown["watched"] is False and shown["pending"] == 0
         assert run("-m", "groundmcp", "collections", "nope").returncode == 1

@@ -41,7 +41,7 @@ async def test_tools_are_listed_with_annotations_and_schemas(served):
         tools = {t.name: t for t in (await client.list_tools()).tools}
     assert set(tools) == {
         "search", "rerank", "ingest", "embed", "list_collections", "collection_stats", "delete_collection", "delete_paths",
-        "find_symbol", "symbol_neighbours",
+        "find_symbol", "symbol_neighbours", "list_files",
     }
     for tool in tools.values():
         assert tool.annotations is not None and tool.title and tool.description
@@ -154,6 +154,13 @@ async def test_collections_stats_and_deletes(served):
         assert [c["name"] for c in listed["collections"]] == ["default"]
         stats = (await call(client, "collection_stats")).structured_content
         assert stats["files"] == 3 and stats["languages"]["python"] >= 1 and set(stats["kinds"]) == {"code", "doc"}
+        listed_files = (await call(client, "list_files")).structured_content
+        assert [f["path"] for f in listed_files["files"]] == ["docs/guide.md", "src/billing.py", "src/retry.js"]
+        assert listed_files["total"] == 3 and not listed_files["truncated"]
+        one = (await call(client, "list_files", glob="src/**/*.py", limit=1)).structured_content
+        assert [f["path"] for f in one["files"]] == ["src/billing.py"] and one["files"][0]["chunks"] >= 1
+        first = (await call(client, "list_files", limit=1)).structured_content
+        assert first["total"] == 3 and first["truncated"] and len(first["files"]) == 1
         gone = (await call(client, "delete_paths", paths=["docs"])).structured_content
         assert gone["deleted_chunks"] >= 1
         hits = (await call(client, "search", query="refund policy", top_k=10)).structured_content["hits"]

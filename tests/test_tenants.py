@@ -98,6 +98,10 @@ async def test_a_tenant_reaches_only_its_own_folders_through_every_tool_and_reso
             "ingest_texts": await a.call_tool("ingest", {"texts": [{"id": "x", "text": "y"}], "collection": "team-b"}),
             "ingest_path": await a.call_tool("ingest", {"path": str(work / "b"), "collection": "team-b"}),
             "rerank": await a.call_tool("rerank", {"query": "launch", "chunk_ids": [b_id], "collection": "team-b"}),
+            "list_files": await a.call_tool("list_files", {"collection": "team-b"}),
+            "find_symbol": await a.call_tool("find_symbol", {"name": "b", "collection": "team-b"}),
+            "symbol_neighbours": await a.call_tool("symbol_neighbours", {"symbol": "b", "collection": "team-b"}),
+            "search_glob": await a.call_tool("search", {"query": "launch", "collection": ["team-a", "team-b"]}),
         }
         for tool, result in denied.items():
             assert "'team-b' is not available to this token" in refusal(result), tool

@@ -38,6 +38,8 @@ CASES = [
     ("delete_collection", {"collection": ""}, ["`collection`", "non-empty"]),
     ("delete_paths", {"paths": []}, ["`paths`", "1 to 1000", "at least 1 item"]),
     ("delete_paths", {"paths": ["a"], "root": ["r"]}, ["`root`", "a string"]),
+    ("list_files", {"limit": 0}, ["`limit`", "from 1 to 10000"]),
+    ("list_files", {"glob": ["*.py"]}, ["`glob`", "a string"]),
     ("find_symbol", {"name": ""}, ["`name`", "non-empty"]),
     ("find_symbol", {"name": "x", "limit": 0}, ["`limit`", "from 1 to 100"]),
     ("symbol_neighbours", {}, ["`symbol`", "required"]),

@@ -593,11 +593,23 @@ def files(
         Optional[str], typer.Option("--glob", "-g", help="Only paths matching this glob, as search's --path reads it.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    no_owner: Annotated[bool, typer.Option("--no-owner", help=NO_OWNER_HELP)] = False,
 ) -> None:
     """List the files a collection holds, with their language and chunk count."""
-    with _engine(ctx) as engine:
-        name = name or engine.settings.collection
-        rows = engine.files(name, glob)
+    from .engine import IndexedFile
+    from .owner import calls
+
+    found = _owner_client(ctx, no_owner)
+    listed = _through_owner(found[0], lambda c: calls.list_files(c, name or found[1].collection, glob)) if found else None
+    if listed is not None:
+        name, rows = listed["collection"], [IndexedFile(**row) for row in listed["files"]]
+        if listed["truncated"]:
+            err.print(f"note: the owner listed the first {len(rows):,} of {listed['total']:,} files; "
+                      "--no-owner lists all", highlight=False)
+    else:
+        with _engine(ctx) as engine:
+            name = name or engine.settings.collection
+            rows = engine.files(name, glob)
     if as_json:
         out.print_json(json.dumps([asdict(r) for r in rows]))
         return

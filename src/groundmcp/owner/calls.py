@@ -130,3 +130,14 @@ async def stats(client) -> dict[str, Any]:
         return json.loads(res.contents[0].text)
     except (IndexError, AttributeError, ValueError) as exc:
         raise OwnerUnavailable(f"the owner's stats resource is not understood: {exc}") from exc
+
+
+MAX_FILES = 10_000  # the list_files tool's bound
+
+
+async def list_files(client, name: str, glob: str | None) -> dict[str, Any]:
+    """The list_files tool's result: {collection, files (IndexedFile fields), total, truncated}."""
+    arguments: dict[str, Any] = {"collection": name, "limit": MAX_FILES}
+    if glob:
+        arguments["glob"] = glob
+    return await call_tool(client, "list_files", arguments)

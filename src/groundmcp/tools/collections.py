@@ -48,6 +48,21 @@ class CollectionStatsResult(CollectionRow):
     reingesting: bool = Field(False, description="Whether the watcher is re-ingesting changes into it now.")
 
 
+class FileRow(BaseModel):
+    path: str = Field(description="Relative to its root, as search results cite it.")
+    root: str
+    language: str
+    kind: str = Field(description="code, doc, or empty (a file that gave no chunk).")
+    chunks: int
+
+
+class FileList(BaseModel):
+    collection: str
+    files: list[FileRow] = Field(description="Sorted by root and path; at most `limit`.")
+    total: int = Field(description="Files that match, all of them.")
+    truncated: bool = Field(description="True when `files` holds only the first `limit` of `total`.")
+
+
 class Deleted(BaseModel):
     collection: str
     deleted_chunks: int = Field(description="Searchable chunks removed.")
@@ -80,6 +95,31 @@ def register(mcp: MCPServer) -> None:
         app = state(ctx)
         s = await run(app.engine.stats, await use_collection(ctx, collection))
         return CollectionStatsResult(**asdict(s), **_freshness(app.watcher, s.name))
+
+    @mcp.tool(title="List indexed files", annotations=read_only)
+    @clean_doc
+    async def list_files(
+        ctx: Context,
+        collection: Annotated[
+            str | None, Field(max_length=MAX_NAME, description="Collection; omit for the default.")
+        ] = None,
+        glob: Annotated[
+            str | None,
+            Field(max_length=MAX_PATH, description="Only paths matching this, as search's `path` filter "
+                  "reads it: 'src/**/*.py', '*.md', 'docs/' or a file."),
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=10_000, description="Most files to return.")] = 1000,
+    ) -> FileList:
+        """The files a collection holds (those matching `glob`), with their language, kind and
+        chunk count: what is indexed, without searching."""
+        name = await use_collection(ctx, collection)
+        rows = await run(state(ctx).engine.files, name, glob)
+        return FileList(
+            collection=name,
+            files=[FileRow(**asdict(r)) for r in rows[:limit]],
+            total=len(rows),
+            truncated=len(rows) > limit,
+        )
 
     @mcp.tool(title="Delete a collection", annotations=destructive)
     @clean_doc
