@@ -86,11 +86,6 @@ class Settings(BaseSettings):
         "every client; 0 turns the cache off. 4,096 MiniLM vectors take about 7 MB.",
     )
     query_cache_bytes: int = Field(32_000_000, ge=0, description="The query-vector cache's size bound in bytes.")
-    query_cache_entries: int = Field(
-        4096, ge=0, description="Query vectors the process remembers (search/query_cache.py), shared by "
-        "every client; 0 turns the cache off. 4,096 MiniLM vectors take about 7 MB.",
-    )
-    query_cache_bytes: int = Field(32_000_000, ge=0, description="The query-vector cache's size bound in bytes.")
 
     # Server
     roots: list[Path] = Field(
