@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "groundmcp"
 
 PACKAGE = "groundmcp"
 FRONT_ENDS = ("server", "tools", "cli", "integrations", "doctor", "eval", "prompts")
-CORE = ("encoders", "chunking", "sparse", "store", "ingest", "search", "rerank", "engine", "access", "roots")
+CORE = ("encoders", "chunking", "sparse", "store", "ingest", "search", "rerank", "engine", "access", "roots", "symbols")
 
 
 @pytest.fixture(scope="module")

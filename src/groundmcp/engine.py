@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -434,8 +434,9 @@ class Engine:
 
     def delete_paths(self, name: str, paths: list[str], root: str | None = None) -> int:
         """Delete the chunks of these files (relative paths; folders include what is under them).
-        Returns how many chunks went. A `root` that joined a tree root of the collection (see
-        ingest/roots.py) finds its files where they are recorded, under that root."""
+        Returns how many searchable chunks went (their symbols and empty-file records go too,
+        uncounted). A `root` that joined a tree root of the collection (see ingest/roots.py) finds
+        its files where they are recorded, under that root."""
         self.store.info(name)
         wanted = [p.strip().strip("/") for p in paths]
         if not wanted or not all(wanted):
@@ -448,8 +449,9 @@ class Engine:
         count = 0
         for where in filters:
             if found := self.store.count(name, where):
+                # the records that are no chunk (symbols, empty files) go too, uncounted
+                count += found - self.store.count(name, replace(where, kinds=list(NOT_CHUNKS)))
                 self.store.delete(name, where)
-                count += found
         self._roots.forget(name)
         return count
 

@@ -31,6 +31,7 @@ from ..record import EMPTY_KIND, TEXTS_ROOT, ChunkRecord, utc_stamp
 from ..sparse import document_vector
 from ..store.base import Filters, PointData, SparseVec, Store
 from ..symbols import SYMBOLS_INDEX, SYMBOLS_KIND, FileSymbols, file_symbols, symbols_point
+from ..symbols.backfill import backfill
 from .datalike import data_like
 from .manifest import FileState, Version, drop_unpublished, load_ids, load_manifest
 from .model import EncoderSlot, LazyEncoder
@@ -128,13 +129,13 @@ def ingest_path(
     manifest = _open(store, slot, options, root, report, ids=False, under=under)
 
     todo: list[FileEntry] = []
-    seen: set[str] = set()
+    seen: dict[str, FileEntry] = {}
     for item in listed if listed is not None else walk(target, options.walk, resolved=True):
         if isinstance(item, Skipped):
             report.skipped.append(item)
             continue
         report.files_seen += 1
-        seen.add(item.path)
+        seen[item.path] = item
         old = manifest.get(item.path)
         if old is not None and old.unchanged_by_stat(item.size, item.mtime_ns, options.chunking(item.path)):
             report.unchanged += 1
@@ -152,8 +153,28 @@ def ingest_path(
     )
     loader = functools.partial(_load, options=options.walk)
     _Run(store, slot, options, root, manifest, report, _Ticker(progress, len(todo))).run(todo, loader, gone)
+    if not options.dry_run:
+        _backfill_symbols(store, options.collection, root, manifest, seen, report, loader)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _backfill_symbols(store, collection, root, manifest, seen: dict[str, FileEntry], report, loader) -> None:
+    """The symbols records of the files this run left as they were and that lack one (indexed
+    before symbols existed: symbols/backfill.py), written without encoding any chunk."""
+    touched = {*report.added, *report.changed, *report.empty, *(s.path for s in report.skipped)}
+    settled = {
+        path: next(iter(manifest[path].versions))
+        for path in seen
+        if path in manifest and path not in touched and len(manifest[path].versions) == 1
+    }
+
+    def read(path: str) -> bytes | None:
+        data = loader(seen[path])
+        return None if isinstance(data, Skipped) else data
+
+    done = backfill(store, collection, root, settled, read, lambda p, v: point_id(root, p, v, SYMBOLS_INDEX))
+    report.symbols_backfilled = len(done)
 
 
 def ingest_texts(
@@ -250,7 +271,7 @@ class _Run:
             if self.options.dry_run:
                 for work in drain(prepared, preparer):  # the writer's part, without writing
                     report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
-                    report.chunks_removed += len(work.old.ids_besides(work.version)) if work.old else 0
+                    report.chunks_removed += replaced_chunks(self.root, work.entry.path, work.old, work.version)
                     self.tick(files=1)
             else:
                 self._encode_and_write(prepared, preparer)
@@ -260,7 +281,7 @@ class _Run:
         finally:
             self.stop.set()
         report.removed = list(gone)
-        report.chunks_removed += sum(len(self.manifest[p].ids) for p in gone)
+        report.chunks_removed += sum(replaced_chunks(self.root, p, self.manifest[p]) for p in gone)
 
     def _encode_and_write(self, prepared: queue.Queue, preparer) -> None:
         writes: queue.Queue = queue.Queue(maxsize=2)
@@ -350,8 +371,8 @@ class _Run:
                 store.delete(collection, ids=stale)
             for work in window:
                 report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
-                report.chunks_removed += len(work.old.ids_besides(work.version)) if work.old else 0
-            tick(files=len(window), written=len(points))
+                report.chunks_removed += replaced_chunks(root, work.entry.path, work.old, work.version)
+            tick(files=len(window), written=sum(len(w.chunks) for w in window))  # chunks: not the files' records
 
 
 def _chunks(entry: FileEntry, data: bytes, slot: EncoderSlot, options: IngestOptions) -> list[Chunk] | Skipped:
@@ -405,6 +426,17 @@ def _windows(works: Iterator[_FileWork], size: int) -> Iterator[list[_FileWork]]
             target = min(size, target * 4)
     if window:
         yield window
+
+
+def replaced_chunks(root: str, path: str, old: FileState | None, version: Version | None = None) -> int:
+    """How many chunks a write of `version` (None: the file's removal) retires from `old`: its ids
+    less each version's symbols record, whose id is known (`point_id` at SYMBOLS_INDEX). This is
+    the count a person reads ("N chunk(s) removed"), so records that are no chunk stay out of it."""
+    if old is None:
+        return 0
+    retired = old.ids_besides(version)
+    records = {point_id(root, path, v, SYMBOLS_INDEX) for v in old.versions - {version}}
+    return len(retired) - len(records.intersection(retired))
 
 
 def empty_record(root: str, work: _FileWork, stamp: str | None = None) -> PointData:

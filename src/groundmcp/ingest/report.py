@@ -14,7 +14,7 @@ class IngestProgress(NamedTuple):
     files_done: int  # files written (or, in a dry run, chunked)
     files_total: int  # files whose content has to be read (stat changed or new)
     chunks_encoded: int
-    chunks_written: int
+    chunks_written: int  # chunks only: a file's empty or symbols record is no chunk
 
 
 @dataclass(slots=True)
@@ -44,8 +44,11 @@ class IngestReport:
     skipped: list[Skipped] = field(default_factory=list)
     chunks: int = 0  # chunks encoded (dry run: that would be encoded)
     tokens: int = 0
-    chunks_removed: int = 0
+    chunks_removed: int = 0  # chunks only, as `chunks`: the records that are no chunk left out
     leftovers_dropped: int = 0  # unpublished points of an interrupted run, deleted first
+    # Code files left as they were that were given the symbols record they lacked (indexed before
+    # symbols existed: symbols/backfill.py); no chunk was encoded for them. Set by the caller's thread.
+    symbols_backfilled: int = 0
     # Set by the Engine (roots.py): the path asked for when it joined `root`, a tree root holding
     # it ("" otherwise; the paths above are relative to `root` either way); the roots inside the
     # region that gave up records to `root` (a dry run: that it would look at), and how many
