@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -173,3 +175,108 @@ def test_single_queries_use_one_torch_thread_and_leave_other_threads_alone(real_
     SentenceTransformerEncoder().warm_up()  # starts its own workers, and builds its traced path
     assert threads_in_a_new_thread() == default  # what document encoding on another thread gets
     assert real_encoder._query_workers.run(torch.get_num_threads) == 1
+
+
+# -- plain torch (encoders/bert.py) against sentence-transformers ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def st_encoder():
+    """The bundled model run by sentence-transformers itself: the reference."""
+    encoder = SentenceTransformerEncoder(backend="sentence-transformers")
+    assert encoder.backend == "sentence-transformers"
+    return encoder
+
+
+def _model_copy(tmp_path, **changes):
+    """A copy of the bundled model's folder (big files linked) with JSON files changed:
+    {relative path: dict of keys to set}."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from groundmcp.encoders.sentence_transformers import resolve_model_path
+
+    source = Path(resolve_model_path(BUNDLED_MODEL))
+    folder = tmp_path / "model"
+    shutil.copytree(source, folder, copy_function=os.symlink)
+    for name, keys in changes.items():
+        target = folder / name.replace("__", "/")
+        data = json.loads(target.read_text())
+        target.unlink()
+        target.write_text(json.dumps({**data, **keys}))
+    return folder
+
+
+def test_plain_torch_gives_sentence_transformers_vectors(st_encoder):
+    encoder = SentenceTransformerEncoder()
+    assert encoder.backend == "torch"
+    assert (encoder.dim, encoder.max_tokens, encoder.special_tokens) == (
+        st_encoder.dim, st_encoder.max_tokens, st_encoder.special_tokens
+    )
+    texts = _query_texts()
+    for text in texts[::10]:
+        assert encoder.count_tokens(text) == st_encoder.count_tokens(text)
+    ours, theirs = encoder.encode_documents(texts), st_encoder.encode_documents(texts)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    encoder.warm_up()
+    assert encoder.query_path == "traced"
+    queries = texts[::7]
+    np.testing.assert_allclose(
+        np.stack([encoder.encode_query(q) for q in queries]), st_encoder.encode_queries(queries), atol=1e-5
+    )
+    # What needs the SentenceTransformer itself (the late-interaction reranker) gets it, and the
+    # encoder then runs on it: one copy of the weights, the same vectors.
+    assert encoder._model is encoder._model
+    assert (encoder.backend, encoder.query_path) == ("sentence-transformers", "normal")
+    np.testing.assert_allclose(encoder.encode_documents(texts[:40]), ours[:40], atol=1e-5)
+    encoder.warm_up()
+    assert encoder.query_path == "traced"
+
+
+def test_plain_torch_imports_none_of_sentence_transformers():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder\n"
+        "e = SentenceTransformerEncoder()\n"
+        "e.warm_up()\n"
+        "e.encode_documents(['def f(x): return x'] * 40)\n"
+        "e.encode_query('a query')\n"
+        "heavy = ('sentence_transformers', 'transformers', 'scipy', 'sklearn', 'sympy', 'torch._dynamo')\n"
+        "print(e.backend, e.query_path, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split("\n")[-2] == "torch traced []"
+
+
+def test_cls_pooling_runs_in_plain_torch_with_the_same_vectors(tmp_path):
+    folder = _model_copy(tmp_path, **{"1_Pooling__config.json": {
+        "pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}})
+    ours = SentenceTransformerEncoder(str(folder))
+    theirs = SentenceTransformerEncoder(str(folder), backend="sentence-transformers")
+    assert ours.backend == "torch"
+    texts = _query_texts()[::5]
+    np.testing.assert_allclose(ours.encode_documents(texts), theirs.encode_documents(texts), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"sentence_bert_config.json": {"do_lower_case": True}},
+        {"config.json": {"model_type": "roberta"}},
+        {"config_sentence_transformers.json": {"prompts": {"query": "query: "}}},
+        {"1_Pooling__config.json": {"pooling_mode_max_tokens": True, "pooling_mode_mean_tokens": False}},
+    ],
+    ids=["lower-cases", "not-bert", "prompts", "max-pooling"],
+)
+def test_what_plain_torch_cannot_run_is_left_to_sentence_transformers(tmp_path, changes):
+    import torch
+
+    from groundmcp.encoders.bert import load_bert
+
+    folder = _model_copy(tmp_path, **changes)
+    bert, why = load_bert(folder, torch.float32)
+    assert bert is None and why
