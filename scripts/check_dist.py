@@ -3,8 +3,9 @@
     python scripts/check_dist.py WHEEL SDIST pyproject.toml
 
 The wheel holds the `groundmcp` package and its metadata only: no tests, benchmarks, examples,
-docs or data; every module of src/groundmcp is in it. Its metadata has the licence (the SPDX
-expression and the LICENSE file), the README as the description, the project URLs, the Python
+docs or data; every module of src/groundmcp is in it, and the status page's files (server/static/).
+Its metadata has the licence (the SPDX expression and the LICENSE file), the README as the
+description, the project URLs, the Python
 requirement, the extras and the `groundmcp` console script. The sdist builds that wheel: it holds
 the sources, the README, pyproject.toml and the LICENSE, and no virtualenv, benchmark data or eval
 results. Exits 1 with the list of what is wrong.
@@ -40,9 +41,10 @@ def check_wheel(path: Path, project: dict, src: Path) -> list[str]:
         if parts & FORBIDDEN_PARTS or name.endswith((".pyc", ".jsonl", ".tsv", ".npy", ".parquet")):
             problems.append(f"wheel: {name} does not belong in it")
     modules = {str(p.relative_to(src.parent).as_posix()) for p in src.rglob("*.py") if "__pycache__" not in p.parts}
-    missing = modules - set(names)
+    assets = {str(p.relative_to(src.parent).as_posix()) for p in src.glob("**/static/*") if p.is_file()}
+    missing = (modules | assets) - set(names)
     if missing:
-        problems.append(f"wheel: modules missing: {sorted(missing)}")
+        problems.append(f"wheel: modules or assets missing: {sorted(missing)}")
     if "Apache License" not in licence_text or "Version 2.0" not in licence_text:
         problems.append(f"wheel: {licence} missing or not the Apache-2.0 text")
     expected = {

@@ -14,6 +14,7 @@ from ..errors import InputError
 from ..settings import DEFAULT_HTTP_MAX_BODY_BYTES, Settings
 from .auth import BearerAuth, BodyLimit
 from .slowclients import SlowClientLimits, guarded_protocol
+from .status_page import StatusPage
 
 log = logging.getLogger(__name__)
 
@@ -77,23 +78,24 @@ def http_app(
 
 
 def serve_http(mcp: MCPServer, settings: Settings, *, allowed_hosts: Sequence[str] = (), routes: Sequence = ()) -> None:
-    """Serve until stopped, as `settings` say: bind address, tokens, body limit, slow-client limits."""
+    """Serve until stopped, as `settings` say: bind address, tokens, body limit, slow-client limits;
+    and the status page (server/status_page.py)."""
     import uvicorn
 
     host, port, token, tokens = settings.http_host, settings.http_port, settings.http_token, settings.http_tokens
     check_http_binding(host, token, tokens)
-    app = http_app(
+    app = StatusPage(http_app(  # GET /, served before the token gate: the page holds no data
         mcp, host=host, token=token, allowed_hosts=list(allowed_hosts), tokens=tokens,
         max_body_bytes=settings.http_max_body_bytes, routes=routes,
-    )
+    ))
     limits = SlowClientLimits(
         settings.http_header_timeout_s, settings.http_body_timeout_s, fd_room(settings.http_max_connections)
     )
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", lifespan="on", http=guarded_protocol(limits), backlog=BACKLOG
     )
-    log.warning("groundmcp serving Streamable HTTP on http://%s:%d%s%s", host, port, MCP_PATH,
-                " (bearer token required)" if token or tokens else "")
+    log.warning("groundmcp serving Streamable HTTP on http://%s:%d%s%s; status page at http://%s:%d/", host, port,
+                MCP_PATH, " (bearer token required)" if token or tokens else "", host, port)
     anyio.run(uvicorn.Server(config).serve)
 
 
