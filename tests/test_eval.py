@@ -74,7 +74,12 @@ def test_dataset_is_read_lazily_and_rendered_for_the_right_chunker(tmp_path):
     ds = open_dataset(build_dataset(tmp_path / "ds"))
     names = dict((ds.passage_of[n], n) for n, _ in ds.docs)
     code_name, doc_name = names["json/decoder.py#py_scanstring"], names["ingest"]
+    # Named by the path its metadata gives, as in a real tree (so the chunk header says so); the
+    # second and later passages of one file go under a numbered folder; prose is plain text.
     assert code_name.endswith(".py") and doc_name.endswith(".txt")  # tree-sitter vs plain text
+    assert doc_name == "README.txt" and names["serve"] == "2/README.txt"
+    assert "json/decoder.py" in names.values() and "2/json/decoder.py" in names.values()
+    assert len(set(names.values())) == len(names)
     assert ds.load(code_name).decode().startswith("def py_scanstring(")
     assert '"""' not in ds.load(code_name).decode()
     assert ds.load(doc_name).decode().startswith("Incremental ingest\n\n")
@@ -144,3 +149,49 @@ def test_eval_command_prints_the_table(tmp_path):
     assert bad.exit_code == 1 and "is not a BEIR dataset" in bad.output
     bad_mode = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "eval", str(root), "--mode", "fast"])
     assert bad_mode.exit_code == 1 and "unknown eval mode" in bad_mode.output
+
+
+def test_recall_at_100_counts_100_distinct_passages(tmp_path, hashing_encoder):
+    """A passage with many chunks fills the top 100 chunks with few passages; the eval reads
+    deeper until 100 distinct passages are ranked (or the collection runs out)."""
+    from groundmcp.engine import Engine
+    from groundmcp.eval.runner import DISTINCT, _deeper, _passages
+    from groundmcp.search.query import MAX_TOP_K, SearchRequest
+    from groundmcp.settings import Settings
+
+    root = tmp_path / "ds"
+    body = "\n\n".join(f"def handler_{i}(request):\n    return request.param_{i} + {i}\n" for i in range(60))
+    corpus = [{"_id": f"big{k}", "text": body, "metadata": {"path": f"pkg/big{k}.py"}} for k in range(3)]
+    corpus += [{"_id": f"p{i}", "text": f"def small_{i}(request):\n    return {i}\n", "metadata": {"path": "pkg/small.py"}}
+               for i in range(150)]
+    (root / "qrels").mkdir(parents=True)
+    (root / "corpus.jsonl").write_text("".join(json.dumps(c) + "\n" for c in corpus), encoding="utf-8")
+    (root / "queries.jsonl").write_text(json.dumps({"_id": "q", "text": "handler request param"}) + "\n")
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\tp149\t1\n")
+    ds = open_dataset(root)
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=hashing_encoder)
+    try:
+        engine.ingest_source(ds.docs, ds.load, collection="ev")
+        request = SearchRequest("handler request param", top_k=MAX_TOP_K, mode="sparse")
+        first = _passages(ds, engine.search(request, collection="ev"))
+        assert len(first) < DISTINCT  # the big passages' chunks crowd the top 100
+        ranked = _deeper(engine, ds, "ev", request, first)
+    finally:
+        engine.close()
+    assert ranked[: len(first)] == first  # the client's ranking is kept as it is
+    assert len(ranked) == len(set(ranked)) == DISTINCT
+
+
+def test_paired_comparison_gives_the_gain_its_interval_and_the_sign_test():
+    from groundmcp.eval.report import paired, sign_test
+
+    before = {f"q{i}": 0.5 for i in range(40)}
+    after = {**before, **{f"q{i}": 0.6 for i in range(12)}, "q39": 0.45}
+    p = paired(before, after, resamples=2000)
+    assert p.queries == 40 and p.better == 12 and p.worse == 1
+    assert p.gain == pytest.approx((12 * 0.1 - 0.05) / 40)
+    assert 0 < p.low <= p.gain <= p.high
+    assert p.p_sign == pytest.approx(sign_test(12, 1)) and p.p_sign < 0.01
+    assert sign_test(5, 5) == 1.0 and sign_test(0, 0) == 1.0
+    with pytest.raises(ValueError, match="share no query"):
+        paired({"a": 1.0}, {"b": 1.0})

@@ -2,16 +2,21 @@
 
 The corpus is scanned once for each passage's id and byte range; a passage's text is read back from
 disk when the ingest pipeline gets to it. Each passage becomes one document for the pipeline, named
-so the chunker it would meet in a real tree handles it: a code passage keeps its file's extension
-(so tree-sitter chunks it); a prose passage is plain text, its title on the first line. (Rendering
-prose as Markdown turned `#` comments in its code samples into headings and cut passages into
-7% more chunks; sparse nDCG@10 on the public docs set was 0.283 that way, 0.295 as text.)
+as it would be in a real tree: the path its metadata gives (`requests/models.py`), so chunk headers
+carry what a user's would, not the passage id (`python:requests/models.py#L552-L649`). Passages of
+one file share its path; the second and later of them go under a numbered folder (`2/requests/
+models.py`), a short token that neither encoder can match to a query. A passage without a path keeps
+its id. A code passage keeps its file's extension (so tree-sitter chunks it); a prose passage is
+plain text (`.txt` in place of its `.rst` or `.md`), its title on the first line. (Rendering prose as
+Markdown turned `#` comments in its code samples into headings and cut passages into 7% more
+chunks; sparse nDCG@10 on the public docs set was 0.283 that way, 0.295 as text.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -79,10 +84,22 @@ def render(record: dict) -> str:
     return f"{title}\n\n{text}" if title else text
 
 
-def doc_name(record: dict) -> str:
-    pid = str(record["_id"])
+def doc_name(record: dict, taken: Container[str] | None = None) -> str:
+    """The passage's document name: its metadata path (its id when it has none), with a code
+    file's extension or `.txt`; the first name of `ordinal/path` not in `taken` when given."""
+    meta = record.get("metadata") or {}
+    path = str(meta.get("path") or "").strip().strip("/") or str(record["_id"])
     suffix = _code_suffix(record) or ".txt"
-    return pid if pid.endswith(suffix) else pid + suffix
+    pure = PurePosixPath(path)
+    if pure.suffix.lower() != suffix:
+        # prose under its own stem (`about.rst` -> `about.txt`); an id such as `doc-1` gets `.txt`
+        path = str(pure.with_suffix(suffix)) if pure.suffix and not _code_suffix(record) else path + suffix
+    if taken is None or path not in taken:
+        return path
+    n = 2
+    while f"{n}/{path}" in taken:
+        n += 1
+    return f"{n}/{path}"
 
 
 def _code_suffix(record: dict) -> str:
@@ -97,6 +114,7 @@ def _code_suffix(record: dict) -> str:
 def _scan_corpus(ds: Dataset) -> None:
     sha = hashlib.sha256()
     offset = 0
+    ids: set[str] = set()
     with open(ds.root / CORPUS, "rb") as f:
         for number, line in enumerate(f, 1):
             sha.update(line)
@@ -105,13 +123,15 @@ def _scan_corpus(ds: Dataset) -> None:
                 continue
             try:
                 record = json.loads(line)
-                name = doc_name(record)
+                pid = str(record["_id"])
+                name = doc_name(record, ds._spans.keys())
             except (ValueError, KeyError, TypeError) as exc:
                 raise InputError(f"{ds.root / CORPUS} line {number}: not a passage record ({exc})") from None
-            if name in ds._spans:
-                raise InputError(f"{ds.root / CORPUS} line {number}: passage id {record['_id']!r} appears twice")
+            if pid in ids:
+                raise InputError(f"{ds.root / CORPUS} line {number}: passage id {pid!r} appears twice")
+            ids.add(pid)
             ds._spans[name] = (start, len(line))
-            ds.passage_of[name] = str(record["_id"])
+            ds.passage_of[name] = pid
             ds.docs.append((name, len(line)))
     ds.digest = sha.hexdigest()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import statistics
@@ -13,12 +14,13 @@ from ..chunking import CHUNK_SCHEME
 from ..engine import Engine
 from ..errors import InputError
 from ..ingest.report import IngestProgress
-from ..search.query import MAX_TOP_K, SearchRequest
+from ..search.query import MAX_TOP_K, SearchHit, SearchRequest
 from .dataset import Dataset
 from .metrics import mean, score_query
 
 MODES = ("dense", "sparse", "hybrid", "hybrid+rerank")
 RERANK_TOP_K = 10  # what a client asks for; the reranker re-orders the first stage's candidates
+DISTINCT = 100  # passages ranked for R@100 (a passage may have several chunks among the top 100)
 
 
 @dataclass(slots=True)
@@ -28,6 +30,8 @@ class ModeResult:
     groups: dict[str, dict[str, float | None]]
     latency_ms_p50: float
     latency_ms_p99: float
+    # query id -> its scores, for paired comparisons of two runs (report.compare)
+    per_query: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -96,6 +100,7 @@ def _run_mode(engine, ds: Dataset, name: str, mode: str, on_query) -> ModeResult
     rerank = mode.endswith("+rerank")
     base = mode.removesuffix("+rerank")
     per_query: list[tuple[str, dict[str, float]]] = []
+    by_id: dict[str, dict[str, float | None]] = {}
     latencies: list[float] = []
     for n, q in enumerate(ds.queries, 1):
         request = SearchRequest(q.text, top_k=RERANK_TOP_K if rerank else MAX_TOP_K, mode=base, rerank=rerank)
@@ -105,15 +110,14 @@ def _run_mode(engine, ds: Dataset, name: str, mode: str, on_query) -> ModeResult
         except InputError:
             hits = []  # e.g. a query of stop words only in sparse mode: nothing found, scored as a miss
         latencies.append((time.perf_counter() - t0) * 1000)
-        ranked: list[str] = []
-        for h in hits:  # a passage's rank is its best chunk's
-            pid = ds.passage_of.get(h.path)
-            if pid is not None and pid not in ranked:
-                ranked.append(pid)
+        ranked = _passages(ds, hits)
+        if not rerank and len(ranked) < DISTINCT and len(hits) == request.top_k:
+            ranked = _deeper(engine, ds, name, request, ranked)
         scores = score_query(ranked, ds.qrels[q.id])
         if rerank:
             scores["recall@100"] = None  # only the top RERANK_TOP_K come back reranked
         per_query.append((q.group, scores))
+        by_id[q.id] = {k: (None if v is None else round(v, 4)) for k, v in scores.items()}
         if on_query:
             on_query(mode, n, len(ds.queries))
     groups = sorted({g for g, _ in per_query if g})
@@ -124,7 +128,38 @@ def _run_mode(engine, ds: Dataset, name: str, mode: str, on_query) -> ModeResult
         groups={g: _mean([s for g2, s in per_query if g2 == g]) for g in groups} if len(groups) > 1 else {},
         latency_ms_p50=round(statistics.median(latencies), 2),
         latency_ms_p99=round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
+        per_query=by_id,
     )
+
+
+def _passages(ds: Dataset, hits: Sequence[SearchHit]) -> list[str]:
+    """Passage ids best first; a passage's rank is its best chunk's."""
+    ranked: dict[str, None] = {}
+    for h in hits:
+        pid = ds.passage_of.get(h.path)
+        if pid is not None:
+            ranked.setdefault(pid)
+    return list(ranked)
+
+
+def _deeper(engine: Engine, ds: Dataset, name: str, request: SearchRequest, ranked: list[str]) -> list[str]:
+    """`ranked` (the passages of the client's top 100 chunks, kept as they are so nDCG@10 is what a
+    client sees) followed by the next passages of deeper searches, until DISTINCT passages are
+    ranked or the collection has no more chunks: R@100 counts 100 passages, not 100 chunks."""
+    depth = request.top_k
+    seen = dict.fromkeys(ranked)
+    while len(seen) < DISTINCT:
+        depth *= 2
+        deeper = dataclasses.replace(request, top_k=depth, depth=depth)
+        try:
+            hits = engine.search(deeper, collection=name)
+        except InputError:
+            break
+        for pid in _passages(ds, hits):
+            seen.setdefault(pid)
+        if len(hits) < depth:
+            break  # the collection is exhausted
+    return list(seen)[:DISTINCT]
 
 
 def _mean(rows: list[dict]) -> dict[str, float | None]:

@@ -102,6 +102,9 @@ class SearchRequest:
     # The query's dense vector when the caller has it already from the same encoder (a search of
     # several collections encodes the query once); None: `search` encodes it.
     query_vector: tuple[float, ...] | None = None
+    # A top_k past MAX_TOP_K that this request may ask for: the evaluation reads deeper than a
+    # client may, to rank 100 distinct passages for R@100. No front end sets it.
+    depth: int = 0
 
 
 class CollectionInfoCache:
@@ -204,7 +207,7 @@ def search(
     query = request.query.strip()
     if not query:
         raise InputError("the query is empty: give a few words or an identifier to search for")
-    if not 1 <= request.top_k <= MAX_TOP_K:
+    if not 1 <= request.top_k <= max(MAX_TOP_K, request.depth):
         raise InputError(f"top_k must be between 1 and {MAX_TOP_K}; got {request.top_k}")
     if request.mode not in ("dense", "sparse", "hybrid"):
         raise InputError(f"mode must be dense, sparse or hybrid; got {request.mode!r}")
