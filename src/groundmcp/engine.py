@@ -19,7 +19,7 @@ from .encoders.base import Encoder
 from .encoders.sentence_transformers import canonical_name
 from .errors import CollectionNotFound, GroundError, InputError
 from .ingest.model import LazyEncoder
-from .ingest.pipeline import IngestOptions, ingest_path, ingest_source, ingest_texts
+from .ingest.pipeline import IngestOptions, TextInput, ingest_path, ingest_source, ingest_texts
 from .ingest.report import IngestProgress, IngestReport
 from .ingest.roots import Plan, RootsCache, absorb, check_only, enclosing, merge, plan_ingest, read_roots, relative
 from .ingest.walk import WalkOptions, left_out, resolve_root
@@ -245,7 +245,7 @@ class Engine:
 
     def ingest_texts(
         self,
-        docs: list[tuple[str, str]],
+        docs: Sequence[tuple[str, str] | TextInput],
         *,
         collection: str | None = None,
         dry_run: bool = False,

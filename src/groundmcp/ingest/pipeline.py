@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..chunking import chunk_file, chunking_key
+from ..chunking import chunk_file, chunking_key, language_for
 from ..chunking.base import Chunk
+from ..chunking.detect import detect_language, doc_suffix_for, suffix_for
 from ..collection_meta import open_or_create
 from ..encoders.base import Encoder
 from ..errors import InputError
@@ -177,20 +178,70 @@ def _backfill_symbols(store, collection, root, manifest, seen: dict[str, FileEnt
     report.symbols_backfilled = len(done)
 
 
+@dataclass(frozen=True, slots=True)
+class TextInput:
+    """A text sent by a client. `path`: its file name (`src/util.py`), which picks the chunker and
+    is the name it is indexed and cited under; `language`: the chunker to use when there is no
+    path (`python`, `markdown`). With neither, a text whose id names no file type is looked at
+    (chunking.detect): code is chunked as code under its id plus the language's extension."""
+
+    id: str
+    text: str
+    path: str | None = None
+    language: str | None = None
+
+    def name(self) -> str:
+        """The name the text is indexed under (the path a file would have)."""
+        if self.path is not None:
+            path = self.path.replace("\\", "/").strip().strip("/")
+            if not path or any(part in ("", ".", "..") for part in path.split("/")):
+                raise InputError(
+                    f"text {self.id!r}: path {self.path!r} is not a relative file name; give one such as "
+                    "'src/util.py' (no '..', no empty parts)"
+                )
+            return path
+        found = language_for(self.id)
+        if self.language is not None:
+            return _with_language(self.id, self.language, found)
+        if found is not None:
+            return self.id
+        language = detect_language(self.text)
+        return self.id + (suffix_for(language) or "") if language else self.id
+
+
+def _with_language(doc_id: str, language: str, found: tuple[str, str] | None) -> str:
+    wanted = language.strip().lower()
+    if found is not None and found[0] == wanted:
+        return doc_id
+    suffix = suffix_for(wanted) or doc_suffix_for(wanted)
+    if suffix is None:
+        raise InputError(
+            f"text {doc_id!r}: unknown language {language!r}; use a name such as python, javascript, typescript, "
+            "go, rust, java, c, cpp, markdown, rst, html or text, or give a `path` with the file's extension"
+        )
+    return doc_id if wanted == "text" else doc_id + suffix
+
+
 def ingest_texts(
-    docs: Sequence[tuple[str, str]],
+    docs: Sequence[tuple[str, str] | TextInput],
     *,
     store: Store,
     encoder: Encoder | LazyEncoder,
     options: IngestOptions,
     progress: Callable[[IngestProgress], None] | None = None,
 ) -> IngestReport:
-    """Ingest (doc_id, text) pairs as if each were a file named doc_id under the root TEXTS_ROOT.
+    """Ingest texts as if each were a file under the root TEXTS_ROOT, named by `TextInput.name`
+    (a plain (doc_id, text) pair is a TextInput with neither path nor language).
 
     Incremental like files: an unchanged text is not re-encoded, a changed one is replaced. Texts
     not passed are left alone (nothing is removed)."""
-    data = {doc_id: text.encode("utf-8") for doc_id, text in docs}
-    sizes = [(doc_id, len(data[doc_id])) for doc_id, _ in docs]  # ingest_source refuses repeated ids
+    texts = [d if isinstance(d, TextInput) else TextInput(*d) for d in docs]
+    data: dict[str, bytes] = {}
+    sizes: list[tuple[str, int]] = []
+    for t in texts:
+        name = t.name()
+        data[name] = t.text.encode("utf-8")
+        sizes.append((name, len(data[name])))  # ingest_source refuses repeated names
     return ingest_source(sizes, data.__getitem__, store=store, encoder=encoder, options=options, progress=progress)
 
 
@@ -214,8 +265,9 @@ def ingest_source(
         seen.add(doc_id)
     report = IngestReport(collection=options.collection, root=TEXTS_ROOT, dry_run=options.dry_run)
     slot = EncoderSlot(encoder)
-    # Texts have no stat to go by: every one is hashed, so the ids of all are read at once.
-    manifest = _open(store, slot, options, TEXTS_ROOT, report, ids=True)
+    # Texts have no stat to go by: every one is hashed, so the chunk ids of all are read at once,
+    # of these documents only: a call's reading grows with what it sends, not with the collection.
+    manifest = _open(store, slot, options, TEXTS_ROOT, report, ids=True, under=[doc_id for doc_id, _ in docs])
     todo = [FileEntry(doc_id, Path(doc_id), size, 0) for doc_id, size in docs]
     report.files_seen = len(todo)
     run = _Run(store, slot, options, TEXTS_ROOT, manifest, report, _Ticker(progress, len(todo)))

@@ -13,6 +13,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from ..ingest.pipeline import TextInput
 from ..ingest.report import IngestProgress, IngestReport
 from .common import (
     COLLECTION_DESCRIPTION,
@@ -36,6 +37,16 @@ PROGRESS_EVERY_S = 0.5
 class TextDoc(BaseModel):
     id: str = Field(min_length=1, max_length=500, description="Stable id; re-sending it replaces the text.")
     text: str = Field(max_length=MAX_TEXT_CHARS)
+    path: str | None = Field(
+        None, max_length=MAX_PATH,
+        description="The text's file name, e.g. 'src/util.py': its extension picks the chunker (code is "
+        "chunked along its syntax), and hits cite it. Default: the id.",
+    )
+    language: str | None = Field(
+        None, max_length=40,
+        description="The language when there is no path: python, javascript, typescript, go, rust, java, c, "
+        "cpp, markdown, rst, html or text. With neither, code is recognised from the text itself.",
+    )
 
 
 class SkippedFile(BaseModel):
@@ -136,7 +147,7 @@ def register(mcp: MCPServer) -> None:
                 app.engine.ingest, str(target), collection=collection, dry_run=dry_run, progress=report_progress
             )
         else:
-            docs = [(d.id, d.text) for d in texts or []]
+            docs = [TextInput(d.id, d.text, d.path, d.language) for d in texts or []]
             report = await run(
                 app.engine.ingest_texts, docs, collection=collection, dry_run=dry_run, progress=report_progress
             )
