@@ -676,6 +676,7 @@ def eval_cmd(
 
     The corpus is ingested into its own collection (reused, and nothing re-encoded, on a second run)."""
     from .eval.dataset import open_dataset
+    from .eval.drift import record_run
     from .eval.report import markdown, write_outputs
     from .eval.runner import MODES, run_eval
 
@@ -703,12 +704,55 @@ def eval_cmd(
 
             err.print(f"{ds.name}: {len(ds.docs):,} passages, {len(ds.queries):,} queries; modes {', '.join(modes)}")
             result = run_eval(engine, ds, modes, collection=collection, on_ingest=on_ingest, on_query=on_query)
-        paths = write_outputs(result, out_dir or Path("eval-results") / ds.name)
+        target = out_dir or Path("eval-results") / ds.name
+        paths = write_outputs(result, target)
+        paths["run record"] = record_run(result, ds, target)  # for `groundmcp eval-diff`
     out.print(markdown(result), markup=False, highlight=False)
     for kind, p in paths.items():
         err.print(f"{kind}: {p}")
     if "chart" not in paths:
         err.print("no chart: matplotlib is missing; pip install 'groundmcp[eval]'")
+
+
+@app.command("eval-diff")
+def eval_diff_cmd(
+    folder: Annotated[
+        Path, typer.Argument(help="A dataset's results folder (eval-results/NAME), or a folder of them.")
+    ] = Path("eval-results"),
+    metric: Annotated[str, typer.Option(help="ndcg@10, recall@10, recall@100 or mrr@10.")] = "ndcg@10",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+    fail_on_drop: Annotated[
+        bool, typer.Option("--fail-on-drop", help="Exit 1 when a mode or group got worse beyond noise.")
+    ] = False,
+) -> None:
+    """Compare the last two `groundmcp eval` runs of each dataset, per mode and query group, and say
+    which moved beyond noise (paired bootstrap and sign test over the per-query scores).
+
+    Each eval run is kept with its commit, model and date under eval-results/NAME/runs/."""
+    from .eval.drift import compare, histories, report, runs_in
+
+    try:
+        shown, worse = [], False
+        for where in histories(folder):
+            runs = runs_in(where)
+            if len(runs) < 2:
+                err.print(f"{escape(str(where))}: {len(runs)} run(s) recorded; two are needed to compare", highlight=False)
+                continue
+            before, after = runs[-2], runs[-1]
+            drifts = compare(before, after, metric)
+            worse = worse or any(d.verdict == "worse" for d in drifts)
+            if as_json:
+                shown.append({"folder": str(where), "before": {"file": before.path.name, **before.meta},
+                              "after": {"file": after.path.name, **after.meta}, "rows": [d.to_dict() for d in drifts]})
+            else:
+                out.print(report(where, before, after, drifts), markup=False, highlight=False)
+    except GroundError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        out.print_json(json.dumps(shown))
+    if fail_on_drop and worse:
+        raise typer.Exit(1)
 
 
 @app.command()
