@@ -78,7 +78,8 @@ def test_retriever_unknown_collection_says_what_exists(indexed):
 
 def test_search_tool_gives_the_model_citations_and_documents(indexed):
     tools = {t.name: t for t in groundmcp_tools(indexed[0])}
-    assert list(tools) == ["search", "list_collections", "collection_stats"]  # no ingest without roots
+    assert list(tools) == ["search", "list_collections", "collection_stats", "find_symbol",
+                           "symbol_neighbours"]  # no ingest without roots
     schema = tools["search"].tool_call_schema.model_json_schema()
     assert {"query", "top_k", "path", "languages", "kind", "mode", "max_tokens"} == set(schema["properties"])
     call = {"type": "tool_call", "id": "c1", "name": "search", "args": {"query": "refund policy", "top_k": 2}}

@@ -828,12 +828,20 @@ def symbol_cmd(
     collection: Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection to look in.")] = None,
     kind: Annotated[Optional[str], typer.Option("--kind", "-k", help="Only this kind: function, method, class, ...")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    no_owner: Annotated[bool, typer.Option("--no-owner", help=NO_OWNER_HELP)] = False,
 ) -> None:
     """Where a symbol is defined (the find_symbol tool): path:lines, kind and signature."""
-    with _engine(ctx) as engine:
-        found = engine.find_symbol(name, kind=kind, collection=collection)
-    rows = [{"citation": f"{x.path}:{x.definition.start_line}-{x.definition.end_line}", "kind": x.definition.kind,
-             "qualified": x.definition.qualified, "signature": x.definition.signature, "match": x.match} for x in found]
+    from .owner import calls
+
+    found = _owner_client(ctx, no_owner)
+    rows = (_through_owner(found[0], lambda c: calls.find_symbol(c, name, kind, collection or found[1].collection))
+            if found else None)
+    if rows is None:
+        with _engine(ctx) as engine:
+            rows = [{"citation": f"{x.path}:{x.definition.start_line}-{x.definition.end_line}",
+                     "kind": x.definition.kind, "qualified": x.definition.qualified,
+                     "signature": x.definition.signature, "match": x.match}
+                    for x in engine.find_symbol(name, kind=kind, collection=collection)]
     if as_json:
         out.print_json(json.dumps(rows))
         return
@@ -852,34 +860,51 @@ def refs_cmd(
     collection: Annotated[Optional[str], typer.Option("--collection", "-c", help="Collection to look in.")] = None,
     path: Annotated[Optional[str], typer.Option("--path", help="Prefer the definition in this file or folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    no_owner: Annotated[bool, typer.Option("--no-owner", help=NO_OWNER_HELP)] = False,
 ) -> None:
     """Who calls a symbol and what it calls (the symbol_neighbours tool), each candidate ranked."""
-    with _engine(ctx) as engine:
-        n = engine.symbol_neighbours(name, collection=collection, path=path)
-    d = n.definition.definition
-    data = {
-        "definition": f"{n.definition.path}:{d.start_line}-{d.end_line}", "qualified": d.qualified,
-        "callers": [{"citation": f"{s.path}:{s.reference.line}", "scope": s.reference.scope, "rank": s.rank}
-                    for s in n.callers],
-        "callees": [{"line": c.reference.line, "name": c.reference.name, "total": c.total,
-                     "best": (f"{c.candidates[0][0].path}:{c.candidates[0][0].definition.start_line}"
-                              if c.candidates else None), "rank": c.candidates[0][1] if c.candidates else None}
-                    for c in n.callees],
-        "importers": [f"{s.path}:{s.reference.line}" for s in n.importers],
-    }
+    from .owner import calls
+
+    found = _owner_client(ctx, no_owner)
+    data = (_through_owner(found[0], lambda c: calls.symbol_neighbours(c, name, collection or found[1].collection, path))
+            if found else None)
+    if data is None:
+        with _engine(ctx) as engine:
+            data = _refs_data(engine.symbol_neighbours(name, collection=collection, path=path))
+    if omitted := data.pop("omitted", 0):
+        err.print(f"note: the owner left out {omitted} entries to fit its response; --no-owner shows all")
     if as_json:
         out.print_json(json.dumps(data))
         return
-    out.print(f"{escape(d.kind)} {escape(d.qualified)}  {escape(data['definition'])}", highlight=False)
-    out.print(f"callers ({len(n.callers)}):", highlight=False)
+    out.print(f"{escape(data['kind'])} {escape(data['qualified'])}  {escape(data['definition'])}", highlight=False)
+    out.print(f"callers ({len(data['callers'])}):", highlight=False)
     for c in data["callers"]:
         out.print(f"  {escape(c['citation'])}  in {escape(c['scope'] or '<module>')}  ({c['rank']})", highlight=False)
-    out.print(f"callees ({len(n.callees)}):", highlight=False)
+    out.print(f"callees ({len(data['callees'])}):", highlight=False)
     for c in data["callees"]:
         where = f" -> {escape(c['best'])} ({c['rank']}, {c['total']} candidate(s))" if c["best"] else " (not indexed)"
         out.print(f"  line {c['line']}: {escape(c['name'])}{where}", highlight=False)
     if data["importers"]:
         out.print("imported by: " + ", ".join(escape(i) for i in data["importers"]), highlight=False)
+
+
+def _refs_data(n) -> dict:
+    """The engine's Neighbours as `refs` prints them (the same fields as owner/calls.symbol_neighbours)."""
+    d = n.definition.definition
+
+    def cite(x) -> str:
+        return f"{x.path}:{x.definition.start_line}-{x.definition.end_line}"
+
+    return {
+        "definition": cite(n.definition), "qualified": d.qualified, "kind": d.kind,
+        "callers": [{"citation": f"{s.path}:{s.reference.line}", "scope": s.reference.scope, "rank": s.rank}
+                    for s in n.callers],
+        "callees": [{"line": c.reference.line, "name": c.reference.name, "total": c.total,
+                     "best": cite(c.candidates[0][0]) if c.candidates else None,
+                     "rank": c.candidates[0][1] if c.candidates else None}
+                    for c in n.callees],
+        "importers": [f"{s.path}:{s.reference.line}" for s in n.importers],
+    }
 
 
 def main() -> None:

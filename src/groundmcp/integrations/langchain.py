@@ -5,7 +5,7 @@
     from groundmcp.integrations.langchain import GroundRetriever, groundmcp_tools
     retriever = GroundRetriever.from_settings(collection="groundmcp", top_k=5)  # the CLI's index
     docs = retriever.invoke("how are retries backed off?")   # Documents; metadata["citation"] = path:start-end
-    tools = groundmcp_tools(retriever)                        # search, list_collections, collection_stats
+    tools = groundmcp_tools(retriever)  # search, list_collections, collection_stats, find_symbol, symbol_neighbours
 
 Every Document and every tool result carries the citation (`path:start-end`), the symbol or heading,
 the score and the chunk id, so an answer built from them can cite its sources. The retriever and the
@@ -156,6 +156,20 @@ class StatsArgs(BaseModel):
     collection: str | None = Field(None, description="Collection; omit for the default.")
 
 
+class FindSymbolArgs(BaseModel):
+    name: str = Field(min_length=1, max_length=500, description="A name or a qualified tail: 'parse', 'Console.size'.")
+    kind: str | None = Field(None, description="Only this kind: function, method, class, interface, type, ...")
+    limit: int = Field(20, ge=1, le=100, description="How many matches to return.")
+
+
+class NeighboursArgs(BaseModel):
+    symbol: str = Field(min_length=1, max_length=500,
+                        description="A symbol ('Console.size', 'parse') or a chunk id from search.")
+    path: str | None = Field(None, description="Prefer the definition in this file or folder.")
+    max_tokens: int = Field(DEFAULT_MAX_TOKENS, ge=MIN_MAX_TOKENS, le=HARD_CAP_TOKENS,
+                            description="Budget for the result.")
+
+
 class IngestArgs(BaseModel):
     path: str = Field(min_length=1, description="Folder or file to index, inside the allowed roots.")
 
@@ -166,9 +180,9 @@ def groundmcp_tools(
     collection: str | list[str] | None = None,
     ingest_roots: Sequence[str | Path] = (),
 ) -> list[BaseTool]:
-    """The MCP server's read-only tools as LangChain tools: `search`, `list_collections` and
-    `collection_stats`, plus `ingest` when `ingest_roots` names the folders it may index (the same
-    rule as the server's --root). The destructive tools are left out on purpose.
+    """The MCP server's read-only tools as LangChain tools: `search`, `list_collections`,
+    `collection_stats`, `find_symbol` and `symbol_neighbours`, plus `ingest` when `ingest_roots`
+    names the folders it may index (the same rule as the server's --root). The destructive tools are left out on purpose.
 
     `source` is an Engine, or a GroundRetriever whose engine and collection the tools use. The
     tools' collection is `collection`, else the retriever's, else the Engine's default.
@@ -212,6 +226,24 @@ def groundmcp_tools(
         with _tool_errors():
             return json.dumps(asdict(engine.stats(collection or name)))
 
+    def find_symbol(name: str, kind: str | None = None, limit: int = 20) -> str:
+        from ..tools.symbols import find_result  # the MCP tool's result, one definition of it
+
+        with _tool_errors():
+            found = engine.find_symbol(name, kind=kind, collection=symbols_in, limit=limit)
+        return find_result(name, symbols_in, found).model_dump_json()
+
+    def symbol_neighbours(symbol: str, path: str | None = None,
+                          max_tokens: int = DEFAULT_MAX_TOKENS) -> tuple[str, dict]:
+        from ..tools.symbols import neighbours_result, render
+
+        with _tool_errors():
+            n = engine.symbol_neighbours(symbol, collection=symbols_in, path=path)
+        result = neighbours_result(symbols_in, n, max_tokens)
+        return render(result), result.model_dump(mode="json")
+
+    # The symbol tools look in one collection: the one named, else the Engine's default.
+    symbols_in = name
     tools = [
         _tool(search, SearchArgs, "Search ingested code and documents. Returns ranked chunks, each "
               "under a [path:start-end] citation line. Cite that citation for every claim you make from "
@@ -220,6 +252,13 @@ def groundmcp_tools(
               "dimension and size."),
         _tool(collection_stats, StatsArgs, "Files, chunks, ingested roots, and chunks per language "
               "and kind of one collection."),
+        _tool(find_symbol, FindSymbolArgs, "Where a function, method, class or other name is defined in "
+              "ingested code: exact and qualified matches first, then ones ignoring case, then close "
+              "spellings; each with its signature and a path:start-end citation (JSON)."),
+        _tool(symbol_neighbours, NeighboursArgs, "A definition and its neighbours: who calls it, what it "
+              "calls (each with the definitions the name may mean, ranked), what its file imports and "
+              "which files import it, as path:line citations. Names are resolved from the syntax alone, "
+              "best-effort, every candidate ranked. The structured result is the artifact.", artifact=True),
     ]
     if ingest_roots:
         from ..access import AppState  # the same root rule as the server's, with this API's remedy

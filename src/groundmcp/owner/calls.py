@@ -141,3 +141,40 @@ async def list_files(client, name: str, glob: str | None) -> dict[str, Any]:
     if glob:
         arguments["glob"] = glob
     return await call_tool(client, "list_files", arguments)
+
+
+SYMBOL_FIELDS = ("citation", "kind", "qualified", "signature", "match")  # the CLI's row of a definition
+
+
+async def find_symbol(client, name: str, kind: str | None, collection: str) -> list[dict[str, Any]]:
+    """The find_symbol tool's matches as the CLI's rows (SYMBOL_FIELDS)."""
+    arguments: dict[str, Any] = {"name": name, "collection": collection}
+    if kind:
+        arguments["kind"] = kind
+    result = await call_tool(client, "find_symbol", arguments)
+    try:
+        return [{f: m[f] for f in SYMBOL_FIELDS} for m in result["matches"]]
+    except (KeyError, TypeError) as exc:
+        raise OwnerUnavailable(f"the owner's find_symbol result is not understood: {exc}") from exc
+
+
+async def symbol_neighbours(client, symbol: str, collection: str, path: str | None) -> dict[str, Any]:
+    """The symbol_neighbours tool's result, whole (the CLI's budget, not a client's), as the CLI's
+    refs data (see cli.refs_cmd), with `omitted`: entries the tool still left out."""
+    arguments: dict[str, Any] = {"symbol": symbol, "collection": collection, "max_tokens": HARD_CAP_TOKENS}
+    if path:
+        arguments["path"] = path
+    r = await call_tool(client, "symbol_neighbours", arguments)
+    try:
+        d = r["definition"]
+        return {
+            "definition": d["citation"], "qualified": d["qualified"], "kind": d["kind"],
+            "callers": [{"citation": p["citation"], "scope": p["scope"], "rank": p["rank"]} for p in r["callers"]],
+            "callees": [{"line": c["line"], "name": c["name"], "total": c["total"],
+                         "best": c["candidates"][0]["citation"] if c["candidates"] else None,
+                         "rank": c["candidates"][0]["rank"] if c["candidates"] else None} for c in r["callees"]],
+            "importers": [p["citation"] for p in r["importers"]],
+            "omitted": r["omitted"],
+        }
+    except (KeyError, TypeError, IndexError) as exc:
+        raise OwnerUnavailable(f"the owner's symbol_neighbours result is not understood: {exc}") from exc

@@ -135,10 +135,7 @@ def register(mcp: MCPServer) -> None:
         signature, a citation, a groundmcp://file link to its lines and the ids of its chunks."""
         target = await use_collection(ctx, collection)
         found = await run(state(ctx).engine.find_symbol, name, kind=kind, collection=target, limit=limit)
-        fuzzy = bool(found) and all(x.match == "fuzzy" for x in found)
-        note = (f"no definition is named {name!r}; these are close spellings" if fuzzy
-                else "" if found else f"no definition named {name!r} or spelled like it")
-        return FindSymbolResult(query=name, collection=target, matches=[Symbol.of(x, target) for x in found], note=note)
+        return find_result(name, target, found)
 
     @mcp.tool(
         title="Callers, callees and imports of a symbol",
@@ -165,7 +162,27 @@ def register(mcp: MCPServer) -> None:
         return respond(target, found, max_tokens)
 
 
+def find_result(name: str, collection: str, found: list[Located]) -> FindSymbolResult:
+    """find_symbol's result (also the LangChain tool's)."""
+    fuzzy = bool(found) and all(x.match == "fuzzy" for x in found)
+    note = (f"no definition is named {name!r}; these are close spellings" if fuzzy
+            else "" if found else f"no definition named {name!r} or spelled like it")
+    return FindSymbolResult(query=name, collection=collection, matches=[Symbol.of(x, collection) for x in found],
+                            note=note)
+
+
 def respond(collection: str, n: Neighbours, max_tokens: int) -> CallToolResult:
+    result = neighbours_result(collection, n, max_tokens)
+    links = [result.definition.uri, *(p.uri for p in result.callers), *(p.uri for p in result.importers)]
+    content = [TextContent(type="text", text=render(result))] + [
+        ResourceLink(type="resource_link", name=uri.rsplit("/", 1)[-1], uri=uri, mime_type="text/plain")
+        for uri in dict.fromkeys(links)
+    ]
+    return CallToolResult(content=content, structured_content=result.model_dump(mode="json"))
+
+
+def neighbours_result(collection: str, n: Neighbours, max_tokens: int) -> NeighboursResult:
+    """symbol_neighbours' result within `max_tokens` (also the LangChain tool's)."""
     result = NeighboursResult(
         collection=collection,
         definition=Symbol.of(n.definition, collection),
@@ -190,12 +207,7 @@ def respond(collection: str, n: Neighbours, max_tokens: int) -> CallToolResult:
     result.note = (f"{omitted} entries left out to fit max_tokens={max_tokens}; raise it (max {HARD_CAP_TOKENS}) "
                    "for the rest" if omitted else "")
     result.estimated_tokens = _tokens(result)
-    links = [result.definition.uri, *(p.uri for p in result.callers), *(p.uri for p in result.importers)]
-    content = [TextContent(type="text", text=render(result))] + [
-        ResourceLink(type="resource_link", name=uri.rsplit("/", 1)[-1], uri=uri, mime_type="text/plain")
-        for uri in dict.fromkeys(links)
-    ]
-    return CallToolResult(content=content, structured_content=result.model_dump(mode="json"))
+    return result
 
 
 def _tokens(result: NeighboursResult) -> int:
