@@ -27,6 +27,7 @@ from .inventory import folder_usage
 from .record import EMPTY_KIND, NOT_CHUNKS, SYMBOLS_KIND, P
 from .rerank.base import Reranker
 from .rerank.factory import load_reranker
+from .search.lift import lift
 from .search.query import CollectionInfoCache, SearchHit, SearchRequest, path_filters, search
 from .search.query_cache import CachedQueryEncoder, QueryCache
 from .search.sources import SourceLines, chunks_by_id, read_lines
@@ -101,6 +102,10 @@ class Engine:
         # Query vectors, shared by every search of this process (search/query_cache.py).
         self.queries = QueryCache(settings.query_cache_entries, settings.query_cache_bytes)
         self._query_encoder: CachedQueryEncoder | None = None
+        # Whether searches put the definition of an identifier the query names first (search/lift.py).
+        # Off by default: on the public code eval (docstring queries) the identifiers a query mentions
+        # are seldom its answer, so it cannot raise nDCG@10 there; bench/search_lift.py measures it.
+        self.lift_definitions = False
 
     @property
     def encoder(self) -> Encoder:
@@ -295,7 +300,8 @@ class Engine:
         name = collection or self.settings.collection
         self.infos.get(name)  # an unknown collection fails here, before the model loads
         reranker = self.reranker if request.rerank else None
-        return search(self.store, self.query_encoder, name, request, reranker, infos=self.infos)
+        hits = search(self.store, self.query_encoder, name, request, reranker, infos=self.infos)
+        return lift(self.store, name, request, hits) if self.lift_definitions else hits
 
     def chunks(self, name: str, ids: list[str]) -> list[SearchHit]:
         """Published chunks by id, in the order asked; InputError naming ids that do not exist."""

@@ -20,7 +20,7 @@ from .record import DEFS, REFS, SYMBOL_KEYS, definitions_of, file_stems, referen
 
 RANKS = ("same file", "imported", "same package", "elsewhere")
 MATCHES = ("exact", "qualified", "case-insensitive", "fuzzy")
-_PRIMARY_KINDS = ("class", "function", "method", "interface", "type", "enum", "struct", "trait", "module", "macro")
+PRIMARY_KINDS = ("class", "function", "method", "interface", "type", "enum", "struct", "trait", "module", "macro")
 _PY_EXT = (".py", ".pyi")
 _JS_EXT = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".d.ts")
 _HEAD = (P.ROOT, P.PATH, P.LANGUAGE, P.INDEXED_AT)
@@ -118,6 +118,19 @@ def find(store: Store, collection: str, name: str, kind: str | None = None, limi
     return found[:limit]
 
 
+def exact(store: Store, collection: str, name: str, limit: int = 20) -> list[Located]:
+    """Definitions named `name` as written, or ending with it as a dotted tail: `find`'s first two
+    grades without its case-insensitive and fuzzy fall-backs, so it costs one keyed read (search's
+    lift calls it on every query that holds an identifier)."""
+    query = name.strip()
+    if not query:
+        return []
+    found = [x for x in _matches(records(store, collection, ["d:" + query.lower()], fields=(DEFS,)), query, None)
+             if x.match in ("exact", "qualified")]
+    found.sort(key=_order)
+    return found[:limit]
+
+
 def _matches(files: list[FileRecord], query: str, kind: str | None, *, fuzzy: bool = False) -> list[Located]:
     lower = query.lower()
     out = []
@@ -149,7 +162,7 @@ def _match(d: Definition, query: str, lower: str) -> tuple[str, float] | None:
 
 def _order(x: Located):
     d = x.definition
-    primary = 0 if d.kind in _PRIMARY_KINDS else 1
+    primary = 0 if d.kind in PRIMARY_KINDS else 1
     return (-x.score, primary, d.qualified.count("."), len(d.qualified), x.path, d.start_line)
 
 
