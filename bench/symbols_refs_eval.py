@@ -114,7 +114,10 @@ def evaluate(engine: Engine, tree: Path, sample: int, seed: int) -> dict:
         for r in refs:
             if r.module_path is None or r.line is None:
                 continue
-            rpath = Path(r.module_path).resolve().relative_to(tree.resolve()).as_posix()
+            try:
+                rpath = Path(r.module_path).resolve().relative_to(tree.resolve()).as_posix()
+            except ValueError:
+                continue  # outside the package (typeshed's stubs, the standard library)
             if (rpath, r.line) == (path, line):
                 continue
             text = source(rpath)[r.line - 1]
