@@ -59,6 +59,20 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def proc_rss_parts_mb(pid: int) -> dict[str, float]:
+    """RssAnon (heap, tensors, Python objects) and RssFile (mapped files: libraries, the model's
+    safetensors, the store's segments) of process `pid`, in MB."""
+    parts = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key = line.split(":", 1)[0]
+            if key in ("RssAnon", "RssFile"):
+                parts[key] = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return parts
+
+
 def child_pid(marker: str, timeout: float = 60.0) -> int:
     """The pid of this process's child whose command line holds `marker`."""
     me, deadline = os.getpid(), time.monotonic() + timeout
@@ -164,6 +178,7 @@ async def one_run(name: str, env: dict[str, str], docs: list[dict], idle_s: floa
                 after_mb = sampler.now()
                 await asyncio.sleep(idle_s)
                 idle_mb = sampler.now()
+                idle_parts = proc_rss_parts_mb(pid)
                 total_peak = sampler.peak_since(t_spawn)
             finally:
                 sampler.close()
@@ -175,6 +190,8 @@ async def one_run(name: str, env: dict[str, str], docs: list[dict], idle_s: floa
         "ingest_peak_mb": peak_mb,
         "after_ingest_mb": after_mb,
         "idle_mb": idle_mb,
+        "idle_anon_mb": idle_parts.get("RssAnon", 0.0),
+        "idle_file_mb": idle_parts.get("RssFile", 0.0),
         "process_peak_mb": total_peak,
         "ingest_s": seconds,
         "passages_per_s": len(docs) / seconds,
@@ -183,7 +200,8 @@ async def one_run(name: str, env: dict[str, str], docs: list[dict], idle_s: floa
     print(
         f"  {name:12} start {start_mb:6.0f}  model {model_mb:6.0f}  ingest peak {peak_mb:6.0f}  "
         f"after {after_mb:6.0f}  idle {idle_mb:6.0f} MB  {row['passages_per_s']:6.1f} passages/s  "
-        f"search p50 {row['search_ms_p50']:5.0f} ms",
+        f"search p50 {row['search_ms_p50']:5.0f} ms  (idle: anon {row['idle_anon_mb']:.0f}, "
+        f"files {row['idle_file_mb']:.0f} MB)",
         flush=True,
     )
     return row
