@@ -172,7 +172,13 @@ def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
         async def progress(done: float, total: float | None, message: str | None) -> None:
             await ctx.session.report_progress(done, total, message)
 
-        return await forward(ctx, lambda c: c.call_tool(params.name, params.arguments, progress_callback=progress))
+        # Sent as it came, without the SDK client's check of the result against the tool's output
+        # schema: that check lists the tools first, in every forwarded call's fresh session (twice
+        # the owner's work), and the client that asked checks the result itself.
+        request = types.CallToolRequest(params=types.CallToolRequestParams(name=params.name, arguments=params.arguments))
+        return await forward(
+            ctx, lambda c: c.session.send_request(request, types.CallToolResult, progress_callback=progress)
+        )
 
     async def list_resources(ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
         return await forward(ctx, lambda c: c.list_resources(cursor=params.cursor if params else None))
