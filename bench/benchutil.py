@@ -131,3 +131,17 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         self.peak_mb = max(self.peak_mb, rss_mb())
+
+
+def eval_doc_names(records: list[dict]) -> list[str]:
+    """Each passage's document name as `groundmcp eval` gives it: its metadata path, and for a later
+    passage of the same file `2/path`, `3/path`... (names must be unique as text ids)."""
+    from groundmcp.eval.dataset import doc_name
+
+    taken: set[str] = set()
+    names = []
+    for r in records:
+        name = doc_name(r, taken)
+        taken.add(name)
+        names.append(name)
+    return names

@@ -41,13 +41,15 @@ from groundmcp.store.edge import EdgeStore
 
 def beir_docs(folder: Path, limit: int | None, seed: int) -> list[tuple[str, str]]:
     """(document name, text) for a seeded sample of a BEIR corpus, as `groundmcp eval` ingests it."""
-    from groundmcp.eval.dataset import doc_name, render
+    from benchutil import eval_doc_names
+
+    from groundmcp.eval.dataset import render
 
     path = folder / "corpus.jsonl" if folder.is_dir() else folder
     records = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
     if limit and limit < len(records):
         records = random.Random(seed).sample(records, limit)
-    return [(doc_name(r), render(r)) for r in records]
+    return [(name, render(r)) for name, r in zip(eval_doc_names(records), records, strict=True)]
 
 
 def limited_copy(path: str, limit: int, seed: int, into: Path) -> str:

@@ -118,13 +118,15 @@ class Sampler:
 
 
 def load_docs(folder: Path, limit: int | None, seed: int) -> list[dict]:
-    from groundmcp.eval.dataset import doc_name, render
+    from benchutil import eval_doc_names
+
+    from groundmcp.eval.dataset import render
 
     path = folder / "corpus.jsonl" if folder.is_dir() else folder
     records = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
     if limit and limit < len(records):
         records = random.Random(seed).sample(records, limit)
-    return [{"id": doc_name(r), "text": render(r)} for r in records]
+    return [{"id": name, "text": render(r)} for name, r in zip(eval_doc_names(records), records, strict=True)]
 
 
 def wait_for_log(log: Path, mark: str, timeout: float) -> bool:

@@ -118,7 +118,9 @@ def _payload(path: str, text: str, *, language: str, kind: str, symbol: str, sta
 
 def eval_passages(corpus: Path) -> list[dict]:
     """The public eval's passages (code and docs interleaved), as payloads."""
-    from groundmcp.eval.dataset import doc_name, render
+    from benchutil import eval_doc_names
+
+    from groundmcp.eval.dataset import render
 
     lists = []
     for part in ("code", "docs"):
@@ -126,15 +128,13 @@ def eval_passages(corpus: Path) -> list[dict]:
         if not path.is_file():
             continue
         rows = []
-        for line in path.open(encoding="utf-8"):
-            if not line.strip():
-                continue
-            r = json.loads(line)
+        records = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+        for name, r in zip(eval_doc_names(records), records, strict=True):
             meta = r.get("metadata") or {}
             text = render(r)
             kind = "code" if part == "code" else "doc"
             rows.append(_payload(
-                doc_name(r), text, language=str(meta.get("language") or ""), kind=kind,
+                name, text, language=str(meta.get("language") or ""), kind=kind,
                 symbol=str(meta.get("symbol") or r.get("title") or ""),
                 start=int(meta.get("start_line") or 1), end=int(meta.get("end_line") or text.count("\n") + 1), index=0,
             ))
