@@ -88,6 +88,13 @@ async def test_metrics_and_stats_over_http(tmp_path):
         found = series(text, name)
         assert set(found) == {labels(collection="mine"), labels(collection="theirs")} and all(found.values()), name
     assert series(text, "groundmcp_collection_files")[labels(collection="mine")] == 3
+    # The encoder's work: two ingests encoded documents (both projects' chunks), searches queries.
+    chunks = series(text, "groundmcp_ingest_chunks_total")[frozenset()]
+    assert chunks == sum(series(text, "groundmcp_collection_chunks").values())
+    assert series(text, "groundmcp_encoder_texts_total")[labels(kind="document")] == chunks
+    assert series(text, "groundmcp_encoder_batches_total")[labels(kind="document")] >= 2
+    assert series(text, "groundmcp_ingest_tokens_total")[frozenset()] > chunks
+    assert series(text, "groundmcp_encoder_texts_total")[labels(kind="query")] >= 2  # the cache misses (and its probe)
     assert series(text, "process_resident_memory_bytes")[frozenset()] > 10_000_000
     assert "zebra" not in text and "quokka" not in text and "s3cret" not in text  # no query text, tool name or token
 

@@ -106,6 +106,7 @@ class Engine:
         # Off by default: on the public code eval (docstring queries) the identifiers a query mentions
         # are seldom its answer, so it cannot raise nDCG@10 there; bench/search_lift.py measures it.
         self.lift_definitions = False
+        self.ingested = {"chunks": 0, "tokens": 0, "encode_seconds": 0.0}  # by this process's ingests
 
     @property
     def encoder(self) -> Encoder:
@@ -292,9 +293,24 @@ class Engine:
         lock); the info cache then forgets `name`, which the ingest may have created."""
         with self._ingest_locks.setdefault(name, threading.Lock()):
             try:
-                return run(self._ingest_encoder())
+                report = run(self._ingest_encoder())
             finally:
                 self.infos.forget(name)
+        if not report.dry_run:
+            with self._encoder_lock:
+                for key, value in (("chunks", report.chunks), ("tokens", report.tokens),
+                                   ("encode_seconds", report.encode_seconds)):
+                    self.ingested[key] += value
+        return report
+
+    def encoder_figures(self) -> dict:
+        """What the encoder has done in this process, for the metrics: batches, texts and model
+        seconds by kind (none before the model loads), and the chunks and tokens ingests encoded
+        with the seconds that took (tokens per second = tokens / encode_seconds)."""
+        loaded = self._encoder
+        with self._encoder_lock:
+            ingested = dict(self.ingested)
+        return {"batches": loaded.tally.snapshot() if loaded is not None else {}, "ingested": ingested}
 
     def search(self, request: SearchRequest, *, collection: str | None = None) -> list[SearchHit]:
         name = collection or self.settings.collection

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
@@ -12,6 +14,26 @@ from .memory import release_freed_memory
 CHARS_PER_TOKEN_CAP = 16
 """Texts longer than max_tokens * this many characters are clipped before tokenising: the model
 truncates to max_tokens anyway, and tokenising megabytes only to throw them away is waste."""
+
+
+class EncodeTally:
+    """What an encoder has done since it loaded, by kind (document, query): batches, texts and
+    seconds spent in the model. The metrics read it; encodes from several threads add to it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[str, list[float]] = {"document": [0, 0, 0.0], "query": [0, 0, 0.0]}
+
+    def add(self, kind: str, texts: int, seconds: float) -> None:
+        with self._lock:
+            row = self.counts[kind]
+            row[0] += 1
+            row[1] += texts
+            row[2] += seconds
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {k: {"batches": int(b), "texts": int(t), "seconds": round(s, 3)} for k, (b, t, s) in self.counts.items()}
 
 
 class Encoder(ABC):
@@ -48,6 +70,14 @@ class Encoder(ABC):
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([text], is_query=True)[0]
 
+    @property
+    def tally(self) -> EncodeTally:
+        """This encoder's counts (made on first use: backends need not call a base __init__)."""
+        tally = self.__dict__.get("_tally")
+        if tally is None:
+            tally = self.__dict__.setdefault("_tally", EncodeTally())
+        return tally
+
     def warm_up(self) -> None:  # noqa: B027 - an optional hook: most encoders need nothing
         """Get ready to encode many single queries fast. A long-lived process (the server) calls it
         once, in the background, after loading; a one-off command need not. Default: nothing."""
@@ -65,7 +95,9 @@ class Encoder(ABC):
         out = np.empty((len(clipped), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
+            began = time.perf_counter()
             vecs = np.asarray(self._embed([clipped[i] for i in idx], is_query=is_query), dtype=np.float32)
+            self.tally.add("query" if is_query else "document", len(idx), time.perf_counter() - began)
             if vecs.shape != (len(idx), self.dim):
                 raise RuntimeError(
                     f"encoder {self.name} returned shape {vecs.shape}, expected {(len(idx), self.dim)}"

@@ -140,6 +140,7 @@ class Metrics:
         engine = state.engine
         out["model"] = state.settings.model
         out["query_cache"] = engine.queries.stats().to_dict()
+        out["encoder"] = engine.encoder_figures()
         allowed = rights.allows if rights is not None else (lambda _n: True)
         names = [n for n in engine.collection_names() if allowed(n)]
         with self._lock:
@@ -254,6 +255,7 @@ class _Figures:
                                       value=cache["encodes"])
             yield CounterMetricFamily("groundmcp_query_encode_seconds", "Time spent encoding queries",
                                       value=cache["encode_seconds"])
+        yield from _encoder_families(snap.get("encoder"))
         families = {
             "chunks": GaugeMetricFamily("groundmcp_collection_chunks", "Searchable chunks", labels=["collection"]),
             "files": GaugeMetricFamily("groundmcp_collection_files", "Files with at least one chunk",
@@ -281,6 +283,26 @@ def resident_bytes() -> int:
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _encoder_families(figures: dict[str, Any] | None) -> Iterator[Metric]:
+    """The encoder's batches, texts and model seconds by kind, and what ingests encoded."""
+    if not figures:
+        return
+    batches = CounterMetricFamily("groundmcp_encoder_batches", "Batches the encoder ran", labels=["kind"])
+    texts = CounterMetricFamily("groundmcp_encoder_texts", "Texts the encoder encoded", labels=["kind"])
+    seconds = CounterMetricFamily("groundmcp_encoder_seconds", "Seconds spent in the model", labels=["kind"])
+    for kind, row in figures["batches"].items():
+        batches.add_metric([kind], row["batches"])
+        texts.add_metric([kind], row["texts"])
+        seconds.add_metric([kind], row["seconds"])
+    yield from (batches, texts, seconds)
+    done = figures["ingested"]
+    yield CounterMetricFamily("groundmcp_ingest_chunks", "Chunks ingests encoded", value=done["chunks"])
+    yield CounterMetricFamily("groundmcp_ingest_tokens", "Tokens of the chunks ingests encoded (tokens per "
+                              "second: its rate over groundmcp_ingest_encode_seconds's)", value=done["tokens"])
+    yield CounterMetricFamily("groundmcp_ingest_encode_seconds", "Seconds ingests spent encoding",
+                              value=done["encode_seconds"])
 
 
 def snapshot_of(state: AppState) -> dict[str, Any]:
