@@ -94,6 +94,7 @@ class FakeProvider:
         self.script: list[str] = []
         self.then = "ok"
         self.requests = 0
+        self.inputs = 0
         self.encoder = HashingEncoder(dim=64)
         provider = self
 
@@ -104,6 +105,7 @@ class FakeProvider:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 provider.requests += 1
+                provider.inputs += len(body["input"]) if isinstance(body["input"], list) else 1
                 step = provider.script.pop(0) if provider.script else provider.then
                 key = self.headers.get("authorization", "").removeprefix("Bearer ")
                 if step == "401":  # as OpenAI does, the refused key is echoed back
@@ -265,3 +267,21 @@ def test_doctor_shows_the_provider_never_the_key(tmp_path, provider, key_watch):
     provider.then = "401"
     failed = next(c for c in diagnose(_settings(tmp_path, provider)).checks if c.name == "model")
     assert failed.status == "fail" and "HTTP 401" in failed.summary and KEY not in failed.summary
+
+
+def test_a_dry_run_counts_tokens_offline_and_sends_no_chunk(tmp_path, provider, key_watch):
+    from groundmcp.encoders.openai_compat import OpenAICompatEncoder
+
+    project = write_project(tmp_path / "project")
+    engine = Engine(_settings(tmp_path, provider))
+    try:
+        report = engine.ingest(str(project), dry_run=True)
+        assert report.chunks > 0 and report.tokens > 0
+        assert provider.inputs <= 1  # at most the dimension probe: no chunk went to the endpoint
+    finally:
+        engine.close()
+    encoder = OpenAICompatEncoder("openai:text-embedding-3-small", api_key=KEY)
+    estimate = encoder.estimate(["def parse_currency(text): return float(text)"] * 1000)
+    assert estimate.tokens == 1000 * encoder.count_tokens("def parse_currency(text): return float(text)")
+    assert estimate.usd == pytest.approx(estimate.tokens * 0.02 / 1e6)
+    assert "estimated offline" in estimate.describe()
