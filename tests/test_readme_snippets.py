@@ -51,7 +51,9 @@ def test_langchain_snippet(demo_index, monkeypatch):
     scope = {"print": lambda *args: printed.append(args)}
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own snippet
     assert len(printed) == 5 and printed[0][0].startswith(f"{TOP}:") and printed[0][1] == "retryWithBackoff"
-    assert [t.name for t in scope["tools"]] == ["search", "list_collections", "collection_stats"]
+    assert [t.name for t in scope["tools"]] == [
+        "search", "list_collections", "collection_stats", "find_symbol", "symbol_neighbours",
+    ]
 
 
 def quick_start_env(demo_index, monkeypatch) -> None:
