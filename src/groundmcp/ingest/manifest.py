@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..record import MANIFEST_FIELDS, P
+from ..record import MANIFEST_FIELDS, SYMBOLS_KIND, P
 from ..store.base import Filters, Store
 
 IDS_BATCH = 512  # paths per scroll in load_ids
@@ -129,9 +129,13 @@ def load_ids(
 
 
 def drop_unpublished(store: Store, collection: str, root: str) -> int:
-    """Delete the points an interrupted ingest wrote but never published; returns how many."""
+    """Delete the points an interrupted ingest wrote but never published; returns how many chunks
+    (a code file's symbols record, dropped with them, is no chunk: counts a person reads count
+    chunks)."""
     leftovers = Filters(roots=[root], visible=False)
     count = store.count(collection, leftovers)
-    if count:
-        store.delete(collection, leftovers)
-    return count
+    if not count:
+        return 0
+    records = store.count(collection, Filters(roots=[root], visible=False, kinds=[SYMBOLS_KIND]))
+    store.delete(collection, leftovers)
+    return count - records
