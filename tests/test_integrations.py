@@ -139,7 +139,9 @@ def test_readme_langchain_snippet_runs(indexed, tmp_path, monkeypatch):
     scope = {"print": lambda *args: printed.append(args)}
     exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the README's own snippet
     assert printed[0][0].startswith("src/retry.js:") and printed[0][1] == "retryWithBackoff"
-    assert [t.name for t in scope["tools"]] == ["search", "list_collections", "collection_stats"]
+    assert [t.name for t in scope["tools"]] == [
+        "search", "list_collections", "collection_stats", "find_symbol", "symbol_neighbours",
+    ]
 
 
 def test_missing_extra_names_the_install_command(monkeypatch):

@@ -142,11 +142,11 @@ def test_a_killed_owner_is_replaced_by_the_next_search(index):
 
 
 def test_an_in_process_command_takes_over_from_the_owner(index):
-    """Commands that do not go through the owner yet (files, ingest, serve, ...) stop it, so a
-    search never locks the user out of the store."""
+    """A command run in process (--no-owner; every command goes through the owner otherwise)
+    stops it, so an owner never locks the user out of the store."""
     paths, env = index
     pid = read_pid(paths.lock)
-    run = cli(env, "files", "t")
+    run = cli(env, "files", "t", "--no-owner")
     assert run.returncode == 0, run.stderr
     assert "net.py" in run.stdout
     assert f"stopped the data dir's owner (pid {pid})" in run.stderr

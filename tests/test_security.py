@@ -198,7 +198,9 @@ def test_ingest_skips_files_that_hold_secrets_and_says_why_without_the_secret(tm
         texts = engine.ingest_texts([("clean", "refunds take 14 days"), ("leak", f"token {SLACK}")])
         assert texts.added == ["clean"] and [s.reason for s in texts.skipped] == ["secret in content (Slack token, line 1)"]
 
-        _print_report(again)
+        from groundmcp.tools.ingest import IngestSummary
+
+        _print_report(IngestSummary.from_report(again).model_dump())
         shown = capsys.readouterr().out
         dumped = json.dumps([report.to_dict(), again.to_dict(), texts.to_dict()])
     finally:
@@ -273,8 +275,10 @@ async def test_tool_arguments_are_bounded(tmp_path, hashing_encoder):
     finally:
         engine.close()
     assert tools["search"]["query"]["maxLength"] == 2000 and tools["search"]["top_k"]["maximum"] == 50
-    for tool in ("search", "rerank", "ingest", "collection_stats", "delete_paths", "delete_collection"):
-        assert json.dumps(tools[tool]["collection"]).count('"maxLength": 255') == 1, tool
+    for tool in ("search", "rerank", "ingest", "collection_stats", "delete_paths", "delete_collection", "list_files"):
+        # search's may be a name or a list of names: each bounded
+        assert json.dumps(tools[tool]["collection"]).count('"maxLength": 255') == (2 if tool == "search" else 1), tool
+    assert '"maxItems": 20' in json.dumps(tools["search"]["collection"])
     assert tools["embed"]["texts"]["maxItems"] == 16 and '"maxItems": 1000' in json.dumps(tools["ingest"]["texts"])
     assert '"maxLength": 4096' in json.dumps(tools["ingest"]["path"])
     for result, limit in ((long_name, "255"), (long_query, "2000"), (many, "16")):
