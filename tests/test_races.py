@@ -5,7 +5,7 @@
 - A file swapped for a link out of the root after the walk and before the read is never read.
 - Flipping a file between a regular file and a link out of the root while reading it, through the
   MCP file resource over HTTP, through the same read in process (many more reads a second) and
-  through ingest's read path at once, for RACE_SECONDS (60 by
+  through ingest's read path at once, for RACE_SECONDS (30 by
   default; GROUNDMCP_RACE_SECONDS overrides): no read returns the outside file, and every failure
   is a clear refusal. The counts are printed (pytest -s) and, with GROUNDMCP_RACE_REPORT=FILE,
   written as JSON.
@@ -34,7 +34,7 @@ from groundmcp.store.base import Filters
 from .inproc_http import serve_in_thread
 from .mcp_helpers import http_client
 
-RACE_SECONDS = float(os.environ.get("GROUNDMCP_RACE_SECONDS", "60"))
+RACE_SECONDS = float(os.environ.get("GROUNDMCP_RACE_SECONDS", "30"))
 INSIDE = "def inside():\n    return 'the ordinary file inside the root'\n"
 OUTSIDE_MARK = "OUTSIDE-THE-ROOT-7f3a"
 AWS_KEY = "AKIA" + "Q3EGRT7XN2LBCD5H"
