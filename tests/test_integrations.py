@@ -162,3 +162,25 @@ def test_the_server_and_cli_import_no_integration():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] False"
+
+
+def test_from_settings_takes_the_store_over_from_a_running_owner(tmp_path):
+    """A LangChain script run while CLI commands share an owner: the retriever opens the store in
+    its process, asking the owner to stop as an in-process CLI command does."""
+    import os
+    import subprocess
+    import sys
+
+    from groundmcp.owner.paths import OwnerPaths, is_held
+
+    data = tmp_path / "d"
+    env = {**os.environ, "GROUNDMCP_DATA_DIR": str(data), "GROUNDMCP_OWNER": "1", "GROUNDMCP_WATCH": "0"}
+    started = subprocess.run([sys.executable, "-m", "groundmcp", "collections"], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert started.returncode == 0 and is_held(OwnerPaths(data).lock), started.stderr
+    retriever = GroundRetriever.from_settings(Settings(data_dir=data, watch=False))
+    try:
+        assert not is_held(OwnerPaths(data).lock)
+        assert retriever.engine.collection_names() == []
+    finally:
+        retriever.engine.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -37,11 +38,13 @@ except ImportError as exc:  # the extra is not installed
 from pydantic import BaseModel, Field
 
 from ..engine import Engine
-from ..errors import GroundError
+from ..errors import GroundError, StoreLocked
 from ..search.budget import DEFAULT_MAX_TOKENS, HARD_CAP_TOKENS, MIN_MAX_TOKENS, fit
 from ..search.multi import CollectionSpec, MultiHits, is_glob, search_many, select
 from ..search.query import MAX_TOP_K, SearchHit, SearchRequest, disk_state
 from ..settings import Settings
+
+log = logging.getLogger(__name__)
 
 __all__ = ["GroundRetriever", "groundmcp_tools", "hit_to_document", "format_documents"]
 
@@ -116,7 +119,7 @@ class GroundRetriever(BaseRetriever):
         settings = settings or Settings()
         if isinstance(kwargs.get("collection"), str) and not is_glob(kwargs["collection"]):
             settings = settings.model_copy(update={"collection": kwargs["collection"]})
-        return cls(engine=Engine(settings), **kwargs)
+        return cls(engine=_open_engine(settings), **kwargs)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -303,3 +306,21 @@ def _tool(fn, schema: type[BaseModel] | None, description: str, *, artifact: boo
         response_format="content_and_artifact" if artifact else "content",
         handle_tool_error=True,
     )
+
+
+def _open_engine(settings: Settings) -> Engine:
+    """An Engine in this process. The embedded store belongs to one process: when the data dir's
+    owner (the process CLI commands and servers share) holds it, the owner is asked to stop, as an
+    in-process CLI command does, and the next command or server starts another when it needs one."""
+    try:
+        return Engine(settings)
+    except StoreLocked:
+        if settings.qdrant_url or settings.qdrant_local_path:
+            raise
+        from ..owner.daemon import stop_owner
+
+        pid = stop_owner(settings.data_dir)
+        if pid is None:
+            raise
+        log.warning("stopped the data dir's owner (pid %d) to open the store in this process", pid)
+        return Engine(settings)
