@@ -213,16 +213,11 @@ class _Walker:
         parts = [p for p in rel.split("/") if p]
         real, prefix, layers = self.root, "", enclosing_layers(self.root)
         for i, name in enumerate(parts):
-            try:
-                with os.scandir(real) as it:
-                    entries = {e.name: e for e in it}
-            except OSError:
+            if (listed := _listed(real, prefix, layers)) is None:
                 return True  # gone (or unreadable: the whole walk would say so)
+            entries, layers = listed
             if _bare_repository(set(entries), list(entries.values())) or name == ".git" or name not in entries:
                 return True
-            for ignore_file in IGNORE_FILES:
-                if ignore_file in entries and (spec := compile_ignore_file(os.path.join(real, ignore_file))):
-                    layers = (*layers, Layer(spec, strip=len(prefix)))
             entry, here = entries[name], prefix + name
             if entry.is_symlink():
                 return False
@@ -254,18 +249,13 @@ class _Walker:
         parts = [p for p in rel.split("/") if p]
         real, prefix, layers = self.root, "", enclosing_layers(self.root)
         for name in parts:
-            try:
-                with os.scandir(real) as it:
-                    entries = {e.name: e for e in it}
-            except OSError:
+            if (listed := _listed(real, prefix, layers)) is None:
                 return False
+            entries, layers = listed
             if name == ".git" or _bare_repository(set(entries), list(entries.values())):
                 return True
             if name not in entries:
                 return False
-            for ignore_file in IGNORE_FILES:
-                if ignore_file in entries and (spec := compile_ignore_file(os.path.join(real, ignore_file))):
-                    layers = (*layers, Layer(spec, strip=len(prefix)))
             entry, here = entries[name], prefix + name
             if entry.is_symlink():
                 return False
@@ -415,3 +405,18 @@ def _encodable(name: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _listed(real: str, prefix: str, layers: tuple[Layer, ...]) -> tuple[dict[str, os.DirEntry], tuple[Layer, ...]] | None:
+    """The entries of the folder `real` (at `prefix` under the root) and the ignore layers in force
+    inside it (its own ignore files added to `layers`); None when it cannot be listed. One step of
+    the path descents of `walk_one` and `left_out`."""
+    try:
+        with os.scandir(real) as it:
+            entries = {e.name: e for e in it}
+    except OSError:
+        return None
+    for ignore_file in IGNORE_FILES:
+        if ignore_file in entries and (spec := compile_ignore_file(os.path.join(real, ignore_file))):
+            layers = (*layers, Layer(spec, strip=len(prefix)))
+    return entries, layers
