@@ -200,10 +200,11 @@ def test_a_new_chunker_version_rechunks_only_its_family(store, project, hashing_
 
 
 def test_an_index_from_before_chunking_keys_rechunks_only_prose(store, project, hashing_encoder, tmp_path, monkeypatch):
-    """An index written before the key was stored: its code chunks are kept (the code chunker is at
-    its first version), its prose is chunked again once (the prose chunker is not), then all is
-    left alone."""
+    """An index written before the key was stored: its Python chunks are kept (the code chunker is
+    at its first version for Python), its prose and JavaScript are chunked again once (their
+    chunkers are not), then all is left alone."""
     assert chunking.CHUNKER_VERSIONS == {"code": 1, "prose": 2}  # what this test is about
+    assert chunking.LANGUAGE_VERSIONS["javascript"] == 2
     payload = pipeline._payload
     monkeypatch.setattr(pipeline, "_payload", lambda *a: {k: v for k, v in payload(*a).items() if k != "chunking"})
     # The ids of that time: root, path, content hash and chunk number.
@@ -216,10 +217,11 @@ def test_an_index_from_before_chunking_keys_rechunks_only_prose(store, project, 
 
     enc = CountingEncoder(hashing_encoder)
     report = run(store, enc, project)
-    assert report.changed == ["docs/guide.md"] and report.rechunked == 1 and report.unchanged == 2
-    assert enc.encoded == report.chunks == store.count("t", Filters(paths=["docs/guide.md"]))
+    redone = ["docs/guide.md", "src/retry.js"]
+    assert report.changed == redone and report.rechunked == 2 and report.unchanged == 1
+    assert enc.encoded == report.chunks == store.count("t", Filters(paths=redone, kinds=["code", "doc"]))
     now = snapshot(store)
-    assert {k: v for k, v in now.items() if v[0] != "docs/guide.md"} == {k: v for k, v in old.items() if v[0] != "docs/guide.md"}
+    assert {k: v for k, v in now.items() if v[0] not in redone} == {k: v for k, v in old.items() if v[0] not in redone}
     # Ids aside (the kept code chunks have the ids of their time), the index is a clean one.
     assert sorted(now.values()) == sorted(clean_snapshot(tmp_path, project, hashing_encoder).values())
     assert run(store, hashing_encoder, project).unchanged == 3

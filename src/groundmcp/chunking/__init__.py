@@ -18,7 +18,13 @@ __all__ = ["CHUNK_SCHEME", "Chunk", "TokenCounter", "chunk_file", "chunking_key"
 # re-encodes) the files of that family on their next run, and leaves the others as they are.
 # prose 2: a short last piece is folded into the one before it (windows.fold_tail).
 CHUNKER_VERSIONS = {"code": 1, "prose": 2}
-CHUNK_SCHEME = "groundmcp-chunks-" + "-".join(f"{f}{v}" for f, v in sorted(CHUNKER_VERSIONS.items()))
+# A change that reaches some languages of a family only bumps those, so the rest are not re-encoded.
+# javascript/typescript 2: functions wrapped in a call (`var f = wrap(function () {})`), CommonJS
+# exports and prototype methods are definitions, with their symbol and signature in the header.
+LANGUAGE_VERSIONS = {"javascript": 2, "typescript": 2, "tsx": 2}
+CHUNK_SCHEME = "groundmcp-chunks-" + "-".join(
+    f"{f}{v}" for f, v in sorted({**CHUNKER_VERSIONS, **LANGUAGE_VERSIONS}.items())
+)
 
 _DOC_CHUNKERS = {"markdown": chunk_markdown, "rst": chunk_rst, "html": chunk_html}
 
@@ -55,13 +61,16 @@ def chunk_file(
 def chunking_key(path: str, max_tokens: int, overlap_tokens: int, *, version: int | None = None) -> str:
     """What decides the chunks of the file at `path` besides its content: its chunker family's
     version and the chunk sizes. Ingest stores it with every chunk and re-chunks a file whose key
-    differs, so a new chunker or a new chunk size reaches files that did not change. The sizes are
+    differs, so a new chunker or a new chunk size reaches files that did not change (a language
+    of LANGUAGE_VERSIONS goes by its own version, not its family's). The sizes are
     the ones asked for (the settings), before ingest fits them to the model's window: the model is
     not loaded to decide whether a file needs it. `version`: the family's version to name (by
     default the current one)."""
     language, kind = language_for(path) or ("text", DOC)
     family = _family(language, kind)
-    return f"{family}-{CHUNKER_VERSIONS[family] if version is None else version}/{max_tokens}/{overlap_tokens}"
+    if version is None:
+        version = LANGUAGE_VERSIONS.get(language, CHUNKER_VERSIONS[family])
+    return f"{family}-{version}/{max_tokens}/{overlap_tokens}"
 
 
 def _family(language: str, kind: str) -> str:

@@ -225,7 +225,7 @@ def _last_row(node: Node) -> int:
 def _signature(node: Node, name: str, source: bytes) -> str:
     """The definition up to its body, on one line: `def f(a, b) -> int`, `class Foo(Base)`."""
     body = node.child_by_field_name("body")
-    if node.type in ("lexical_declaration", "variable_declaration"):
+    if node.type in ("lexical_declaration", "variable_declaration", "assignment_expression"):
         value = js_function_value(node)
         body = value.child_by_field_name("body") if value is not None else None
     if body is not None and body.start_byte > node.start_byte:

@@ -109,12 +109,45 @@ _FUNCTION_VALUES = frozenset(
 
 
 def js_function_value(node: Node) -> Node | None:
-    """The function in `const f = () => ...` (one declarator only), else None."""
+    """The function a JavaScript definition binds, else None: `const f = () => ...` (one declarator
+    only); a function wrapped in a call, `var f = baseRest(function(a, b) {...})` or `const g =
+    memoize((x) => ...)`; the right side of `module.exports.f = function`, `exports.f = () =>`
+    or `Foo.prototype.f = function`."""
+    if node.type == "assignment_expression":
+        return _function_in(node.child_by_field_name("right"))
     declarators = [c for c in node.named_children if c.type == "variable_declarator"]
     if len(declarators) != 1:
         return None
-    value = declarators[0].child_by_field_name("value")
-    return value if value is not None and value.type in _FUNCTION_VALUES else None
+    return _function_in(declarators[0].child_by_field_name("value"))
+
+
+def _function_in(value: Node | None) -> Node | None:
+    """`value` if it is a function or class; for a call (`wrap(function () {})`, curried
+    `wrap(a)(function () {})`), the first function among its arguments."""
+    if value is None:
+        return None
+    if value.type in _FUNCTION_VALUES:
+        return value
+    if value.type == "call_expression":
+        args = value.child_by_field_name("arguments")
+        for arg in args.named_children if args is not None else ():
+            if arg.type in _FUNCTION_VALUES:
+                return arg
+        return _function_in(value.child_by_field_name("function")) if args is not None else None
+    return None
+
+
+def _js_assignment_name(node: Node) -> str | None:
+    """`module.exports.f = function` -> f, `exports.f = () =>` -> f, `Foo.prototype.f = function` ->
+    Foo.f; None for anything else (`a.b = 1`, `this.x = function`, a computed target)."""
+    left = node.child_by_field_name("left")
+    if left is None or left.type != "member_expression" or _function_in(node.child_by_field_name("right")) is None:
+        return None
+    prop, owner = text_of(left.child_by_field_name("property")), text_of(left.child_by_field_name("object"))
+    if not prop or not owner or "(" in owner or owner == "this" or "[" in owner:
+        return None
+    owner = owner.removesuffix(".prototype")
+    return prop if owner in ("module.exports", "exports") else f"{owner}.{prop}"
 
 
 def _js_variable_name(node: Node) -> str | None:
@@ -129,7 +162,11 @@ _PYTHON = LangSpec(
     wrappers=frozenset({"decorated_definition"}),
 )
 
-_JS_NAMES: dict[str, NameOf] = {"lexical_declaration": _js_variable_name, "variable_declaration": _js_variable_name}
+_JS_NAMES: dict[str, NameOf] = {
+    "lexical_declaration": _js_variable_name,
+    "variable_declaration": _js_variable_name,
+    "assignment_expression": _js_assignment_name,
+}
 _JAVASCRIPT = LangSpec(
     leaves=frozenset(
         {
@@ -138,10 +175,11 @@ _JAVASCRIPT = LangSpec(
             "method_definition",
             "lexical_declaration",
             "variable_declaration",
+            "assignment_expression",
         }
     ),
     containers=frozenset({"class_declaration", "class"}),
-    wrappers=frozenset({"export_statement"}),
+    wrappers=frozenset({"export_statement", "expression_statement"}),
     attached=frozenset({"comment", "decorator"}),
     names=_JS_NAMES,
 )
@@ -155,7 +193,7 @@ _TYPESCRIPT = LangSpec(
         "type_alias_declaration",
     },
     containers=_JAVASCRIPT.containers | {"abstract_class_declaration", "internal_module", "module"},
-    wrappers=_JAVASCRIPT.wrappers | {"ambient_declaration", "expression_statement"},
+    wrappers=_JAVASCRIPT.wrappers | {"ambient_declaration"},
     attached=_JAVASCRIPT.attached,
     scopes=frozenset({"internal_module", "module"}),
     names={**_JS_NAMES, "internal_module": _namespace_name, "module": _namespace_name},
