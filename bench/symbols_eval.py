@@ -6,12 +6,15 @@ do not matter here), then for every bare name that `ast` says is defined (functi
 function, class, nested ones too) `find_symbol(name)` is asked, and its exact matches of those
 kinds are compared with `ast`'s definitions of that name, as (path, qualified name, first line:
 the first decorator's, else the `def`/`class` line). Precision and recall are micro-averaged
-over all names. The cost is the same tree ingested twice in one run, with symbols and with the
-extractor switched off: wall time, points and bytes on disk (embedded store). With the hashing
-encoder the encoder costs almost nothing, so the time share is an upper bound: with the real
-model, encoding dominates an ingest and the parse is a far smaller part.
+over all names. The cost is the same tree ingested ROUNDS times each way in one run, alternating
+with symbols and with the extractor switched off (with, without, with, without, ...: each a fresh
+data folder), so that a shared, noisy machine's drift falls on both sides alike: wall time (the
+median of each side, and the median of each round's with/without ratio), points and bytes on disk
+(embedded store). With the hashing encoder the encoder costs almost nothing, so the time share is
+an upper bound: with the real model, encoding dominates an ingest and the parse is a far smaller
+part.
 
-    .venv/bin/python bench/symbols_eval.py [--packages httpx jinja2] [--json out.json]
+    .venv/bin/python bench/symbols_eval.py [--packages httpx jinja2] [--rounds 5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import ast
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -96,14 +100,41 @@ def ingest(tree: Path, data: Path, symbols: bool) -> tuple[Engine, dict]:
     name = engine.settings.collection
     stats = engine.stats(name)
     return engine, {
-        "seconds": round(seconds, 2), "files": report.files_seen, "chunks": report.chunks,
+        "seconds": round(seconds, 3), "files": report.files_seen, "chunks": report.chunks,
         "points": engine.store.info(name).points, "disk_bytes": stats.disk_bytes,
+    }
+
+
+def cost(tree: Path, data: Path, rounds: int) -> dict:
+    """Ingests of `tree` alternating with and without symbols, each into a fresh folder."""
+    runs: dict[str, list[dict]] = {"with": [], "without": []}
+    for i in range(rounds):
+        for side in ("with", "without"):
+            engine, measured = ingest(tree, data / f"{side}-{i}", symbols=side == "with")
+            engine.close()
+            shutil.rmtree(data / f"{side}-{i}", ignore_errors=True)
+            runs[side].append(measured)
+    ratios = [w["seconds"] / o["seconds"] for w, o in zip(runs["with"], runs["without"], strict=True) if o["seconds"]]
+
+    def side(rows: list[dict]) -> dict:
+        return {"seconds_median": round(statistics.median(r["seconds"] for r in rows), 3),
+                "seconds": [r["seconds"] for r in rows], "files": rows[0]["files"], "chunks": rows[0]["chunks"],
+                "points": rows[0]["points"], "disk_bytes_median": int(statistics.median(r["disk_bytes"] for r in rows))}
+
+    with_, without = side(runs["with"]), side(runs["without"])
+    return {
+        "rounds": rounds, "with_symbols": with_, "without_symbols": without,
+        "time_ratio_median": round(statistics.median(ratios), 3),
+        "time_ratios": [round(r, 3) for r in ratios],
+        "points_ratio": round(with_["points"] / without["points"], 3),
+        "disk_ratio": round(with_["disk_bytes_median"] / without["disk_bytes_median"], 3),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--packages", nargs="+", default=["httpx", "jinja2"])
+    parser.add_argument("--rounds", type=int, default=5, help="ingests each way, alternating")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results = {}
@@ -111,18 +142,20 @@ def main() -> None:
         for package in args.packages:
             tree = Path(tmp) / "trees" / package
             shutil.copytree(SITE / package, tree / package, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
-            off, cost_off = ingest(tree, Path(tmp) / f"off-{package}", symbols=False)
-            off.close()
-            on, cost_on = ingest(tree, Path(tmp) / f"on-{package}", symbols=True)
+            on, _ = ingest(tree, Path(tmp) / f"quality-{package}", symbols=True)
             try:
                 quality = evaluate(on, reference(tree))
             finally:
                 on.close()
-            results[package] = {"find_symbol_vs_ast": quality, "without_symbols": cost_off, "with_symbols": cost_on}
+            c = cost(tree, Path(tmp) / f"cost-{package}", args.rounds)
+            results[package] = {"find_symbol_vs_ast": quality, "cost": c}
+            w, o = c["with_symbols"], c["without_symbols"]
             print(f"{package}: {quality['names']} names, {quality['definitions']} definitions; precision "
                   f"{quality['precision']}, recall {quality['recall']}, {quality['ms_per_query']} ms/query; "
-                  f"ingest {cost_off['seconds']} s -> {cost_on['seconds']} s, points {cost_off['points']} -> "
-                  f"{cost_on['points']}, disk {cost_off['disk_bytes']} -> {cost_on['disk_bytes']} bytes")
+                  f"ingest median {o['seconds_median']} s without -> {w['seconds_median']} s with "
+                  f"(median ratio {c['time_ratio_median']} over {c['rounds']} alternating rounds: "
+                  f"{c['time_ratios']}); points {o['points']} -> {w['points']}; disk {o['disk_bytes_median']} -> "
+                  f"{w['disk_bytes_median']} bytes (x{c['disk_ratio']})", flush=True)
             for line in quality["misses_sample"][:5]:
                 print("  missed:", line)
             for line in quality["extras_sample"][:5]:
