@@ -1,13 +1,18 @@
 """JavaScript and TypeScript (and TSX): function, generator and class declarations, methods and
 fields of classes and of object literals bound to a name, `const f = (...) =>` and
-`const f = function`, CommonJS `module.exports.f = ...` / `exports.f = ...` and
-`Foo.prototype.f = ...`, top-level `const`/`let`/`var` names; in TypeScript also interfaces, type
+`const f = function`, a function or class wrapped in a call and bound to a name (`var f =
+baseRest(function…)`, `const g = curry(2)((a, b) => …)`: the first function among the call's
+arguments, as the chunker takes it), CommonJS `module.exports.f = ...` / `exports.f = ...` and
+`Foo.prototype.f = ...` / `Foo.f = ...` (a function, or one wrapped so), top-level
+`const`/`let`/`var` names; in TypeScript also interfaces, type
 aliases, enums, namespaces and the method signatures of interfaces and abstract classes. References:
 calls and `new` (bare or through a member), `extends`/`implements`, decorators, and imports
 (`import`, `export ... from`, `require`) with what they bind.
 
 Not resolved: what a value holds at run time (`obj.run()` is a reference to `run` reached through
-`obj`), computed member names, and dynamic `import()` or `require` of a computed path.
+`obj`), computed member names (`Foo[name] = function`), `this.f = function` (an instance's field,
+not a definition), `module.exports = function` (it names the module, which has no name of its own:
+its body is walked as the module's code), and dynamic `import()` or `require` of a computed path.
 """
 
 from __future__ import annotations
@@ -32,6 +37,25 @@ _CLASS_DECLS = frozenset({"class_declaration", "abstract_class_declaration", "cl
 _MEMBER_SIGNATURES = frozenset({"method_signature", "abstract_method_signature"})
 _FIELDS = frozenset({"field_definition", "public_field_definition"})
 _EXPORTS_OBJECTS = frozenset({"module.exports", "exports"})
+
+
+def function_in(value: Node | None) -> Node | None:
+    """The function or class a value binds: the value itself, or for a call (`wrap(function…)`,
+    curried `wrap(a)(function…)`) the first function among its arguments, else in its callee. The
+    same rule as the chunker's `js_function_value`, so a chunk's symbol is a definition here."""
+    if value is None:
+        return None
+    if value.type in _FUNCTIONS or value.type in _CLASSES:
+        return value
+    if value.type == "call_expression":
+        args = value.child_by_field_name("arguments")
+        if args is None:  # a tagged template
+            return None
+        for arg in args.named_children:
+            if arg.type in _FUNCTIONS or arg.type in _CLASSES:
+                return arg
+        return function_in(value.child_by_field_name("function"))
+    return None
 
 
 def visit(node: Node, scope: Scope, out: Out):
@@ -180,13 +204,14 @@ def _declarators(node: Node, scope: Scope, out: Out, start: Node):
         one = len([d for d in node.named_children if d.type == "variable_declarator"]) == 1
         span = node if one else decl
         first = start if one else None
-        if value is not None and value.type in _FUNCTIONS:
+        fn = function_in(value)
+        if fn is not None and fn.type in _FUNCTIONS:
             kind = "method" if scope.kind == "class" else "function"
-            out.define(kind, name, scope.qualify(name), span, start=first, body=value.child_by_field_name("body"))
-            yield from _function_parts(value, scope, scope.enter(name, "function"))
-        elif value is not None and value.type in _CLASSES:
-            out.define("class", name, scope.qualify(name), span, start=first, body=value.child_by_field_name("body"))
-            yield from _class_parts(value, scope, scope.enter(name, "class"), out)
+            out.define(kind, name, scope.qualify(name), span, start=first, body=fn.child_by_field_name("body"))
+            yield from _around(value, fn, scope, scope.enter(name, "function"), out)
+        elif fn is not None:
+            out.define("class", name, scope.qualify(name), span, start=first, body=fn.child_by_field_name("body"))
+            yield from _around(value, fn, scope, scope.enter(name, "class"), out)
         elif scope.kind in ("module", "object"):
             out.define("variable", name, scope.qualify(name), span, start=first, body=value)
             if value is not None:
@@ -196,20 +221,43 @@ def _declarators(node: Node, scope: Scope, out: Out, start: Node):
 
 
 def _assignment(node: Node, scope: Scope, out: Out):
-    """`module.exports.f = function`, `exports.f = () =>`, `Foo.prototype.f = function`, `Foo.f = ...`."""
+    """`module.exports.f = function`, `exports.f = () =>`, `Foo.prototype.f = function`, `Foo.f = ...`,
+    and each of these with the function wrapped in a call (`exports.f = wrap(function…)`)."""
     left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-    if left is not None and left.type == "member_expression" and right is not None and right.type in _FUNCTIONS:
+    fn = function_in(right)
+    if left is not None and left.type == "member_expression" and fn is not None and fn.type in _FUNCTIONS:
         name = text(left.child_by_field_name("property"))
-        owner = text(left.child_by_field_name("object"))
-        owner = owner.removesuffix(".prototype")
+        owner = text(left.child_by_field_name("object")).removesuffix(".prototype")
         qualified = name if owner in _EXPORTS_OBJECTS else f"{owner}.{name}"
-        if owner and "(" not in owner and owner not in ("this",):
+        if owner and not any(c in owner for c in "([") and owner != "this" and qualified != "module.exports":
             statement = node.parent if node.parent is not None and node.parent.type == "expression_statement" else node
             kind = "function" if owner in _EXPORTS_OBJECTS else "method"
-            out.define(kind, name, qualified, statement, body=right.child_by_field_name("body"))
-            yield from _function_parts(right, scope, Scope(tuple(qualified.split(".")), "function"))
+            out.define(kind, name, qualified, statement, body=fn.child_by_field_name("body"))
+            yield from _around(right, fn, scope, Scope(tuple(qualified.split(".")), "function"), out)
             return
     yield from [(c, scope) for c in node.named_children]
+
+
+def _around(value: Node, fn: Node, outer: Scope, inner: Scope, out: Out):
+    """Walk a bound value: the function or class `fn` in `inner`; the calls that wrap it
+    (`wrap(a)(function…)`) and their other arguments in `outer`, where they run."""
+    if value == fn:
+        if fn.type in _CLASSES:
+            yield from _class_parts(fn, outer, inner, out)
+        else:
+            yield from _function_parts(fn, outer, inner)
+        return
+    callee, args = value.child_by_field_name("function"), value.child_by_field_name("arguments")
+    _refer_expr(out, callee, "call", value, outer)
+    if callee is not None and callee.type == "call_expression":
+        yield from _around(callee, fn, outer, inner, out)
+    elif callee is not None and callee.type != "identifier":
+        yield (callee, outer)
+    for arg in args.named_children if args is not None else ():
+        if arg == fn:
+            yield from _around(arg, fn, outer, inner, out)
+        else:
+            yield (arg, outer)
 
 
 def _call(node: Node, scope: Scope, out: Out):
