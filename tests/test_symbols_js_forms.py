@@ -79,3 +79,25 @@ def test_module_exports_itself_is_the_module_not_a_definition():
     s = extract(src, "javascript")
     assert [(d.kind, d.qualified) for d in s.definitions] == [("function", "helper"), ("method", "Promise.then")]
     assert {(r.name, r.scope) for r in s.references} == {("go", "helper"), ("helper", "Promise.then")}
+
+
+def test_results_of_invoked_functions_and_computed_names_are_not_definitions():
+    src = ("var isES5 = (function () { return this === undefined; })();\n"
+           "var Assertion = (function () {\n"
+           "  function Assertion(a) { init(a); }\n"
+           "  return Assertion;\n"
+           "})();\n"
+           "var late = function () { return 1; }();\n"
+           "class Bag {\n"
+           "  [Symbol.iterator]() { return walk(this); }\n"
+           "  ['quoted']() {}\n"
+           "  'named'() {}\n"
+           "}\n"
+           "const table = { [key]: function () { return look(); }, plain: function () {} };\n")
+    s = extract(src, "javascript")
+    assert [(d.kind, d.qualified) for d in s.definitions] == [
+        ("variable", "isES5"), ("variable", "Assertion"), ("function", "Assertion"), ("variable", "late"),
+        ("class", "Bag"), ("method", "Bag.named"), ("variable", "table"), ("method", "table.plain"),
+    ]
+    calls = {(r.name, r.scope) for r in s.references if r.kind == "call"}
+    assert {("init", "Assertion"), ("walk", "Bag"), ("look", "table")} <= calls

@@ -41,8 +41,9 @@ _EXPORTS_OBJECTS = frozenset({"module.exports", "exports"})
 
 def function_in(value: Node | None) -> Node | None:
     """The function or class a value binds: the value itself, or for a call (`wrap(function…)`,
-    curried `wrap(a)(function…)`) the first function among its arguments, else in its callee. The
-    same rule as the chunker's `js_function_value`, so a chunk's symbol is a definition here."""
+    curried `wrap(a)(function…)`) the first function among its arguments, else in its callee when
+    that is a call too. The chunker's rule (`js_function_value`), so a chunk's symbol is a definition
+    here, except that an immediately invoked `var x = function () {…}()` binds its result."""
     if value is None:
         return None
     if value.type in _FUNCTIONS or value.type in _CLASSES:
@@ -54,7 +55,9 @@ def function_in(value: Node | None) -> Node | None:
         for arg in args.named_children:
             if arg.type in _FUNCTIONS or arg.type in _CLASSES:
                 return arg
-        return function_in(value.child_by_field_name("function"))
+        # curried `wrap(a)(function…)`; but `(function () {…})()` binds the function's result
+        callee = value.child_by_field_name("function")
+        return function_in(callee) if callee is not None and callee.type == "call_expression" else None
     return None
 
 
@@ -88,7 +91,10 @@ def visit(node: Node, scope: Scope, out: Out):
         yield (node.child_by_field_name("body"), scope.enter(name, "module"))
         return
     if (kind == "method_definition" or kind in _MEMBER_SIGNATURES) and scope.kind != "anonymous":
-        name = text(node.child_by_field_name("name"))
+        name = _member_name(node.child_by_field_name("name"))
+        if not name:  # `[Symbol.iterator]() {…}`: its calls belong to the class
+            yield from _function_parts(node, scope, Scope(scope.names, "function"))
+            return
         out.define("method", name, scope.qualify(name), node, body=node.child_by_field_name("body"))
         yield from _function_parts(node, scope, scope.enter(name, "function"))
         return
@@ -97,12 +103,12 @@ def visit(node: Node, scope: Scope, out: Out):
         return
     if kind == "pair" and scope.kind == "object":
         key, value = node.child_by_field_name("key"), node.child_by_field_name("value")
-        name = text(key).strip("'\"")
-        if value is not None and value.type in _FUNCTIONS:
+        name = _member_name(key)
+        if name and value is not None and value.type in _FUNCTIONS:
             out.define("method", name, scope.qualify(name), node, body=value.child_by_field_name("body"))
             yield from _function_parts(value, scope, scope.enter(name, "function"))
             return
-        if value is not None and value.type == "object":
+        if name and value is not None and value.type == "object":
             yield (value, scope.enter(name, "object"))
             return
     if kind in ("lexical_declaration", "variable_declaration"):
@@ -132,6 +138,13 @@ def visit(node: Node, scope: Scope, out: Out):
         yield from [(c, inner) for c in node.named_children]
         return
     yield from [(c, scope) for c in node.named_children]
+
+
+def _member_name(node: Node | None) -> str:
+    """A member's name as written (quotes dropped); "" for a computed one (`[Symbol.iterator]`)."""
+    if node is None or node.type == "computed_property_name":
+        return ""
+    return text(node).strip("'\"")
 
 
 def _outer(node: Node) -> Node:
@@ -176,9 +189,12 @@ def _heritage(node: Node, scope: Scope, out: Out):
 
 
 def _field(node: Node, scope: Scope, out: Out):
-    name_node = node.child_by_field_name("name") or node.child_by_field_name("property")
-    name = text(name_node)
+    name = _member_name(node.child_by_field_name("name") or node.child_by_field_name("property"))
     value = node.child_by_field_name("value")
+    if not name:  # a computed name
+        if value is not None:
+            yield (value, scope)
+        return
     if value is not None and value.type in _FUNCTIONS:
         out.define("method", name, scope.qualify(name), node, body=value.child_by_field_name("body"))
         yield from _function_parts(value, scope, scope.enter(name, "function"))
