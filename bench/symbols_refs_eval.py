@@ -6,8 +6,12 @@ finds are drawn with a fixed seed. For each, `jedi.Script.get_references` on the
 gives the reference answer; its references are kept where they are call sites (the name followed
 by `(`, a decorator, or a base class in a `class` line), as (path, line), the definition's own
 line left out. symbol_neighbours' callers of the same definition (every rank, limit 10,000) are
-the answer compared. Precision and recall are micro-averaged; each side's misses are bucketed by
-what the source line shows. jedi is a benchmark dependency only: `pip install jedi`.
+the answer compared, three ways: `by name` (every call of the name, as the index listed them before
+references were resolved: its callers and those it resolved elsewhere), `listed` (its callers:
+resolved ones and candidates), and `top` (the resolved ones and the candidates that no other
+definition of the name outranks). Precision and recall are micro-averaged; each side's misses
+(for `listed`) are bucketed by what the source line shows, and precision is given per resolution
+and per rank. jedi is a benchmark dependency only: `pip install jedi`.
 
     .venv/bin/python bench/symbols_refs_eval.py [--packages httpx jinja2] [--sample 150] [--json out.json]
 """
@@ -84,12 +88,14 @@ def evaluate(engine: Engine, tree: Path, sample: int, seed: int) -> dict:
     defs = definitions(tree)
     random.Random(seed).shuffle(defs)
     project = jedi.Project(tree, added_sys_path=[str(tree)], smart_sys_path=False)
-    tp = fp = fn = 0
+    counts = {view: [0, 0, 0] for view in ("by name", "listed", "top")}  # tp, fp, fn
     ours_only: Counter[str] = Counter()
     jedi_only: Counter[str] = Counter()
     ours_ranks: Counter[str] = Counter()
     ours_ranks_tp: Counter[str] = Counter()
-    examples: dict[str, list[str]] = {"ours only": [], "jedi only": []}
+    resolutions: Counter[str] = Counter()
+    resolutions_tp: Counter[str] = Counter()
+    examples: dict[str, list[str]] = {"ours only": [], "jedi only": [], "resolved elsewhere, jedi has it": []}
     jedi_s = ours_s = 0.0
     used = 0
     cache: dict[str, list[str]] = {}
@@ -128,9 +134,22 @@ def evaluate(engine: Engine, tree: Path, sample: int, seed: int) -> dict:
         ours_s += time.perf_counter() - t0
         assert n.definition.path == path and n.definition.definition.qualified == qualified, (path, qualified)
         got = {(s.path, s.reference.line): s.rank for s in n.callers}
-        tp += len(want & got.keys())
-        fp += len(got.keys() - want)
-        fn += len(want - got.keys())
+        views = {"by name": got.keys() | {(s.path, s.reference.line) for s in n.elsewhere}, "listed": got.keys(),
+                 "top": {(s.path, s.reference.line) for s in n.callers if s.top}}
+        for view, keys in views.items():
+            c = counts[view]
+            c[0] += len(want & keys)
+            c[1] += len(keys - want)
+            c[2] += len(want - keys)
+        for s in n.callers:
+            resolutions[s.resolution] += 1
+            resolutions_tp[s.resolution] += (s.path, s.reference.line) in want
+        for s in n.elsewhere:
+            resolutions["elsewhere"] += 1
+            resolutions_tp["elsewhere"] += (s.path, s.reference.line) in want
+            if (s.path, s.reference.line) in want and len(examples["resolved elsewhere, jedi has it"]) < 12:
+                examples["resolved elsewhere, jedi has it"].append(
+                    f"{qualified} <- {s.path}:{s.reference.line} {source(s.path)[s.reference.line - 1].strip()[:90]}")
         for key, rank in got.items():
             ours_ranks[rank] += 1
             ours_ranks_tp[rank] += key in want
@@ -146,10 +165,17 @@ def evaluate(engine: Engine, tree: Path, sample: int, seed: int) -> dict:
             jedi_only[bucket(text, max(col_at, 0), name)] += 1
             if len(examples["jedi only"]) < 12:
                 examples["jedi only"].append(f"{qualified} <- {p}:{ln} {text.strip()[:90]}")
+    def score(view: str) -> dict:
+        tp, fp, fn = counts[view]
+        return {"ours": tp + fp, "precision": round(tp / (tp + fp), 4) if tp + fp else 0.0,
+                "recall": round(tp / (tp + fn), 4) if tp + fn else 0.0}
+
+    tp, fp, fn = counts["listed"]
     return {
         "definitions": used, "jedi_call_sites": tp + fn, "our_callers": tp + fp,
-        "precision": round(tp / (tp + fp), 4) if tp + fp else 0.0,
-        "recall": round(tp / (tp + fn), 4) if tp + fn else 0.0,
+        "precision": score("listed")["precision"], "recall": score("listed")["recall"],
+        "views": {view: score(view) for view in counts},
+        "precision_by_resolution": {r: f"{resolutions_tp[r]}/{resolutions[r]}" for r in resolutions},
         "precision_by_rank": {r: round(ours_ranks_tp[r] / ours_ranks[r], 4) for r in ours_ranks},
         "callers_by_rank": dict(ours_ranks),
         "ours_only": dict(ours_only.most_common()), "jedi_only": dict(jedi_only.most_common()),

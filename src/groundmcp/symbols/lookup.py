@@ -1,9 +1,14 @@
 """Finding definitions by name, and what a definition calls and is called by, from the symbols records.
 
 Resolution is by name and is best-effort, and says so: a call `f()` or `obj.f()` may name any
-definition called `f`. Each candidate is ranked by how the calling file reaches it (`RANKS`): the
-same file; a module the file imports the name (or the object it is reached through) from; the same
-folder (package); elsewhere. Every candidate is listed with its rank rather than one picked.
+definition called `f`. Where the syntax settles it (`resolve.py`: an enclosing scope's definition,
+an import followed to its file, `self.f()` and `super().f()` through the class and its bases, a
+class or module qualifier) a caller is `resolved` to one definition; a call that resolves to
+another definition, or to something outside the index (or made in another language), is not listed
+among this one's callers but kept apart (`Neighbours.elsewhere`). Every other call of the name stays a `candidate`, ranked by how
+the calling file reaches the definition (`RANKS`): the same file; a module the file imports the
+name (or the object it is reached through) from; the same folder (package); elsewhere. A caller is
+`top` when no other definition of the name ranks above this one for it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from ..record import SYMBOLS_KIND, P
 from ..store.base import Filters, Store
 from .model import CALL_KINDS, Definition, Reference
 from .record import DEFS, REFS, SYMBOL_KEYS, definitions_of, file_stems, references_of
+from .resolve import OUTSIDE, Found, Resolver
 
 RANKS = ("same file", "imported", "same package", "elsewhere")
 MATCHES = ("exact", "qualified", "case-insensitive", "fuzzy")
@@ -46,12 +52,16 @@ class Located:
 @dataclass(frozen=True, slots=True)
 class Site:
     """A reference in a file: a call site, a base class, an import. `rank`: how that file reaches the
-    definition asked about (one of RANKS)."""
+    definition asked about (one of RANKS). `resolution`: "resolved" (the syntax names this
+    definition), "candidate" (it may), or "elsewhere" (it names another definition, or something
+    not indexed). `top`: resolved, or a candidate that no other definition of the name outranks."""
 
     root: str
     path: str
     reference: Reference
     rank: str = "elsewhere"
+    resolution: str = "candidate"
+    top: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,7 @@ class Neighbours:
     imports: list[tuple[Reference, str | None]] = field(default_factory=list)  # (import, file it resolves to)
     importers: list[Site] = field(default_factory=list)
     others: list[Located] = field(default_factory=list)  # other definitions of the same name
+    elsewhere: list[Site] = field(default_factory=list)  # calls of the name resolved to another definition
 
 
 def records(store: Store, collection: str, keys: Iterable[str] = (), *, paths: Iterable[str] = (),
@@ -184,37 +195,66 @@ def neighbours(store: Store, collection: str, target: Located, *, limit: int = 5
     d = target.definition
     out = Neighbours(target)
     same_name = records(store, collection, ["d:" + d.name.lower()], fields=(DEFS,))
-    out.others = [
-        Located(f.root, f.path, f.language, o)
-        for f in same_name for o in f.definitions
-        if o.name == d.name and (f.root, f.path, o.qualified, o.start_line) != target.key
-    ][:limit]
+    named = [Located(f.root, f.path, f.language, o) for f in same_name for o in f.definitions if o.name == d.name]
+    out.others = [o for o in named if o.key != target.key][:limit]
+    resolver = Resolver(store, collection)
     mine = records(store, collection, paths=[target.path], roots=[target.root])
     home = mine[0] if mine else FileRecord(target.root, target.path, target.language, [], [])
-    out.callers = _callers(store, collection, target, limit)
-    out.callees = _callees(store, collection, target, home, limit)
-    paths = _paths_of(store, collection, target.root)
+    out.callers, out.elsewhere = _callers(store, collection, target, named, resolver, limit)
+    out.callees = _callees(store, collection, target, home, resolver, limit)
+    paths = resolver.paths(target.root)
     out.imports = [(r, _resolve_module(r, home.path, paths)) for r in home.imports()][:limit]
     out.importers = _importers(store, collection, target, paths, limit)
     return out
 
 
-def _callers(store: Store, collection: str, target: Located, limit: int) -> list[Site]:
+def _callers(store: Store, collection: str, target: Located, named: list[Located], resolver: Resolver,
+             limit: int) -> tuple[list[Site], list[Site]]:
+    """(the calls that name or may name `target`, best first; those resolved to something else)."""
     d = target.definition
     kinds = (*CALL_KINDS, "inherit") if d.kind in ("class", "interface", "struct", "trait") else CALL_KINDS
-    sites = []
-    for f in records(store, collection, ["r:" + d.name.lower()], fields=(REFS,)):
+    sites, elsewhere = [], []
+    for f in records(store, collection, ["r:" + d.name.lower()], fields=(DEFS, REFS)):
+        resolver.remember(f)
         # `from m import f as g`: calls of g are calls of f when m is the definition's file
         names = {d.name} | {i.name for i in f.imports() if i.target == d.name and f.root == target.root
                             and reaches(i, f.path, target.path)}
+        best: dict[tuple[str, str], int] = {}  # (qualifier, name) -> the best rank of any definition of the name
         for r in f.references:
-            if r.name in names and r.kind in kinds and not (f.path == target.path and r.scope == d.qualified):
-                sites.append(Site(f.root, f.path, r, rank(f, r, target.root, target.path)))
-    sites.sort(key=lambda s: (RANKS.index(s.rank), s.path, s.reference.line))
-    return sites[:limit]
+            if r.name not in names or r.kind not in kinds or (f.path == target.path and r.scope == d.qualified):
+                continue
+            found = resolver.resolve(f, r) if family(f.language) == family(target.language) else OUTSIDE
+            site_rank = rank(f, r, target.root, target.path)
+            if isinstance(found, Found) and found.symbol == (target.root, target.path, d.qualified):
+                sites.append(Site(f.root, f.path, r, site_rank, "resolved", True))
+            elif isinstance(found, Found) or found == OUTSIDE or _not_a_method_call(f, r, d):
+                elsewhere.append(Site(f.root, f.path, r, site_rank, "elsewhere", False))
+            else:
+                key = (r.qualifier, r.name)
+                if key not in best:
+                    best[key] = min((RANKS.index(rank(f, r, c.root, c.path)) for c in named
+                                     if family(c.language) == family(f.language)), default=0)
+                sites.append(Site(f.root, f.path, r, site_rank, "candidate", RANKS.index(site_rank) <= best[key]))
+    order = {"resolved": 0, "candidate": 1, "elsewhere": 2}
+    sites.sort(key=lambda s: (order[s.resolution], not s.top, RANKS.index(s.rank), s.path, s.reference.line))
+    elsewhere.sort(key=lambda s: (s.path, s.reference.line))
+    return sites[:limit], elsewhere[:limit]
 
 
-def _callees(store: Store, collection: str, target: Located, home: FileRecord, limit: int) -> list[Callee]:
+def _not_a_method_call(f: FileRecord, r: Reference, d: Definition) -> bool:
+    """A Python call through an object that is not a module or class the syntax resolved
+    (`obj.f()`, `self.f()`) runs a method or an attribute, never a module-level function."""
+    return f.language == "python" and bool(r.qualifier) and d.kind == "function" and "." not in d.qualified
+
+
+def family(language: str) -> str:
+    """Languages whose code can call each other's definitions by name: a Python call never names
+    a JavaScript function."""
+    return {"typescript": "javascript", "tsx": "javascript", "cpp": "c"}.get(language, language)
+
+
+def _callees(store: Store, collection: str, target: Located, home: FileRecord, resolver: Resolver,
+             limit: int) -> list[Callee]:
     d = target.definition
     calls = [
         r for r in home.references
@@ -226,12 +266,17 @@ def _callees(store: Store, collection: str, target: Located, home: FileRecord, l
     for f in records(store, collection, ["d:" + n for n in names], fields=(DEFS,)):
         for o in f.definitions:
             defs.setdefault(o.name, []).append(Located(f.root, f.path, f.language, o))
+    resolver.remember(home)
     out = []
     for r in calls[:limit]:
-        meant = defs.get(r.name, []) + (defs.get(aliases[r.name], []) if r.name in aliases else [])
+        meant = [c for c in defs.get(r.name, []) + (defs.get(aliases[r.name], []) if r.name in aliases else [])
+                 if family(c.language) == family(home.language)]
+        found = resolver.resolve(home, r)
+        resolved = found.symbol if isinstance(found, Found) else None
         ranked = sorted(
             ((c, rank(home, r, c.root, c.path)) for c in meant),
-            key=lambda cr: (RANKS.index(cr[1]), _self_penalty(r, cr[0], target), cr[0].path, cr[0].definition.start_line),
+            key=lambda cr: (cr[0].key[:3] != resolved, RANKS.index(cr[1]), _self_penalty(r, cr[0], target), cr[0].path,
+                            cr[0].definition.start_line),
         )
         out.append(Callee(r, ranked[:3], len(ranked)))
     return out
