@@ -61,6 +61,31 @@ def test_an_engine_ingests_and_searches_through_another_servers_encoder(served, 
         engine.close()
 
 
+def test_the_bundled_model_through_the_route_chunks_as_a_local_ingest_does(served, tmp_path, real_encoder):
+    """The openai: encoder of the bundled model takes the bundled model's window, so an ingest
+    through another server cuts the same chunks as a local one: a function of one-token lines is
+    cut where the window ends, and 256 tokens instead of 254 would move every cut."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "long.py").write_text("def f():\n" + "    x\n" * 900)
+    chunks = {}
+    for name, model, extra in (
+        ("local", BUNDLED_MODEL, {}),
+        ("route", f"openai:{BUNDLED_MODEL}", {"openai_base_url": served, "openai_api_key": "team-token"}),
+    ):
+        engine = Engine(Settings(data_dir=tmp_path / name, model=model, **extra))
+        try:
+            engine.ingest(str(project))
+            rows = engine.store.scroll(engine.settings.collection, None, ["start_line", "end_line", "chunk_index"])
+            chunks[name] = sorted((p["start_line"], p["end_line"]) for _, p in rows if p["chunk_index"] >= 0)
+            if name == "route":
+                assert (engine.encoder.max_tokens, engine.encoder.special_tokens) == (
+                    real_encoder.max_tokens, real_encoder.special_tokens)
+        finally:
+            engine.close()
+    assert len(chunks["local"]) > 3 and chunks["route"] == chunks["local"]
+
+
 def test_the_route_answers_in_openais_shape_and_bounds_requests(served):
     auth = {"Authorization": "Bearer team-token"}
     with httpx2.Client(timeout=60) as http:

