@@ -23,17 +23,24 @@ EXTRACTORS.update({lang: generic.visitor(spec) for lang, spec in SPECS.items() i
 
 RESOLVED = {
     "python": "definitions (functions, methods, classes, module and class level names); calls, base classes, "
-    "decorators; imports with aliases, relative ones resolved to files",
-    "javascript": "definitions (functions, classes, methods, arrow functions bound to names, CommonJS exports, "
-    "prototype methods, top-level names); calls, new, extends, decorators; import/export-from/require with "
-    "aliases, relative paths resolved to files",
-    "go": "definitions (functions, methods under their receiver, types); calls by name; no imports",
+    "decorators; imports with aliases, relative and absolute ones resolved to files; callers resolved through "
+    "scopes, imports (re-exports, star imports), self/cls and super() along the bases, class and module "
+    "qualifiers, and names bound outside the index",
+    "javascript": "definitions (functions, classes, methods, arrow functions bound to names, functions wrapped in "
+    "a call and bound to a name, CommonJS exports, prototype methods, top-level names); calls, new, extends, "
+    "decorators; import/export-from/require with aliases, relative paths resolved to files, package names "
+    "outside the index; callers resolved through scopes, imports and this/super along the bases",
+    "go": "definitions (functions, methods under their receiver, types); calls by name; imports with the package "
+    "name each binds (not mapped to files)",
     "rust": "definitions (functions, structs, enums, traits, impl methods, modules, macros); calls and macro "
-    "calls by name; no `use`",
-    "java": "definitions (classes, interfaces, enums, records, methods, constructors); calls and `new` by name; "
-    "no imports",
-    "c": "definitions (functions, structs, unions, enums, typedefs); calls by name; no #include",
-    "cpp": "definitions (functions, classes, structs, namespaces, templates, aliases); calls by name; no #include",
+    "calls by name; `use` trees and extern crate with what each binds (not mapped to files)",
+    "java": "definitions (classes, interfaces, enums, records, methods, constructors); calls (with the object "
+    "they are made on) and `new`; imports and static imports resolved to the class's file; a class's own "
+    "members called unqualified",
+    "c": "definitions (functions, structs, unions, enums, typedefs); calls by name; #include \"x.h\" resolved next "
+    "to the file or by its path (<x.h> is outside the index)",
+    "cpp": "definitions (functions, classes, structs, namespaces, templates, aliases); calls by name; #include as "
+    "for C; using, using namespace and namespace aliases with what they bind (namespaces not mapped to files)",
 }
 RESOLVED["typescript"] = RESOLVED["tsx"] = RESOLVED["javascript"] + "; interfaces, types, enums, namespaces"
 

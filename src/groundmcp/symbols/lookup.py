@@ -29,6 +29,8 @@ MATCHES = ("exact", "qualified", "case-insensitive", "fuzzy")
 PRIMARY_KINDS = ("class", "function", "method", "interface", "type", "enum", "struct", "trait", "module", "macro")
 _PY_EXT = (".py", ".pyi")
 _JS_EXT = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx", ".d.ts")
+_C_EXT = (".c", ".h", ".cc", ".cpp", ".cxx", ".c++", ".hh", ".hpp", ".hxx", ".h++", ".inc", ".ipp", ".tcc")
+CLOSED = ("python", "javascript", "typescript", "tsx", "java")  # an import no indexed file answers is outside
 _HEAD = (P.ROOT, P.PATH, P.LANGUAGE, P.INDEXED_AT)
 MAX_KEYS = 512  # names per keyed scroll
 
@@ -337,11 +339,22 @@ def _resolve_module(imp: Reference, from_path: str, paths: set[str]) -> str | No
 
 def module_paths(imp: Reference, from_path: str) -> list[str]:
     """Files the import `imp` in `from_path` may name: relative imports give paths relative to the
-    root; absolute Python imports give path tails (`a/b.py`) that the end of a path must match; a
-    JS/TS package name gives none (it is not in the tree)."""
+    root; absolute Python imports give path tails (`a/b.py`) that the end of a path must match, as
+    do Java imports (`a/b/C.java`) and C/C++ quoted includes; a JS/TS package name or a system
+    header gives none (it is not in the tree), and Go and Rust imports give none (not mapped)."""
     module = imp.qualifier
     if from_path.endswith(_PY_EXT):
         return _python_paths(module, imp.target, from_path)
+    if from_path.endswith(".java"):  # `import a.b.C` -> a/b/C.java; `import static a.b.C.m` -> a/b/C.java
+        parts = [p for p in module.split(".") if p]
+        if imp.target in ("", "*"):
+            return ["/".join(parts) + ".java"] if imp.target == "" and parts else []
+        return ["/".join([*parts, imp.target]) + ".java", *(["/".join(parts) + ".java"] if parts else [])]
+    if from_path.endswith(_C_EXT):  # `#include "x/y.h"`: next to the including file, else any path ending so
+        if not module or module.startswith("<"):
+            return []
+        near = posixpath.normpath(posixpath.join(posixpath.dirname(from_path), module))
+        return [near] + ([module] if near != module and not module.startswith(".") else [])
     if module.startswith("."):
         base = posixpath.normpath(posixpath.join(posixpath.dirname(from_path), module))
         if base.startswith(".."):

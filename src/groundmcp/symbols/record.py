@@ -44,13 +44,17 @@ def keys(symbols: FileSymbols) -> list[str]:
     return sorted(out)
 
 
+_HEADERS = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inc", ".ipp", ".tcc")
+
+
 def module_stem(module: str) -> str:
-    """The last part of a module as written: `os.path` -> path, `./util/x.js` -> x, `..` -> ""."""
-    module = module.strip()
-    if "/" in module or module.startswith("@"):
+    """The last part of a module as written: `os.path` -> path, `./util/x.js` -> x, `a::b` -> b,
+    `<sys/stat.h>` and `x.hpp` -> stat and x, `..` -> ""."""
+    module = module.strip().strip("<>")
+    if "/" in module or module.startswith("@") or module.lower().endswith(_HEADERS):
         stem = posixpath.splitext(posixpath.basename(module.rstrip("/")))[0]
         return "" if stem in (".", "..") else stem.lower()
-    return module.rsplit(".", 1)[-1].lower()
+    return module.replace("::", ".").rsplit(".", 1)[-1].lower()
 
 
 def file_stems(path: str) -> list[str]:

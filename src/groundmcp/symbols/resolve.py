@@ -3,9 +3,11 @@
 A call `f()` or `obj.f()` is recorded by name. Most names can be followed further with rules that
 hold for any code base, without running it or inferring types:
 
-- a bare name: a definition of it in an enclosing scope of the same file (innermost first; a
-  class body is not an enclosing scope of its methods, as in Python), else the import that binds
-  it, followed to the file it names and to the definition there (through re-exports, a few hops);
+- a bare name: a definition of it in an enclosing scope of the same file (innermost first; in
+  Python and JavaScript a class body is not an enclosing scope of its methods, in Java and C++ it
+  is, with the members the class inherits), else the import that binds it, followed to the file
+  it names and to the definition there (through re-exports and star imports or includes, a few
+  hops);
 - `self.f()` / `cls.f()` / `this.f()`: `f` looked up in the enclosing class and then its bases,
   in order (each base a name resolved as above), so the nearest definition wins;
 - `super().f()` (`super.f()` in JavaScript): the same lookup starting at the bases;
@@ -33,6 +35,7 @@ from .record import DEFS, REFS
 OUTSIDE: Final = "outside"  # the reference names something that is not indexed
 MAX_HOPS = 4  # re-exports followed, and base classes deep
 _SELF = ("self", "cls", "this")
+_MEMBERS_IN_SCOPE = ("java", "cpp")  # a method sees its class's members by their bare names
 _SKIP_TARGETS = ("", "*", "default")
 
 
@@ -141,33 +144,47 @@ class Resolver:
         for i in range(len(parts), -1, -1):
             prefix = ".".join(parts[:i])
             owner = _defined(f, prefix) if prefix else None
-            if owner is not None and owner.kind == "class" and i != len(parts):
-                continue  # a method does not see its class body's names
+            if owner is not None and owner.kind == "class" and i != len(parts) and f.language not in _MEMBERS_IN_SCOPE:
+                continue  # a Python or JavaScript method does not see its class body's names
             d = _defined(f, f"{prefix}.{name}" if prefix else name)
             if d is not None:
                 return Found(f.root, f.path, d)
+        if f.language in _MEMBERS_IN_SCOPE:  # Java, C++: a member inherited from a base, unqualified
+            cls = self.enclosing_class(f, scope)
+            found = self.member(cls, name)[0] if cls is not None else None
+            if found is not None:
+                return found
         for imp in f.imports():
             if imp.name == name:
                 return self.follow(f, imp, hops)
+        for imp in f.imports():  # `from m import *`, `#include "m.h"`, `export * from './m'`
+            if imp.name == "*" and hops < MAX_HOPS:
+                module = self.follow(f, imp, hops)
+                if isinstance(module, _Module):
+                    found = self.in_module(module.root, module.path, name, hops + 1)
+                    if isinstance(found, Found):
+                        return found
         if bare and f.language == "python" and not any(imp.name == "*" for imp in f.imports()):
             return OUTSIDE  # neither defined nor imported: a builtin, a parameter or a local
         return None
 
     def follow(self, f, imp: Reference, hops: int = 0) -> Found | _Module | str | None:
         """The file an import names and, for `from m import x`, the definition x there."""
-        from .lookup import module_paths
+        from .lookup import CLOSED, module_paths
 
         paths = self.paths(f.root)
-        files = [p for c in module_paths(imp, f.path) for p in _existing(c, paths)]
+        files = list(dict.fromkeys(p for c in module_paths(imp, f.path) for p in _existing(c, paths)))
         if not files:
-            # nothing indexed answers to it: outside the index, unless it is a relative import or
-            # a JavaScript package path we cannot place
-            return OUTSIDE if imp.qualifier and not imp.qualifier.startswith(".") else None
+            # nothing indexed answers to it: outside the index where imports map to files (not a
+            # relative import whose file is missing); a system header too; unknown otherwise
+            closed = f.language in CLOSED and imp.qualifier and not imp.qualifier.startswith(".")
+            return OUTSIDE if closed or imp.qualifier.startswith("<") else None
         if imp.target in _SKIP_TARGETS:
-            return _Module(f.root, files[0]) if imp.target == "" else None
-        for p in files:  # `from pkg import mod`: the module itself
-            if p.rsplit("/", 1)[-1].split(".", 1)[0] == imp.target and not p.endswith(("__init__.py", "/index.js")):
-                return _Module(f.root, p)
+            return _Module(f.root, files[0]) if imp.target in ("", "*") else None
+        if f.language == "python":
+            for p in files:  # `from pkg import mod`: the module itself
+                if p.rsplit("/", 1)[-1].split(".", 1)[0] == imp.target and not p.endswith("__init__.py"):
+                    return _Module(f.root, p)
         return self.in_module(f.root, files[0], imp.target, hops)
 
     def in_module(self, root: str, path: str, name: str, hops: int) -> Found | _Module | str | None:
@@ -175,8 +192,9 @@ class Resolver:
         g = self.file(root, path)
         if g is None:
             return None
-        d = _defined(g, name)
-        if d is not None:
+        stem = path.rsplit("/", 1)[-1].split(".", 1)[0]
+        d = _defined(g, name) or (_defined(g, f"{stem}.{name}") if g.language == "java" else None)
+        if d is not None:  # a Java file's members are its class's (`import static a.b.C.m`)
             return Found(root, path, d)
         if hops >= MAX_HOPS:
             return None
