@@ -183,3 +183,29 @@ def test_overloads_of_one_name_are_one_symbol(store, hashing_encoder, tmp_path):
     assert len(others) == 2  # the overloads
     n = neighbours(store, "t", target)
     assert [(s.reference.line, s.resolution) for s in n.callers] == [(12, "resolved"), (12, "resolved")]
+
+
+def test_a_parameter_annotation_names_the_class_a_method_is_called_on(store, hashing_encoder, tmp_path):
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "base.py").write_text(BASE)
+    (root / "pkg" / "codec.py").write_text("class Codec:\n    def decode(self, raw):\n        return raw\n")
+    (root / "pkg" / "hooks.py").write_text(
+        "import typing as t\n"
+        "from .base import Base\n"
+        "\n"
+        "def drive(b: Base, o: t.Optional['Base'], raw: bytes, anything, step=None):\n"
+        "    b.step()\n"
+        "    o.run()\n"
+        "    raw.decode()\n"
+        "    anything.step()\n"
+        "    return step()\n")
+    ingest_path(str(root), store=store, encoder=hashing_encoder, options=IngestOptions(collection="t"))
+    listed, apart = _callers(store, "Base.step", "pkg/base.py")
+    assert listed[("pkg/hooks.py", 5)] == ("resolved", True)
+    assert listed[("pkg/hooks.py", 8)][0] == "candidate"  # not annotated: any step
+    assert ("pkg/hooks.py", 9) in apart  # a parameter shadows every definition of the name
+    listed, _ = _callers(store, "Base.run", "pkg/base.py")
+    assert listed == {("pkg/hooks.py", 6): ("resolved", True)}  # through t.Optional['Base']
+    listed, apart = _callers(store, "Codec.decode", "pkg/codec.py")
+    assert listed == {} and ("pkg/hooks.py", 7) in apart  # bytes.decode: a builtin's method

@@ -13,18 +13,25 @@ hold for any code base, without running it or inferring types:
 - `super().f()` (`super.f()` in JavaScript): the same lookup starting at the bases;
 - `X.f()` where `X` resolves to a class (its bases too) or to an imported module (`a.b.f()` after
   `import a.b` too): `f` in there;
+- `p.f()` where `p` is a parameter of the enclosing function: its annotation's class, when the
+  signature names one (`p: Foo`, `Foo | None`, `Optional["Foo"]`); a parameter shadows any outer
+  definition of its name;
 - a name, or a qualifier's first name, bound by an import from outside the index (the standard
-  library, a dependency): none of the indexed definitions.
+  library, a dependency): none of the indexed definitions; so is a called Python name that no
+  enclosing scope defines and no import binds (a builtin, a parameter, a local), in a file with
+  no star import.
 
 What comes back is the definition found, OUTSIDE, or None when no rule applies (`obj.f()` on a
-local or an attribute, a builtin, a star import): then every definition of the name stays a
-candidate, ranked by how the calling file reaches it (`lookup.rank`). Not done: types of locals
-and parameters, assignments (`f = g`), decorators that replace a function, dynamic dispatch to a
-subclass's override (`self.f()` names the nearest definition only).
+local or an attribute, a JavaScript global, a Go or Rust import): then every definition of the
+name stays a candidate, ranked by how the calling file reaches it (`lookup.rank`). Not done: types
+of locals, of attributes (`self.client.get()`) and of call results, assignments (`f = g`),
+decorators that replace a function, dynamic dispatch to a subclass's override (`self.f()` names
+the nearest definition only).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -121,6 +128,10 @@ class Resolver:
         head = q.split(".", 1)[0]
         if not head.isidentifier():
             return None
+        if head == q:
+            is_parameter, annotation = _parameter(f, r.scope, head)
+            if is_parameter:  # it shadows any outer name; its annotation, if any, says its class
+                return self.annotated(f, annotation, r.scope, r.name) if annotation else None
         bound = self.bind(f, head, r.scope, bare=False)
         if bound == OUTSIDE:
             return OUTSIDE
@@ -134,6 +145,25 @@ class Resolver:
             return self.member(bound, r.name)[0]
         if isinstance(bound, _Module):
             return self.in_module(bound.root, bound.path, r.name, 0)
+        return None
+
+    def annotated(self, f, annotation: str, scope: str, name: str) -> Found | str | None:
+        """`name` on a value annotated `annotation` (`Foo`, `Foo | None`, `Optional[Foo]`, `m.Foo`):
+        the class's member; OUTSIDE when the class is not indexed (`bytes`, `dict`); None when the
+        annotation says nothing (`Any`, a union of several, a type variable)."""
+        cls = _one_class(annotation)
+        if cls is None:
+            return None
+        head, _, rest = cls.partition(".")
+        bound = self.bind(f, head, scope)
+        if rest and isinstance(bound, _Module) and "." not in rest:
+            bound = self.in_module(bound.root, bound.path, rest, 0)
+        elif rest and bound != OUTSIDE:
+            return None
+        if bound == OUTSIDE:
+            return OUTSIDE
+        if isinstance(bound, Found) and bound.definition.kind in ("class", "interface", "struct", "trait"):
+            return self.member(bound, name)[0]
         return None
 
     def bind(self, f, name: str, scope: str, hops: int = 0, *, bare: bool = True) -> Found | _Module | str | None:
@@ -268,6 +298,52 @@ def _defined(f, qualified: str) -> Definition | None:
         if d.qualified == qualified:
             found = d
     return found
+
+
+_WRAPPERS = re.compile(r"^(?:[\w.]*\.)?(?:Optional|Final|ClassVar|Annotated)\[(.*)\]$")
+_ANY = ("Any", "object", "Self", "None", "")
+
+
+def _parameter(f, scope: str, name: str) -> tuple[bool, str]:
+    """Whether `name` is a parameter of the innermost function around `scope` that has it, and its
+    annotation as written ("" without one), from the function's signature (Python, TypeScript).
+    A signature cut at its length limit may have lost the parameter: then it is not seen."""
+    parts = scope.split(".") if scope else []
+    pattern = re.compile(r"[(,]\s*(?:\*{1,2}|\.\.\.)?" + re.escape(name) + r"\??\s*(?::\s*([^=]+?))?\s*(?:=[^,)]*)?\s*(?=[,)])")
+    for i in range(len(parts), 0, -1):
+        d = _defined(f, ".".join(parts[:i]))
+        if d is None or d.kind not in ("function", "method"):
+            continue
+        params = d.signature[d.signature.find("("):] if "(" in d.signature else ""
+        m = pattern.search(_flatten(params))
+        if m:
+            return True, (m.group(1) or "").strip().strip("'\"")
+    return False, ""
+
+
+def _flatten(params: str) -> str:
+    """Commas inside brackets masked (`dict[str, int]` -> `dict[str; int]`), so a parameter ends at
+    the next top-level comma or the closing parenthesis."""
+    out, depth = [], 0
+    for i, ch in enumerate(params):
+        if ch in "[{<" or (ch == "(" and i):
+            depth += 1
+        elif ch in "]})>" and depth > 0:
+            depth -= 1
+        out.append(";" if ch == "," and depth > 0 else ch)
+    return "".join(out)
+
+
+def _one_class(annotation: str) -> str | None:
+    """The one class an annotation names, or None: `Foo | None` -> Foo, `t.Optional[Foo]` -> Foo,
+    `"Foo"` -> Foo; `Any`, `A | B` and subscripted generics other than those wrappers -> None."""
+    a = annotation.strip().strip("'\"")
+    while m := _WRAPPERS.match(a):
+        a = m.group(1).split(";")[0].strip().strip("'\"")
+    parts = [p.strip() for p in a.split("|") if p.strip() not in ("None", "null", "undefined")]
+    if len(parts) != 1 or parts[0] in _ANY or not all(x.isidentifier() for x in parts[0].split(".")):
+        return None
+    return parts[0]
 
 
 def _existing(candidate: str, paths: set[str]) -> list[str]:
