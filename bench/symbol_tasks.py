@@ -10,6 +10,9 @@ Every task goes through a real MCP client to the in-process server, as an agent'
   finds it;
 - "who calls X": `symbol_neighbours(X)` against one `search("who calls X")`; the share of X's call
   sites (`ast`: calls whose callee is named X) that the callers (or the hits' line ranges) cover.
+  Callers are resolved per definition (`self.f()` in AsyncClient is AsyncClient's `f`), so when the
+  answer lists other functions or methods of the same name, the agent asks about each of those
+  too (up to MAX_OTHERS), and pays for it.
 Tokens are the result's JSON at 4 characters a token, the estimate the search tool's budget uses.
 One search per task: an agent that misses would search again and pay again.
 """
@@ -33,6 +36,7 @@ from groundmcp.settings import Settings
 
 SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
 DEFINED = ["Client.send", "Response.raise_for_status", "Timeout", "create_ssl_context", "primitive_value_to_str"]
+MAX_OTHERS = 4  # other definitions of a name an agent follows up
 CALLED = ["_send_handling_redirects", "build_request", "encode_json", "_port_or_default", "peek_filelike_length"]
 
 
@@ -87,12 +91,23 @@ async def run_tasks(server, defs, calls) -> list[dict]:
         for name in CALLED:
             sites = calls.get(name, set())
             near = await client.call_tool("symbol_neighbours", {"symbol": name})
+            spent = tokens(near)
             callers = (near.structured_content or {}).get("callers", [])
             got = {(c.get("path"), c.get("line")) for c in callers}
+            # Callers are resolved per definition: when the name has others (Client's and AsyncClient's
+            # `_send_handling_redirects`), the agent asks about each, as the answer's `others` invite.
+            asked = 1
+            for other in (near.structured_content or {}).get("others", [])[:MAX_OTHERS]:
+                if other.get("kind") not in ("function", "method") or other.get("name") != name:
+                    continue
+                more = await client.call_tool("symbol_neighbours", {"symbol": other["qualified"], "path": other["path"]})
+                spent += tokens(more)
+                asked += 1
+                got |= {(c.get("path"), c.get("line")) for c in (more.structured_content or {}).get("callers", [])}
             searched = await client.call_tool("search", {"query": f"who calls {name}"})
             hits = (searched.structured_content or {}).get("hits", [])
-            rows.append({"task": f"who calls {name} ({len(sites)} call sites)", "tool": "symbol_neighbours",
-                         "tool_tokens": tokens(near), "tool_answer": len(sites & got) / len(sites) if sites else 0.0,
+            rows.append({"task": f"who calls {name} ({len(sites)} call sites)",
+                         "tool": "symbol_neighbours" + (f" x{asked}" if asked > 1 else ""), "tool_tokens": spent, "tool_answer": len(sites & got) / len(sites) if sites else 0.0,
                          "search_tokens": tokens(searched),
                          "search_answer": sum(covers(hits, p, ln) for p, ln in sites) / len(sites) if sites else 0.0})
     return rows
