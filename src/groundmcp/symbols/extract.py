@@ -21,6 +21,12 @@ EXTRACTORS = {"python": python.visit, "javascript": javascript.visit, "typescrip
               "tsx": javascript.visit}
 EXTRACTORS.update({lang: generic.visitor(spec) for lang, spec in SPECS.items() if lang not in EXTRACTORS})
 
+# Bump a language's version when its extractor changes what a file's record holds (definitions,
+# references, their fields): the next ingest re-extracts the records of that language's unchanged
+# files from their stored chunks (backfill.py), without re-chunking or encoding them. A record
+# written before versions existed has none and is re-extracted once, whatever its language.
+VERSIONS = {lang: 1 for lang in EXTRACTORS}
+
 RESOLVED = {
     "python": "definitions (functions, methods, classes, module and class level names); calls, base classes, "
     "decorators; imports with aliases, relative and absolute ones resolved to files; callers resolved through "

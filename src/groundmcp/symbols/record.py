@@ -9,7 +9,10 @@ keyword-indexed list that finds the record by a name it defines or uses:
   qualified name (`A.B.f` gives `d:f`, `d:b.f`, `d:a.b.f`);
 - `r:<name>` for each name referenced (and the original name of an aliased import);
 - `m:<module>` for the last part of each module imported (`os.path` -> `m:path`, `./util` ->
-  `m:util`), so a file's importers are found without reading every record.
+  `m:util`), so a file's importers are found without reading every record;
+- `v:<language>-<n>`: the extractor version that wrote it (extract.VERSIONS, also in the field
+  `symbols_version`), so an ingest counts the records that are current with one keyed count
+  and re-extracts the others (backfill.py).
 """
 
 from __future__ import annotations
@@ -19,13 +22,25 @@ from collections.abc import Sequence
 
 from ..record import P
 from ..store.base import PointData, SparseVec
+from .extract import VERSIONS
 from .model import Definition, FileSymbols, Reference
 
 SYMBOLS_INDEX = -1  # its `chunk_index`: never chunk 0
 SYMBOL_KEYS = P.SYMBOL_KEYS
 DEFS = "symbol_defs"
 REFS = "symbol_refs"
+VERSION = "symbols_version"
 SYMBOL_FIELDS = (SYMBOL_KEYS, DEFS, REFS)
+
+
+def version_key(language: str, version: int | None = None) -> str:
+    """The key of a record written by `language`'s extractor at `version` (by default the current one)."""
+    return f"v:{language}-{VERSIONS.get(language, 0) if version is None else version}"
+
+
+def current_keys() -> list[str]:
+    """The version keys a current record holds one of: one per language."""
+    return sorted(version_key(language) for language in VERSIONS)
 
 
 def keys(symbols: FileSymbols) -> list[str]:
@@ -41,6 +56,7 @@ def keys(symbols: FileSymbols) -> list[str]:
                 out.add("r:" + r.target.lower())
             if stem := module_stem(r.qualifier):
                 out.add("m:" + stem)
+    out.add(version_key(symbols.language))
     return sorted(out)
 
 
@@ -76,6 +92,7 @@ def symbols_payload(base: dict, symbols: FileSymbols, chunk_ids: Sequence[str]) 
     return {
         **base,
         SYMBOL_KEYS: keys(symbols),
+        VERSION: VERSIONS.get(symbols.language, 0),
         DEFS: defs,
         REFS: [r.row() for r in symbols.references],
     }
