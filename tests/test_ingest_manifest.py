@@ -204,7 +204,7 @@ def test_an_index_from_before_chunking_keys_rechunks_only_prose(store, project, 
     at its first version for Python), its prose and JavaScript are chunked again once (their
     chunkers are not), then all is left alone."""
     assert chunking.CHUNKER_VERSIONS == {"code": 1, "prose": 2}  # what this test is about
-    assert chunking.LANGUAGE_VERSIONS["javascript"] == 2
+    assert chunking.LANGUAGE_VERSIONS["javascript"] == 3
     payload = pipeline._payload
     monkeypatch.setattr(pipeline, "_payload", lambda *a: {k: v for k, v in payload(*a).items() if k != "chunking"})
     # The ids of that time: root, path, content hash and chunk number.

@@ -21,7 +21,8 @@ CHUNKER_VERSIONS = {"code": 1, "prose": 2}
 # A change that reaches some languages of a family only bumps those, so the rest are not re-encoded.
 # javascript/typescript 2: functions wrapped in a call (`var f = wrap(function () {})`), CommonJS
 # exports and prototype methods are definitions, with their symbol and signature in the header.
-LANGUAGE_VERSIONS = {"javascript": 2, "typescript": 2, "tsx": 2}
+# 3: `module.exports = function` is the module's code (no symbol), not a definition `module.exports`.
+LANGUAGE_VERSIONS = {"javascript": 3, "typescript": 3, "tsx": 3}
 CHUNK_SCHEME = "groundmcp-chunks-" + "-".join(
     f"{f}{v}" for f, v in sorted({**CHUNKER_VERSIONS, **LANGUAGE_VERSIONS}.items())
 )

@@ -139,12 +139,15 @@ def _function_in(value: Node | None) -> Node | None:
 
 def _js_assignment_name(node: Node) -> str | None:
     """`module.exports.f = function` -> f, `exports.f = () =>` -> f, `Foo.prototype.f = function` ->
-    Foo.f; None for anything else (`a.b = 1`, `this.x = function`, a computed target)."""
+    Foo.f; None for anything else (`a.b = 1`, `this.x = function`, a computed target), and for
+    `module.exports = function`: that function is the module itself, which has no name of its own,
+    so its lines are the module's code (no symbol), as the symbols index walks its body (a symbol
+    `module.exports` would name no definition, and `find_symbol` could not go from the hit to one)."""
     left = node.child_by_field_name("left")
     if left is None or left.type != "member_expression" or _function_in(node.child_by_field_name("right")) is None:
         return None
     prop, owner = text_of(left.child_by_field_name("property")), text_of(left.child_by_field_name("object"))
-    if not prop or not owner or "(" in owner or owner == "this" or "[" in owner:
+    if not prop or not owner or "(" in owner or owner == "this" or "[" in owner or f"{owner}.{prop}" == "module.exports":
         return None
     owner = owner.removesuffix(".prototype")
     return prop if owner in ("module.exports", "exports") else f"{owner}.{prop}"
