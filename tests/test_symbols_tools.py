@@ -12,6 +12,7 @@ from groundmcp.server.app import build_server
 from groundmcp.settings import Settings
 
 from .conftest import STDLIB_JSON
+from .test_symbols_index import write
 
 pytestmark = pytest.mark.anyio
 
@@ -20,6 +21,18 @@ pytestmark = pytest.mark.anyio
 def served(tmp_path, hashing_encoder):
     root = tmp_path / "work" / "proj"
     shutil.copytree(STDLIB_JSON, root / "json", ignore=shutil.ignore_patterns("__pycache__"))
+    settings = Settings(data_dir=tmp_path / "data", roots=[tmp_path / "work"])
+    engine = Engine(settings, encoder=hashing_encoder)
+    engine.ingest(str(root))
+    yield build_server(settings, engine=engine)
+    engine.close()
+
+
+@pytest.fixture
+def served_small(tmp_path, hashing_encoder):
+    """Two Python functions named measure (pkg/models.py's, called in its file and through an
+    aliased import; other/measure.py's, called nowhere) and a JavaScript one."""
+    root = write(tmp_path / "work" / "proj")
     settings = Settings(data_dir=tmp_path / "data", roots=[tmp_path / "work"])
     engine = Engine(settings, encoder=hashing_encoder)
     engine.ingest(str(root))
@@ -77,6 +90,38 @@ async def test_misses_are_tool_errors_or_close_spellings(served):
         assert unknown.is_error and "nope" in unknown.content[0].text
 
 
+async def test_callers_say_how_they_are_resolved_and_calls_of_other_definitions_are_counted(served_small):
+    async with Client(served_small) as client:
+        tool = {t.name: t for t in (await client.list_tools()).tools}["symbol_neighbours"]
+        assert "resolved" in tool.description and "elsewhere" in tool.description
+        assert "every candidate" not in tool.description  # calls resolved elsewhere are not listed
+        caller = tool.output_schema["$defs"]["Place"]["properties"]
+        assert {"resolution", "top"} <= set(caller) and "elsewhere" in tool.output_schema["properties"]
+
+        near = await client.call_tool("symbol_neighbours", {"symbol": "measure", "path": "pkg/models.py"})
+        data = near.structured_content
+        assert {(c["path"], c["scope"], c["resolution"], c["top"]) for c in data["callers"]} == {
+            ("pkg/models.py", "Row.width", "resolved", True),  # same file
+            ("pkg/view.py", "render", "resolved", True),  # `from .models import measure as m`; m(r)
+        }
+        assert data["elsewhere"] == 1  # web/util.js's measure(s): JavaScript's own measure, not this one
+        callees = {c["name"]: c for c in data["callees"]}
+        assert callees["len"]["resolution"] == callees["str"]["resolution"] == "outside"  # builtins
+        text = next(c.text for c in near.content if c.type == "text")
+        assert "(call, resolved, same file)" in text and "not listed: 1" in text
+
+        # The other measure: both Python calls of the name resolve to pkg/models.py's, so none is listed.
+        other = await client.call_tool("symbol_neighbours", {"symbol": "measure", "path": "other/measure.py"})
+        assert other.structured_content["callers"] == [] and other.structured_content["elsewhere"] == 2
+        assert {o["path"] for o in other.structured_content["others"]} == {"pkg/models.py", "web/util.js"}
+
+        # A call on a call's result (`Row().width()`) is one the syntax cannot settle: a candidate.
+        width = (await client.call_tool("symbol_neighbours", {"symbol": "Row.width"})).structured_content
+        assert [(c["path"], c["resolution"], c["top"], c["rank"]) for c in width["callers"]] == [
+            ("pkg/view.py", "candidate", True, "same package")]
+        assert {c["name"]: c["resolution"] for c in width["callees"]} == {"measure": "resolved"}
+
+
 def test_cli_symbol_and_refs(tmp_path, hashing_encoder):
     """`groundmcp symbol` and `groundmcp refs` print what the tools return, from the same engine."""
     from typer.testing import CliRunner
@@ -96,4 +141,9 @@ def test_cli_symbol_and_refs(tmp_path, hashing_encoder):
     refs = runner.invoke(cli.app, ["refs", "JSONDecoder.raw_decode", "--json"], env=env)
     assert refs.exit_code == 0, refs.output
     data = __import__("json").loads(refs.output)
-    assert {"citation": data["callers"][0]["citation"], "scope": "JSONDecoder.decode", "rank": "same file"} in data["callers"]
+    assert {"citation": data["callers"][0]["citation"], "scope": "JSONDecoder.decode", "rank": "same file",
+            "resolution": "resolved", "top": True} in data["callers"]  # self.raw_decode(...)
+    assert isinstance(data["elsewhere"], int) and {c["resolution"] for c in data["callees"]} <= {
+        "resolved", "outside", "candidate"}
+    text = runner.invoke(cli.app, ["refs", "JSONDecoder.raw_decode"], env=env).output
+    assert "resolved, same file)" in text and "callers (" in text and " resolved, " in text

@@ -862,49 +862,43 @@ def refs_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     no_owner: Annotated[bool, typer.Option("--no-owner", help=NO_OWNER_HELP)] = False,
 ) -> None:
-    """Who calls a symbol and what it calls (the symbol_neighbours tool), each candidate ranked."""
+    """Who calls a symbol and what it calls (the symbol_neighbours tool). Each caller is resolved
+    (the syntax names this definition) or a ranked candidate; calls resolved to other definitions
+    are counted, not listed."""
     from .owner import calls
+    from .tools.symbols import neighbours_result, refs_data
 
     found = _owner_client(ctx, no_owner)
     data = (_through_owner(found[0], lambda c: calls.symbol_neighbours(c, name, collection or found[1].collection, path))
             if found else None)
     if data is None:
         with _engine(ctx) as engine:
-            data = _refs_data(engine.symbol_neighbours(name, collection=collection, path=path))
+            n = engine.symbol_neighbours(name, collection=collection, path=path)
+            data = refs_data(neighbours_result(collection or engine.settings.collection, n, None))
     if omitted := data.pop("omitted", 0):
         err.print(f"note: the owner left out {omitted} entries to fit its response; --no-owner shows all")
     if as_json:
         out.print_json(json.dumps(data))
         return
     out.print(f"{escape(data['kind'])} {escape(data['qualified'])}  {escape(data['definition'])}", highlight=False)
-    out.print(f"callers ({len(data['callers'])}):", highlight=False)
+    resolved = sum(c["resolution"] == "resolved" for c in data["callers"])
+    out.print(f"callers ({len(data['callers'])}: {resolved} resolved, {len(data['callers']) - resolved} candidate(s)):",
+              highlight=False)
     for c in data["callers"]:
-        out.print(f"  {escape(c['citation'])}  in {escape(c['scope'] or '<module>')}  ({c['rank']})", highlight=False)
+        how = "resolved" if c["resolution"] == "resolved" else "candidate, top" if c["top"] else "candidate"
+        out.print(f"  {escape(c['citation'])}  in {escape(c['scope'] or '<module>')}  ({how}, {c['rank']})",
+                  highlight=False)
+    if data["elsewhere"]:
+        out.print(f"  not listed: {data['elsewhere']} call(s) of the name resolved to other definitions or outside "
+                  "the index", highlight=False)
     out.print(f"callees ({len(data['callees'])}):", highlight=False)
     for c in data["callees"]:
-        where = f" -> {escape(c['best'])} ({c['rank']}, {c['total']} candidate(s))" if c["best"] else " (not indexed)"
+        outside = " (not indexed)" if c["resolution"] == "outside" or not c["best"] else ""
+        where = (f" -> {escape(c['best'])} ({c['resolution']}, {c['rank']}, {c['total']} candidate(s))"
+                 if c["best"] and not outside else outside)
         out.print(f"  line {c['line']}: {escape(c['name'])}{where}", highlight=False)
     if data["importers"]:
         out.print("imported by: " + ", ".join(escape(i) for i in data["importers"]), highlight=False)
-
-
-def _refs_data(n) -> dict:
-    """The engine's Neighbours as `refs` prints them (the same fields as owner/calls.symbol_neighbours)."""
-    d = n.definition.definition
-
-    def cite(x) -> str:
-        return f"{x.path}:{x.definition.start_line}-{x.definition.end_line}"
-
-    return {
-        "definition": cite(n.definition), "qualified": d.qualified, "kind": d.kind,
-        "callers": [{"citation": f"{s.path}:{s.reference.line}", "scope": s.reference.scope, "rank": s.rank}
-                    for s in n.callers],
-        "callees": [{"line": c.reference.line, "name": c.reference.name, "total": c.total,
-                     "best": cite(c.candidates[0][0]) if c.candidates else None,
-                     "rank": c.candidates[0][1] if c.candidates else None}
-                    for c in n.callees],
-        "importers": [f"{s.path}:{s.reference.line}" for s in n.importers],
-    }
 
 
 def main() -> None:

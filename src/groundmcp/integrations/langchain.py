@@ -261,7 +261,10 @@ def groundmcp_tools(
         _tool(symbol_neighbours, NeighboursArgs, "A definition and its neighbours: who calls it, what it "
               "calls (each with the definitions the name may mean, ranked), what its file imports and "
               "which files import it, as path:line citations. Names are resolved from the syntax alone, "
-              "best-effort, every candidate ranked. The structured result is the artifact.", artifact=True),
+              "best-effort: each caller is resolved (the syntax names this definition) or a ranked "
+              "candidate (it may mean another definition of the name); calls resolved to other "
+              "definitions are counted (elsewhere), not listed. The structured result is the artifact.",
+              artifact=True),
     ]
     if ingest_roots:
         from ..access import AppState  # the same root rule as the server's, with this API's remedy

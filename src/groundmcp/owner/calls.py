@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+from pydantic import ValidationError
 
 from ..ingest.report import IngestProgress
 from ..search.budget import HARD_CAP_TOKENS
@@ -164,17 +165,10 @@ async def symbol_neighbours(client, symbol: str, collection: str, path: str | No
     arguments: dict[str, Any] = {"symbol": symbol, "collection": collection, "max_tokens": HARD_CAP_TOKENS}
     if path:
         arguments["path"] = path
+    from ..tools.symbols import NeighboursResult, refs_data  # the tool's own result type, read back
+
     r = await call_tool(client, "symbol_neighbours", arguments)
     try:
-        d = r["definition"]
-        return {
-            "definition": d["citation"], "qualified": d["qualified"], "kind": d["kind"],
-            "callers": [{"citation": p["citation"], "scope": p["scope"], "rank": p["rank"]} for p in r["callers"]],
-            "callees": [{"line": c["line"], "name": c["name"], "total": c["total"],
-                         "best": c["candidates"][0]["citation"] if c["candidates"] else None,
-                         "rank": c["candidates"][0]["rank"] if c["candidates"] else None} for c in r["callees"]],
-            "importers": [p["citation"] for p in r["importers"]],
-            "omitted": r["omitted"],
-        }
-    except (KeyError, TypeError, IndexError) as exc:
+        return refs_data(NeighboursResult.model_validate(r))
+    except ValidationError as exc:
         raise OwnerUnavailable(f"the owner's symbol_neighbours result is not understood: {exc}") from exc

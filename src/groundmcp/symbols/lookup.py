@@ -68,11 +68,14 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class Callee:
-    """A call made by a definition, with the definitions it may name, best first."""
+    """A call made by a definition, with the definitions it may name, best first. `resolution`:
+    "resolved" (the syntax names the first candidate), "outside" (it names something not indexed:
+    a builtin, a library; any candidates only share its name) or "candidate" (ranked by name)."""
 
     reference: Reference
     candidates: list[tuple[Located, str]]  # (definition, rank)
     total: int  # candidates found in all, listed or not
+    resolution: str = "candidate"
 
 
 @dataclass(slots=True)
@@ -93,9 +96,10 @@ class Neighbours:
     callers: list[Site] = field(default_factory=list)
     callees: list[Callee] = field(default_factory=list)
     imports: list[tuple[Reference, str | None]] = field(default_factory=list)  # (import, file it resolves to)
-    importers: list[Site] = field(default_factory=list)
+    importers: list[Site] = field(default_factory=list)  # resolved: each import names the definition's file
     others: list[Located] = field(default_factory=list)  # other definitions of the same name
-    elsewhere: list[Site] = field(default_factory=list)  # calls of the name resolved to another definition
+    # Calls of the name resolved to another definition or outside the index: not callers, all of them.
+    elsewhere: list[Site] = field(default_factory=list)
 
 
 def records(store: Store, collection: str, keys: Iterable[str] = (), *, paths: Iterable[str] = (),
@@ -240,7 +244,7 @@ def _callers(store: Store, collection: str, target: Located, named: list[Located
     order = {"resolved": 0, "candidate": 1, "elsewhere": 2}
     sites.sort(key=lambda s: (order[s.resolution], not s.top, RANKS.index(s.rank), s.path, s.reference.line))
     elsewhere.sort(key=lambda s: (s.path, s.reference.line))
-    return sites[:limit], elsewhere[:limit]
+    return sites[:limit], elsewhere
 
 
 def _not_a_method_call(f: FileRecord, r: Reference, d: Definition) -> bool:
@@ -280,7 +284,9 @@ def _callees(store: Store, collection: str, target: Located, home: FileRecord, r
             key=lambda cr: (cr[0].key[:3] != resolved, RANKS.index(cr[1]), _self_penalty(r, cr[0], target), cr[0].path,
                             cr[0].definition.start_line),
         )
-        out.append(Callee(r, ranked[:3], len(ranked)))
+        resolution = ("resolved" if ranked and resolved is not None and ranked[0][0].key[:3] == resolved
+                      else "outside" if found == OUTSIDE else "candidate")
+        out.append(Callee(r, ranked[:3], len(ranked), resolution))
     return out
 
 
@@ -298,7 +304,7 @@ def _importers(store: Store, collection: str, target: Located, paths: set[str], 
     for f in records(store, collection, keys, roots=[target.root], fields=(REFS,)):
         for r in f.imports():
             if _resolve_module(r, f.path, paths) == target.path:
-                sites.append(Site(f.root, f.path, r, "imported"))
+                sites.append(Site(f.root, f.path, r, "imported", "resolved"))
     sites.sort(key=lambda s: (s.path, s.reference.line))
     return sites[:limit]
 

@@ -70,12 +70,18 @@ class Place(BaseModel):
     scope: str = Field(description="The definition it sits in (qualified), '' at the top level.")
     qualifier: str = Field(description="What the name was reached through (self, os.path); for an import, the module.")
     rank: str = Field(description="How its file reaches the definition: same file, imported, same package, elsewhere.")
+    resolution: Literal["resolved", "candidate"] = Field(
+        description="resolved: the syntax names this definition (a scope, an import, self/super, a class or "
+        "module qualifier, an annotated parameter); candidate: it calls the name through something the syntax "
+        "cannot settle (a local, an attribute, a call's result), so it may mean another definition of the name.")
+    top: bool = Field(description="Resolved, or a candidate that no other definition of the name outranks for it.")
 
     @classmethod
     def of(cls, s: Site, collection: str) -> Place:
         r = s.reference
         return cls(path=s.path, line=r.line, citation=f"{s.path}:{r.line}", uri=file_uri(collection, s.path, r.line, r.line),
-                   name=r.name, kind=r.kind, scope=r.scope, qualifier=r.qualifier, rank=s.rank)
+                   name=r.name, kind=r.kind, scope=r.scope, qualifier=r.qualifier, rank=s.rank,
+                   resolution="resolved" if s.resolution == "resolved" else "candidate", top=s.top)
 
 
 class Candidate(BaseModel):
@@ -93,6 +99,9 @@ class Call(BaseModel):
     qualifier: str
     candidates: list[Candidate] = Field(description="Definitions it may name, best first (at most 3).")
     total: int = Field(description="Definitions of that name found in all; 0: outside the index (a library).")
+    resolution: Literal["resolved", "outside", "candidate"] = Field(
+        description="resolved: the syntax names the first candidate; outside: it names something not indexed "
+        "(a builtin, a library), and candidates only share its name; candidate: ranked by name alone.")
 
 
 class Import(BaseModel):
@@ -111,6 +120,9 @@ class NeighboursResult(BaseModel):
     imports: list[Import]
     importers: list[Place]
     others: list[Symbol] = Field(description="Other definitions of the same name: the name may mean them.")
+    elsewhere: int = Field(
+        description="Calls of this name that the syntax resolved to another definition (one of `others`) or to "
+        "something outside the index: not callers of this one, so not listed.")
     omitted: int = Field(description="Entries left out to stay within max_tokens.")
     estimated_tokens: int
     note: str
@@ -154,9 +166,12 @@ def register(mcp: MCPServer) -> None:
     ) -> Annotated[CallToolResult, NeighboursResult]:
         """A definition and its neighbours: who calls it (callers), what it calls (callees, each
         with the definitions the name may mean), what its file imports and which files import it.
-        Names are resolved best-effort from the syntax alone: every candidate comes ranked (same
-        file, imported, same package, elsewhere) rather than one picked. Places are citations
-        with groundmcp://file links; read a link for the lines."""
+        Names are resolved from the syntax alone, best-effort, and each caller says how: resolved
+        (the syntax names this definition) or candidate (it may mean another definition of the
+        name; ranked same file, imported, same package, elsewhere; `top` when none outranks this
+        one). Calls the syntax resolves to another definition or outside the index are left out
+        and counted (`elsewhere`); each callee says resolved, outside or candidate. Places are
+        citations with groundmcp://file links; read a link for the lines."""
         target = await use_collection(ctx, collection)
         found = await run(state(ctx).engine.symbol_neighbours, symbol, collection=target, path=path)
         return respond(target, found, max_tokens)
@@ -181,15 +196,16 @@ def respond(collection: str, n: Neighbours, max_tokens: int) -> CallToolResult:
     return CallToolResult(content=content, structured_content=result.model_dump(mode="json"))
 
 
-def neighbours_result(collection: str, n: Neighbours, max_tokens: int) -> NeighboursResult:
-    """symbol_neighbours' result within `max_tokens` (also the LangChain tool's)."""
+def neighbours_result(collection: str, n: Neighbours, max_tokens: int | None) -> NeighboursResult:
+    """symbol_neighbours' result within `max_tokens` (None: all of it; also the LangChain tool's
+    and, through `refs_data`, the CLI's)."""
     result = NeighboursResult(
         collection=collection,
         definition=Symbol.of(n.definition, collection),
         callers=[Place.of(s, collection) for s in n.callers],
         callees=[
             Call(name=c.reference.name, line=c.reference.line, kind=c.reference.kind, qualifier=c.reference.qualifier,
-                 total=c.total,
+                 total=c.total, resolution=c.resolution,
                  candidates=[Candidate(qualified=x.definition.qualified, kind=x.definition.kind,
                                        citation=f"{x.path}:{x.definition.start_line}-{x.definition.end_line}",
                                        uri=file_uri(collection, x.path, x.definition.start_line, x.definition.end_line),
@@ -200,9 +216,9 @@ def neighbours_result(collection: str, n: Neighbours, max_tokens: int) -> Neighb
                  for r, path in n.imports],
         importers=[Place.of(s, collection) for s in n.importers],
         others=[Symbol.of(x, collection) for x in n.others],
-        omitted=0, estimated_tokens=0, note="",
+        elsewhere=len(n.elsewhere), omitted=0, estimated_tokens=0, note="",
     )
-    omitted = _fit(result, max_tokens)
+    omitted = _fit(result, max_tokens) if max_tokens is not None else 0
     result.omitted = omitted
     result.note = (f"{omitted} entries left out to fit max_tokens={max_tokens}; raise it (max {HARD_CAP_TOKENS}) "
                    "for the rest" if omitted else "")
@@ -235,19 +251,45 @@ def render(result: NeighboursResult) -> str:
     out = [f"{d.kind} {inline(d.qualified)}: {inline(d.signature)}  at {inline(d.citation)}"]
     if result.callers:
         out.append(f"callers ({len(result.callers)}):")
-        out += [f"  {inline(p.citation)} in {inline(p.scope or '<module>')} ({p.kind}, {p.rank})" for p in result.callers]
+        out += [f"  {inline(p.citation)} in {inline(p.scope or '<module>')} ({p.kind}, {_how(p.resolution, p.top, p.rank)})"
+                for p in result.callers]
+    if result.elsewhere:
+        out.append(f"calls of the name resolved to other definitions or outside the index, not listed: {result.elsewhere}")
     if result.callees:
         out.append(f"callees ({len(result.callees)}):")
         for c in result.callees:
             best = c.candidates[0] if c.candidates else None
-            where = f" -> {inline(best.citation)} ({best.rank}{f', 1 of {c.total}' if c.total > 1 else ''})" if best else ""
+            of = f", 1 of {c.total}" if c.total > 1 else ""
+            where = f" -> {inline(best.citation)} ({c.resolution}, {best.rank}{of})" if best else f" ({c.resolution})"
             out.append(f"  line {c.line}: {inline(c.name)}{where}")
     if result.imports:
         out.append("imports: " + ", ".join(inline(f"{i.module}:{i.target or i.name}") for i in result.imports))
     if result.importers:
-        out.append("imported by: " + ", ".join(inline(p.citation) for p in result.importers))
+        out.append("imported by: " + ", ".join(dict.fromkeys(inline(p.citation) for p in result.importers)))
     if result.others:
         out.append("other definitions of the name: " + ", ".join(inline(o.citation) for o in result.others))
     if result.note:
         out.append(f"Note: {result.note}")
     return "\n".join(out)
+
+
+def _how(resolution: str, top: bool, rank: str) -> str:
+    """How a caller names the definition, as `render` and `groundmcp refs` print it."""
+    return f"resolved, {rank}" if resolution == "resolved" else f"candidate{', top' if top else ''}, {rank}"
+
+
+def refs_data(result: NeighboursResult) -> dict:
+    """symbol_neighbours' result as `groundmcp refs` prints it, whether the CLI asked its engine or
+    an owner's tool (owner/calls.py): one definition of the fields, so both print the same."""
+    d = result.definition
+    return {
+        "definition": d.citation, "qualified": d.qualified, "kind": d.kind,
+        "callers": [{"citation": p.citation, "scope": p.scope, "rank": p.rank, "resolution": p.resolution,
+                     "top": p.top} for p in result.callers],
+        "elsewhere": result.elsewhere,
+        "callees": [{"line": c.line, "name": c.name, "total": c.total, "resolution": c.resolution,
+                     "best": c.candidates[0].citation if c.candidates else None,
+                     "rank": c.candidates[0].rank if c.candidates else None} for c in result.callees],
+        "importers": list(dict.fromkeys(p.citation for p in result.importers)),  # one per import line
+        "omitted": result.omitted,
+    }
