@@ -200,11 +200,16 @@ def test_a_new_chunker_version_rechunks_only_its_family(store, project, hashing_
 
 
 def test_an_index_from_before_chunking_keys_rechunks_only_prose(store, project, hashing_encoder, tmp_path, monkeypatch):
-    """An index written before the key was stored: its Python chunks are kept (the code chunker is
-    at its first version for Python), its prose and JavaScript are chunked again once (their
-    chunkers are not), then all is left alone."""
-    assert chunking.CHUNKER_VERSIONS == {"code": 1, "prose": 2}  # what this test is about
-    assert chunking.LANGUAGE_VERSIONS["javascript"] == 3
+    """An index written before the key was stored is taken as made by each chunker's first
+    version: with the code chunker still at its first version for Python, its Python chunks are
+    kept, its prose and JavaScript (chunkers past their first) are chunked again once, then all is
+    left alone."""
+    def versions():  # the case this test is about
+        monkeypatch.setitem(chunking.CHUNKER_VERSIONS, "code", 1)
+        monkeypatch.setitem(chunking.CHUNKER_VERSIONS, "prose", 2)
+        monkeypatch.setitem(chunking.LANGUAGE_VERSIONS, "javascript", 2)
+
+    versions()
     payload = pipeline._payload
     monkeypatch.setattr(pipeline, "_payload", lambda *a: {k: v for k, v in payload(*a).items() if k != "chunking"})
     # The ids of that time: root, path, content hash and chunk number.
@@ -212,6 +217,7 @@ def test_an_index_from_before_chunking_keys_rechunks_only_prose(store, project, 
         uuid.uuid5(pipeline._ID_NAMESPACE, f"{root}\0{path}\0{version[0]}\0{i}")))
     run(store, hashing_encoder, project)
     monkeypatch.undo()
+    versions()
     old = snapshot(store)
     assert all("chunking" not in p for _, p in store.scroll("t", None, ["chunking", "path"]))
 

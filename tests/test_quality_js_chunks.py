@@ -61,7 +61,7 @@ def test_wrapped_exported_and_prototype_functions_are_definitions():
 def test_typescript_gets_the_same_and_only_these_languages_are_rechunked():
     assert {c.symbol for c in _chunks("lib/bindKey.ts") if c.symbol} >= {"bindKey", "Cache.evict"}
     js, ts, py = (chunking_key(p, 256, 32) for p in ("a.js", "a.ts", "a.py"))
-    assert js == ts == "code-3/256/32"  # JavaScript and TypeScript files are chunked again
+    assert js == ts == f"code-{CHUNKER_VERSIONS['code']}.3/256/32"  # JavaScript and TypeScript files are chunked again
     assert py == f"code-{CHUNKER_VERSIONS['code']}/256/32"  # Python's: its family's, untouched by JS's
 
 

@@ -17,8 +17,11 @@ __all__ = ["CHUNK_SCHEME", "Chunk", "TokenCounter", "chunk_file", "chunking_key"
 # Bump a family's version when its chunkers change which chunks a file gives: ingest re-chunks (and
 # re-encodes) the files of that family on their next run, and leaves the others as they are.
 # prose 2: a short last piece is folded into the one before it (windows.fold_tail).
-CHUNKER_VERSIONS = {"code": 1, "prose": 2}
-# A change that reaches some languages of a family only bumps those, so the rest are not re-encoded.
+# code 2: the dense encoder reads camelCase names as words (`Chunk.dense_text`, words.py); the chunks
+# are the same, their vectors are not.
+CHUNKER_VERSIONS = {"code": 2, "prose": 2}
+# A change that reaches some languages of a family only bumps those, so the rest are not re-encoded
+# (their key names both versions, so a bump of the family reaches them too).
 # javascript/typescript 2: functions wrapped in a call (`var f = wrap(function () {})`), CommonJS
 # exports and prototype methods are definitions, with their symbol and signature in the header.
 # 3: `module.exports = function` is the module's code (no symbol), not a definition `module.exports`.
@@ -63,14 +66,16 @@ def chunking_key(path: str, max_tokens: int, overlap_tokens: int, *, version: in
     """What decides the chunks of the file at `path` besides its content: its chunker family's
     version and the chunk sizes. Ingest stores it with every chunk and re-chunks a file whose key
     differs, so a new chunker or a new chunk size reaches files that did not change (a language
-    of LANGUAGE_VERSIONS goes by its own version, not its family's). The sizes are
+    of LANGUAGE_VERSIONS is named by its family's version and its own: `code-2.3`). The sizes are
     the ones asked for (the settings), before ingest fits them to the model's window: the model is
     not loaded to decide whether a file needs it. `version`: the family's version to name (by
     default the current one)."""
     language, kind = language_for(path) or ("text", DOC)
     family = _family(language, kind)
     if version is None:
-        version = LANGUAGE_VERSIONS.get(language, CHUNKER_VERSIONS[family])
+        version = CHUNKER_VERSIONS[family]
+        if language in LANGUAGE_VERSIONS:  # both: a family's bump reaches its languages too
+            return f"{family}-{version}.{LANGUAGE_VERSIONS[language]}/{max_tokens}/{overlap_tokens}"
     return f"{family}-{version}/{max_tokens}/{overlap_tokens}"
 
 

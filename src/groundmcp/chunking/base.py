@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .words import spelled
+
 TokenCounter = Callable[[str], int]
 """Counts tokens of a text the way the encoder will (chunk sizes are in encoder tokens)."""
 
@@ -32,3 +34,9 @@ class Chunk:
     @property
     def embed_text(self) -> str:
         return f"{self.header}\n{self.text}" if self.header else self.text
+
+    @property
+    def dense_text(self) -> str:
+        """What the dense encoder is given: `embed_text`, with a code chunk's camelCase
+        names spelled as words (words.py). The sparse vector keeps `embed_text`."""
+        return spelled(self.embed_text) if self.kind == "code" else self.embed_text

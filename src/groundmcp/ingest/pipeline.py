@@ -342,7 +342,7 @@ class _Run:
             for window in _windows(drain(prepared, preparer), self.options.window_chunks):
                 chunks = [c for w in window for c in w.chunks]
                 t0 = time.perf_counter()
-                texts = [c.embed_text for c in chunks]
+                texts = [c.dense_text for c in chunks]
                 encode = self.slot.get().encode_documents
                 dense = encode(texts, on_batch=lambda n: self.tick(encoded=n)) if chunks else None
                 self.report.encode_seconds += time.perf_counter() - t0
@@ -379,7 +379,7 @@ class _Run:
                     put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
                 continue
             encoder = slot.get()  # loaded by _chunks
-            tokens = sum(min(encoder.count_tokens(c.embed_text), encoder.max_tokens) for c in chunks)
+            tokens = sum(min(encoder.count_tokens(c.dense_text), encoder.max_tokens) for c in chunks)
             sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
             symbols = None if options.dry_run or not chunks else file_symbols(entry.path, data, chunks[0].language, chunks)
             work = _FileWork(entry, *version, chunks, sparse, tokens, old, empty=not chunks, symbols=symbols)
