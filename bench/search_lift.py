@@ -1,7 +1,7 @@
 """Search with and without the identifier lift (search/lift.py) on one eval set, in one run of one
 engine: the same collection, the same query-vector cache, the lift switched per pass.
 
-    .venv/bin/python bench/search_lift.py /tmp/eval-public/code --data-dir /tmp/lift-data
+    .venv/bin/python bench/search_lift.py /tmp/eval-public/code --data-dir /tmp/lift-data [-c eval-code]
 
 Prints nDCG@10 / R@10 / MRR@10 per mode for each variant, the queries whose score moved, and how
 many queries hold an identifier. `--variant top` also measures lifting every definition found to
@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--mode", action="append", default=None)
     ap.add_argument("--variant", action="append", default=None, help="off, on, top (default: off on top)")
+    ap.add_argument("-c", "--collection", default=None, help="an eval collection to reuse (default: the eval's own name)")
     args = ap.parse_args()
     modes = args.mode or ["dense", "sparse", "hybrid"]
     ds = open_dataset(args.dataset)
@@ -40,7 +41,7 @@ def main() -> None:
         for variant in args.variant or ["off", "on", "top"]:
             engine.lift_definitions = variant != "off"
             lift.MAX_OTHER_WORDS = 10_000 if variant == "top" else keep
-            r = run_eval(engine, ds, modes)
+            r = run_eval(engine, ds, modes, collection=args.collection)
             results[variant] = {m.mode: m for m in r.modes}
             for m in r.modes:
                 print(f"{variant:4} {m.mode:7} nDCG@10 {m.overall['ndcg@10']:.4f}  R@10 {m.overall['recall@10']:.4f}  "

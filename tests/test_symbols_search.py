@@ -47,7 +47,7 @@ def engine(tmp_path, hashing_encoder):
     shutil.copytree(STDLIB_JSON, root / "json", ignore=shutil.ignore_patterns("__pycache__"))
     e = Engine(Settings(data_dir=tmp_path / "data"), encoder=hashing_encoder)
     e.ingest(str(root))
-    e.lift_definitions = True  # off by default (see Engine.__init__)
+    assert e.lift_definitions  # on by default (GROUNDMCP_LIFT_DEFINITIONS)
     yield e
     e.close()
 
@@ -97,3 +97,12 @@ def test_ambiguous_names_and_filtered_searches_add_nothing(engine, monkeypatch):
     plain = engine.search(SearchRequest(query="__init__", top_k=5, mode="dense"))
     engine.lift_definitions = True
     assert engine.search(SearchRequest(query="__init__", top_k=5, mode="dense")) == plain
+
+
+def test_the_lift_can_be_turned_off(tmp_path, hashing_encoder, monkeypatch):
+    monkeypatch.setenv("GROUNDMCP_LIFT_DEFINITIONS", "false")
+    e = Engine(Settings(data_dir=tmp_path / "data"), encoder=hashing_encoder)
+    try:
+        assert e.lift_definitions is False
+    finally:
+        e.close()

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
         "late-interaction",
         description="late-interaction (offline, the default), cross-encoder[:NAME-OR-PATH] or none.",
     )
+    lift_definitions: bool = Field(
+        True, description="A search whose query names an identifier (parse_header, Console.size, getUser()) "
+        "puts that identifier's definition first (search/lift.py).",
+    )
     query_cache_entries: int = Field(
         4096, ge=0, description="Query vectors the process remembers (search/query_cache.py), shared by "
         "every client; 0 turns the cache off. 4,096 MiniLM vectors take about 7 MB.",
