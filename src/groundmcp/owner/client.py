@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .endpoint import Endpoint, configured_transport, live
-from .paths import OwnerPaths, is_held, private_dir, read_models, read_pid, unlock, wait_lock
+from .paths import OWNER_PROTOCOL, OwnerPaths, is_held, private_dir, read_models, read_pid, read_protocol, unlock, wait_lock
 
 T = TypeVar("T")
 
@@ -44,6 +44,10 @@ class ModelMismatch(ToolFailed):
     """The running owner serves another model than this command asks for."""
 
 
+class OwnerTooNew(ToolFailed):
+    """The running owner was started by a newer groundmcp than this command's."""
+
+
 class OwnerClient:
     """The owner of `data_dir`, started when needed with `launch` (the command that runs
     `groundmcp owner` with this invocation's settings)."""
@@ -62,7 +66,7 @@ class OwnerClient:
         when none can be had (another process holds the store, the owner fails to start, ...).
         The endpoint is found afresh each time (a loopback owner's token is trusted only while its
         owner holds the lock: owner/endpoint.py), and kept for the `session` that follows."""
-        found = live(self.paths)
+        found = self._current(live(self.paths))
         if found is None:
             try:
                 configured_transport(self.paths)  # what an owner started now would serve
@@ -77,6 +81,32 @@ class OwnerClient:
         self.endpoint = found
         self._check_model()
         return found
+
+    def _current(self, found: Endpoint | None) -> Endpoint | None:
+        """`found`, unless its owner speaks an older OWNER_PROTOCOL (it was started before an
+        upgrade): that one is stopped, as `groundmcp owner --stop` does, and None returned so a
+        current one is started. OwnerTooNew for a newer owner: this command is the old one."""
+        if found is None:
+            return None
+        theirs = read_protocol(self.paths.lock)
+        if theirs is None or theirs == OWNER_PROTOCOL:
+            return found
+        pid = read_pid(self.paths.lock)
+        if theirs > OWNER_PROTOCOL:
+            raise OwnerTooNew(
+                f"the index owner of {self.paths.data_dir} (pid {pid}) was started by a newer groundmcp "
+                f"(owner protocol {theirs}; this one speaks {OWNER_PROTOCOL}). Run this command with the "
+                "same groundmcp install as the other clients of this data dir, or use another --data-dir"
+            )
+        from .daemon import stop_owner
+
+        print(
+            f"groundmcp: stopping the index owner (pid {pid}) started by an older groundmcp "
+            f"(owner protocol {theirs}); a current one takes over",
+            file=sys.stderr,
+        )
+        stop_owner(self.paths.data_dir)
+        return live(self.paths)
 
     def _check_model(self) -> None:
         served = read_models(self.paths.lock)

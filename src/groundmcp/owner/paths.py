@@ -108,12 +108,21 @@ def is_held(path: Path) -> bool:
     return False
 
 
+# What an owner and its clients must agree on: the tools' arguments and results as the CLI and the
+# bridges read them. Bump it when a change there would leave an owner started by the previous
+# release answering in a shape this release's clients do not understand (an upgrade in place leaves
+# the running owner on the old code until it exits). Owners that wrote none are protocol 1.
+# 2: symbol_neighbours' callers carry resolution and top, and it counts calls resolved elsewhere.
+OWNER_PROTOCOL = 2
+
+
 def write_pid(handle: TextIO, models: Sequence[str] = ()) -> None:
-    """Write this process's pid, then (one JSON line) the model names it serves under: a client
-    that asks for another model is told so rather than served by the wrong encoder."""
+    """Write this process's pid, then (one JSON line) the model names it serves under and its
+    OWNER_PROTOCOL: a client that asks for another model is told so rather than served by the
+    wrong encoder, and one of another protocol does not read answers it cannot understand."""
     handle.seek(0)
     handle.truncate()
-    handle.write(f"{os.getpid()}\n{json.dumps({'models': list(models)})}\n")
+    handle.write(f"{os.getpid()}\n{json.dumps({'models': list(models), 'protocol': OWNER_PROTOCOL})}\n")
     handle.flush()
 
 
@@ -128,6 +137,14 @@ def read_models(path: Path) -> list[str]:
     with contextlib.suppress(OSError, ValueError, IndexError, AttributeError, TypeError):
         return list(json.loads(path.read_text(encoding="utf-8").splitlines()[1]).get("models") or [])
     return []
+
+
+def read_protocol(path: Path) -> int | None:
+    """The OWNER_PROTOCOL of the owner holding `path` (1 for one that wrote none); None when the
+    lock file cannot be read."""
+    with contextlib.suppress(OSError, ValueError, IndexError, AttributeError, TypeError):
+        return int(json.loads(path.read_text(encoding="utf-8").splitlines()[1]).get("protocol") or 1)
+    return None
 
 
 def bind_private(path: Path) -> socket.socket:
