@@ -162,7 +162,8 @@ def ingest_path(
 
 def _backfill_symbols(store, collection, root, manifest, seen: dict[str, FileEntry], report, loader) -> None:
     """The symbols records of the files this run left as they were and that lack one (indexed
-    before symbols existed: symbols/backfill.py), written without encoding any chunk."""
+    before symbols existed) or hold one from an older extractor (symbols/backfill.py), written
+    without encoding any chunk."""
     touched = {*report.added, *report.changed, *report.empty, *(s.path for s in report.skipped)}
     settled = {
         path: next(iter(manifest[path].versions))
