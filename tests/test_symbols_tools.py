@@ -147,3 +147,26 @@ def test_cli_symbol_and_refs(tmp_path, hashing_encoder):
         "resolved", "outside", "candidate"}
     text = runner.invoke(cli.app, ["refs", "JSONDecoder.raw_decode"], env=env).output
     assert "resolved, same file)" in text and "callers (" in text and " resolved, " in text
+
+
+def test_lists_past_their_limit_are_counted_not_dropped_silently(tmp_path, hashing_encoder):
+    """A function called from 60 places: 50 callers are listed, the 10 others are counted in
+    `omitted` and the note says how to narrow the question."""
+    from groundmcp.engine import Engine
+    from groundmcp.settings import Settings
+    from groundmcp.tools.symbols import neighbours_result
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "core.py").write_text("def target():\n    return 1\n")
+    for i in range(60):
+        (root / f"use_{i}.py").write_text(f"from core import target\n\n\ndef caller_{i}():\n    return target()\n")
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=hashing_encoder)
+    try:
+        engine.ingest(str(root))
+        n = engine.symbol_neighbours("target")
+        result = neighbours_result(engine.settings.collection, n, None)
+    finally:
+        engine.close()
+    assert len(result.callers) == 50 and n.beyond == 10 + 10  # callers and importers, each 60 of 50
+    assert result.omitted == 20 and "past a list's limit (50)" in result.note

@@ -100,6 +100,7 @@ class Neighbours:
     others: list[Located] = field(default_factory=list)  # other definitions of the same name
     # Calls of the name resolved to another definition or outside the index: not callers, all of them.
     elsewhere: list[Site] = field(default_factory=list)
+    beyond: int = 0  # entries past the limit of each list above (left out, and counted)
 
 
 def records(store: Store, collection: str, keys: Iterable[str] = (), *, paths: Iterable[str] = (),
@@ -202,20 +203,23 @@ def neighbours(store: Store, collection: str, target: Located, *, limit: int = 5
     out = Neighbours(target)
     same_name = records(store, collection, ["d:" + d.name.lower()], fields=(DEFS,))
     named = [Located(f.root, f.path, f.language, o) for f in same_name for o in f.definitions if o.name == d.name]
-    out.others = [o for o in named if o.key != target.key][:limit]
+    others = [o for o in named if o.key != target.key]
     resolver = Resolver(store, collection)
     mine = records(store, collection, paths=[target.path], roots=[target.root])
     home = mine[0] if mine else FileRecord(target.root, target.path, target.language, [], [])
-    out.callers, out.elsewhere = _callers(store, collection, target, named, resolver, limit)
-    out.callees = _callees(store, collection, target, home, resolver, limit)
+    callers, out.elsewhere = _callers(store, collection, target, named, resolver)
+    callees, calls = _callees(store, collection, target, home, resolver, limit)
     paths = resolver.paths(target.root)
-    out.imports = [(r, _resolve_module(r, home.path, paths)) for r in home.imports()][:limit]
-    out.importers = _importers(store, collection, target, paths, limit)
+    imports = [(r, _resolve_module(r, home.path, paths)) for r in home.imports()]
+    importers = _importers(store, collection, target, paths)
+    out.others, out.callers, out.callees = others[:limit], callers[:limit], callees
+    out.imports, out.importers = imports[:limit], importers[:limit]
+    out.beyond = sum(max(0, n - limit) for n in (len(others), len(callers), calls, len(imports), len(importers)))
     return out
 
 
-def _callers(store: Store, collection: str, target: Located, named: list[Located], resolver: Resolver,
-             limit: int) -> tuple[list[Site], list[Site]]:
+def _callers(store: Store, collection: str, target: Located, named: list[Located],
+             resolver: Resolver) -> tuple[list[Site], list[Site]]:
     """(the calls that name or may name `target`, best first; those resolved to something else)."""
     d = target.definition
     kinds = (*CALL_KINDS, "inherit") if d.kind in ("class", "interface", "struct", "trait") else CALL_KINDS
@@ -244,7 +248,7 @@ def _callers(store: Store, collection: str, target: Located, named: list[Located
     order = {"resolved": 0, "candidate": 1, "elsewhere": 2}
     sites.sort(key=lambda s: (order[s.resolution], not s.top, RANKS.index(s.rank), s.path, s.reference.line))
     elsewhere.sort(key=lambda s: (s.path, s.reference.line))
-    return sites[:limit], elsewhere
+    return sites, elsewhere
 
 
 def _not_a_method_call(f: FileRecord, r: Reference, d: Definition) -> bool:
@@ -260,7 +264,8 @@ def family(language: str) -> str:
 
 
 def _callees(store: Store, collection: str, target: Located, home: FileRecord, resolver: Resolver,
-             limit: int) -> list[Callee]:
+             limit: int) -> tuple[list[Callee], int]:
+    """The first `limit` calls the definition makes, with what each may mean; and how many it makes."""
     d = target.definition
     calls = [
         r for r in home.references
@@ -287,7 +292,7 @@ def _callees(store: Store, collection: str, target: Located, home: FileRecord, r
         resolution = ("resolved" if ranked and resolved is not None and ranked[0][0].key[:3] == resolved
                       else "outside" if found == OUTSIDE else "candidate")
         out.append(Callee(r, ranked[:3], len(ranked), resolution))
-    return out
+    return out, len(calls)
 
 
 def _self_penalty(r: Reference, cand: Located, target: Located) -> int:
@@ -298,7 +303,7 @@ def _self_penalty(r: Reference, cand: Located, target: Located) -> int:
     return 0
 
 
-def _importers(store: Store, collection: str, target: Located, paths: set[str], limit: int) -> list[Site]:
+def _importers(store: Store, collection: str, target: Located, paths: set[str]) -> list[Site]:
     keys = ["m:" + s for s in file_stems(target.path)] + ["r:" + target.definition.name.lower()]
     sites = []
     for f in records(store, collection, keys, roots=[target.root], fields=(REFS,)):
@@ -306,7 +311,7 @@ def _importers(store: Store, collection: str, target: Located, paths: set[str], 
             if _resolve_module(r, f.path, paths) == target.path:
                 sites.append(Site(f.root, f.path, r, "imported", "resolved"))
     sites.sort(key=lambda s: (s.path, s.reference.line))
-    return sites[:limit]
+    return sites
 
 
 def _paths_of(store: Store, collection: str, root: str) -> set[str]:

@@ -123,7 +123,7 @@ class NeighboursResult(BaseModel):
     elsewhere: int = Field(
         description="Calls of this name that the syntax resolved to another definition (one of `others`) or to "
         "something outside the index: not callers of this one, so not listed.")
-    omitted: int = Field(description="Entries left out to stay within max_tokens.")
+    omitted: int = Field(description="Entries left out: to stay within max_tokens, or past a list's limit (50).")
     estimated_tokens: int
     note: str
 
@@ -219,9 +219,15 @@ def neighbours_result(collection: str, n: Neighbours, max_tokens: int | None) ->
         elsewhere=len(n.elsewhere), omitted=0, estimated_tokens=0, note="",
     )
     omitted = _fit(result, max_tokens) if max_tokens is not None else 0
-    result.omitted = omitted
-    result.note = (f"{omitted} entries left out to fit max_tokens={max_tokens}; raise it (max {HARD_CAP_TOKENS}) "
-                   "for the rest" if omitted else "")
+    result.omitted = omitted + n.beyond
+    notes = []
+    if omitted:
+        notes.append(f"{omitted} entries left out to fit max_tokens={max_tokens}; raise it (max {HARD_CAP_TOKENS}) "
+                     "for the rest")
+    if n.beyond:
+        notes.append(f"{n.beyond} entries past a list's limit (50) left out; ask about a narrower symbol "
+                     "(Class.method, or with its path) to see the rest")
+    result.note = "; ".join(notes)
     result.estimated_tokens = _tokens(result)
     return result
 
