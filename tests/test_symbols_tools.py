@@ -170,3 +170,20 @@ def test_lists_past_their_limit_are_counted_not_dropped_silently(tmp_path, hashi
         engine.close()
     assert len(result.callers) == 50 and n.beyond == 10 + 10  # callers and importers, each 60 of 50
     assert result.omitted == 20 and "past a list's limit (50)" in result.note
+
+
+def test_a_name_called_twice_on_one_line_is_one_callee(tmp_path, hashing_encoder):
+    from groundmcp.engine import Engine
+    from groundmcp.settings import Settings
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "a.js").write_text("class A {\n  cmp(o) { return 0 }\n}\n"
+                               "const f = (x, y) => new A(x).cmp(new A(y))\nmodule.exports = { f, A }\n")
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=hashing_encoder)
+    try:
+        engine.ingest(str(root))
+        callees = [(c.reference.line, c.reference.name) for c in engine.symbol_neighbours("f").callees]
+    finally:
+        engine.close()
+    assert sorted(callees) == [(4, "A"), (4, "cmp")]

@@ -267,10 +267,13 @@ def _callees(store: Store, collection: str, target: Located, home: FileRecord, r
              limit: int) -> tuple[list[Callee], int]:
     """The first `limit` calls the definition makes, with what each may mean; and how many it makes."""
     d = target.definition
-    calls = [
-        r for r in home.references
-        if r.kind in (*CALL_KINDS, "inherit") and (r.scope == d.qualified or r.scope.startswith(d.qualified + "."))
-    ]
+    calls, seen = [], set()
+    for r in home.references:  # one entry per name, qualifier and line: `new A(x).f(new A(y))` calls A once there
+        key = (r.line, r.qualifier, r.name, r.kind)
+        if key not in seen and r.kind in (*CALL_KINDS, "inherit") and (
+                r.scope == d.qualified or r.scope.startswith(d.qualified + ".")):
+            seen.add(key)
+            calls.append(r)
     aliases = {i.name: i.target for i in home.imports() if i.target not in ("", "*", "default", i.name)}
     names = sorted({r.name.lower() for r in calls} | {aliases[r.name].lower() for r in calls if r.name in aliases})
     defs: dict[str, list[Located]] = {}
