@@ -8,30 +8,10 @@ from __future__ import annotations
 from groundmcp.chunking import chunk_file
 from groundmcp.symbols import extract
 
-SOURCE = """import baseRest from './_baseRest.js';
+from .test_quality_js_chunks import SOURCE as CHUNKER_SOURCE
 
-/**
- * Creates a function that invokes the method at `object[key]`.
- */
-var bindKey = baseRest(function(object, key, partials) {
-  return createWrap(key, object, partials);
-});
-
-module.exports.parseQuery = function(text) {
-  return text.split('&');
-};
-
-exports.toSlug = (title) =>
-  title.toLowerCase();
-
-Cache.prototype.evict = function(key) {
-  delete this.items[key];
-};
-
-const add = curry(2)(function (a, b) {
-  return a + b;
-});
-
+# The chunker test's definitions (up to `add`), then forms it does not hold.
+SOURCE = CHUNKER_SOURCE.decode()[: CHUNKER_SOURCE.index(b"\nconfig.retries")] + """
 exports.memoised = memoize(options(3), function (x) { return expensive(x); });
 Registry.prototype.lookup = once(function (key) { return this.table[key]; });
 var Widget = mixin(Base)(class extends Base { draw() { return paint(this); } });
