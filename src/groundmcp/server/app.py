@@ -39,9 +39,12 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         # Re-ingest the collections' folders as their files change (watch/); it logs its failures
         # to stderr and retries, and never stops the server.
         watcher = Watcher.for_settings(eng, settings).start() if settings.watch else None
+        state = AppState(settings=settings, engine=eng, roots=resolve_roots(settings), watcher=watcher)
         try:
-            async with subscriptions.serving(eng):
-                yield AppState(settings=settings, engine=eng, roots=resolve_roots(settings), watcher=watcher)
+            # What serves outside a request (/metrics, /v1/embeddings, change notifications) sees
+            # the state here, the one place that has it.
+            async with subscriptions.serving(eng), figures.following(state):
+                yield state
         finally:
             if watcher is not None:
                 await anyio.to_thread.run_sync(watcher.stop)
@@ -57,8 +60,10 @@ def build_server(settings: Settings, *, engine: Engine | None = None) -> MCPServ
         subscriptions=subscriptions.bus,
     )
     for module in (search, rerank, ingest, embed, collections, symbols, resources, grounded_answer, completions,
-                   arguments, metrics, embeddings_route):
+                   arguments):
         module.register(mcp)
+    figures = metrics.register(mcp)
+    embeddings_route.register(mcp, lambda: figures.state)
     subscriptions.install(mcp)
     return mcp
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -95,28 +95,13 @@ def answer(vectors: np.ndarray, fmt: str, model: str, tokens: int) -> dict[str, 
     }
 
 
-def register(mcp: MCPServer) -> None:
-    """Serve POST /v1/embeddings on `mcp`'s HTTP app with the engine its lifespan opens (the
-    low-level lifespan is wrapped to see the AppState, as server/metrics.py does)."""
-    seen: dict[str, AppState] = {}
-    low = mcp._lowlevel_server  # noqa: SLF001 - see the docstring
-    inner = low.lifespan
-
-    @asynccontextmanager
-    async def lifespan(server):
-        async with inner(server) as state:
-            if isinstance(state, AppState):
-                seen["state"] = state
-            try:
-                yield state
-            finally:
-                seen.pop("state", None)
-
-    low.lifespan = lifespan
+def register(mcp: MCPServer, current: Callable[[], AppState | None]) -> None:
+    """Serve POST /v1/embeddings on `mcp`'s HTTP app with the engine of `current()`, the AppState
+    while the server runs (None before its lifespan has opened the engine)."""
 
     @mcp.custom_route(EMBEDDINGS_PATH, methods=["POST"], include_in_schema=False)
     async def embeddings(request: Request) -> Response:
-        state = seen.get("state")
+        state = current()
         if state is None:
             return error_response("the server is starting; try again", 503)
         model = state.settings.model

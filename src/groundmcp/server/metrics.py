@@ -315,23 +315,9 @@ def snapshot_of(state: AppState) -> dict[str, Any]:
 
 def register(mcp: MCPServer) -> Metrics:
     """Count the app's requests, serve `/metrics` on its HTTP app, and the `groundmcp://stats`
-    resource. The SDK offers no public hook on the lifespan's result outside a request, so the
-    low-level server's lifespan is wrapped to see the AppState (as subscriptions.py reaches it)."""
+    resource. The app factory's lifespan runs `following(state)` around its yield."""
     metrics = Metrics(mcp)
     mcp.middleware.append(metrics.middleware)
-    low = mcp._lowlevel_server  # noqa: SLF001 - see the docstring
-    inner = low.lifespan
-
-    @asynccontextmanager
-    async def lifespan(server):
-        async with inner(server) as state:
-            if isinstance(state, AppState):
-                async with metrics.following(state):
-                    yield state
-            else:
-                yield state
-
-    low.lifespan = lifespan
 
     @mcp.custom_route(METRICS_PATH, methods=["GET"], include_in_schema=False)
     async def prometheus(request: Request) -> Response:
