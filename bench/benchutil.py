@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: machine facts, peak memory, percentiles, JSON output.
+"""What the benchmark scripts share: machine facts, peak memory, percentiles, JSON output, real
+packages to measure on.
 
 Not a benchmark itself. The scripts import it as `benchutil` (Python puts the script's own folder,
 bench/, on sys.path).
@@ -10,9 +11,11 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 from pathlib import Path
@@ -145,3 +148,11 @@ def eval_doc_names(records: list[dict]) -> list[str]:
         taken.add(name)
         names.append(name)
     return names
+
+
+def copy_package(name: str, dest: Path) -> Path:
+    """A copy of the installed package `name` (from this virtualenv's site-packages, so nothing is
+    downloaded) at `dest`, without byte code or compiled extensions; `dest` is returned."""
+    source = Path(sysconfig.get_paths()["purelib"]) / name
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))
+    return dest

@@ -17,16 +17,15 @@ from __future__ import annotations
 import argparse
 import ast
 import random
-import shutil
-import sys
 import tempfile
 from pathlib import Path
+
+from benchutil import copy_package
 
 from groundmcp.engine import Engine
 from groundmcp.search.query import SearchRequest
 from groundmcp.settings import Settings
 
-SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
 FORMS = ("name", "qualified", "question")
 
 
@@ -66,7 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "src" / args.package
-        shutil.copytree(SITE / args.package, root, ignore=shutil.ignore_patterns("__pycache__"))
+        copy_package(args.package, root)
         defs = definitions(root)
         sample = random.Random(args.seed).sample(defs, min(args.sample, len(defs)))
         engine = Engine(Settings(data_dir=Path(tmp) / "data"))

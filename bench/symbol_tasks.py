@@ -22,19 +22,17 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import anyio
+from benchutil import copy_package
 from mcp import Client
 
 from groundmcp.engine import Engine
 from groundmcp.server.app import build_server
 from groundmcp.settings import Settings
 
-SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
 DEFINED = ["Client.send", "Response.raise_for_status", "Timeout", "create_ssl_context", "primitive_value_to_str"]
 MAX_OTHERS = 4  # other definitions of a name an agent follows up
 CALLED = ["_send_handling_redirects", "build_request", "encode_json", "_port_or_default", "peek_filelike_length"]
@@ -120,7 +118,7 @@ def main() -> None:
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="gm-symtasks-"))
     root = base / args.package
-    shutil.copytree(SITE / args.package, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    copy_package(args.package, root)
     defs, calls = truth(root)
     missing = [n for n in DEFINED if n not in defs] + [n for n in CALLED if n not in calls]
     if missing:

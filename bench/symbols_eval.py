@@ -24,17 +24,17 @@ import ast
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchutil import copy_package
 
 from groundmcp.encoders.hashing import HashingEncoder
 from groundmcp.engine import Engine
 from groundmcp.ingest import pipeline
 from groundmcp.settings import Settings
 
-SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
 KINDS = ("function", "method", "class")
 
 
@@ -141,7 +141,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for package in args.packages:
             tree = Path(tmp) / "trees" / package
-            shutil.copytree(SITE / package, tree / package, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+            copy_package(package, tree / package)
             on, _ = ingest(tree, Path(tmp) / f"quality-{package}", symbols=True)
             try:
                 quality = evaluate(on, reference(tree))

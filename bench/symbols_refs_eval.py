@@ -23,20 +23,17 @@ import ast
 import json
 import random
 import re
-import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import jedi
+from benchutil import copy_package
 
 from groundmcp.encoders.hashing import HashingEncoder
 from groundmcp.engine import Engine
 from groundmcp.settings import Settings
-
-SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
 
 
 def definitions(root: Path) -> list[tuple[str, str, str, int, int]]:
@@ -196,7 +193,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for package in args.packages:
             tree = Path(tmp) / "trees" / package
-            shutil.copytree(SITE / package, tree / package, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+            copy_package(package, tree / package)
             engine = Engine(Settings(data_dir=Path(tmp) / f"data-{package}"), encoder=HashingEncoder(dim=64))
             try:
                 engine.ingest(str(tree))
