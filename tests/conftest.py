@@ -34,6 +34,19 @@ def hashing_encoder() -> Encoder:
     return HashingEncoder(dim=64)
 
 
+@pytest.fixture
+def hashing_server(tmp_path, hashing_encoder):
+    """An in-process MCP server over an engine with the hashing encoder, its roots `tmp_path`."""
+    from groundmcp.engine import Engine
+    from groundmcp.server.app import build_server
+    from groundmcp.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", roots=[tmp_path])
+    engine = Engine(settings, encoder=hashing_encoder)
+    yield build_server(settings, engine=engine)
+    engine.close()
+
+
 @pytest.fixture(params=["edge", "qdrant-local"])
 def store(request, tmp_path):
     """A fresh store of each backend: the embedded engine, and qdrant-client (local mode stands in

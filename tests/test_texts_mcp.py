@@ -6,31 +6,19 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from groundmcp.engine import Engine
-from groundmcp.server.app import build_server
-from groundmcp.settings import Settings
-
 pytestmark = pytest.mark.anyio
 
 CODE = "def retry_with_backoff(call, attempts=5):\n    for n in range(attempts):\n        call()\n"
 
 
-@pytest.fixture
-def server(tmp_path, hashing_encoder):
-    settings = Settings(data_dir=tmp_path / "data", roots=[tmp_path])
-    engine = Engine(settings, encoder=hashing_encoder)
-    yield build_server(settings, engine=engine)
-    engine.close()
-
-
-async def test_texts_carry_a_path_or_language_and_code_is_recognised(server):
+async def test_texts_carry_a_path_or_language_and_code_is_recognised(hashing_server):
     texts = [
         {"id": "a", "text": CODE, "path": "lib/retry.py"},
         {"id": "b", "text": CODE, "language": "python"},
         {"id": "c", "text": CODE},
         {"id": "d", "text": "Parcels ship from Rotterdam every Tuesday."},
     ]
-    async with Client(server) as client:
+    async with Client(hashing_server) as client:
         done = await client.call_tool("ingest", {"texts": texts, "collection": "notes"})
         assert not done.is_error and done.structured_content["added"] == 4
         found = await client.call_tool("search", {"query": "retry_with_backoff", "collection": "notes", "top_k": 10})
