@@ -64,14 +64,14 @@ def quick(argv: list[str]) -> int:
     from .defaults import DEFAULT_MODEL, default_data_dir
     from .owner.client import launch_model
     from .owner.endpoint import published
-    from .owner.paths import OWNER_PROTOCOL, OwnerPaths, read_models, read_protocol
+    from .owner.paths import OWNER_PROTOCOL, OwnerPaths, read_meta
 
     data = Path(data_dir or env.get("GROUNDMCP_DATA_DIR") or default_data_dir()).expanduser()
     paths = OwnerPaths(data)
-    served = read_models(paths.lock)
-    if not served or launch_model(env.get("GROUNDMCP_MODEL") or DEFAULT_MODEL) not in served:
+    meta = read_meta(paths.lock)
+    if meta is None or launch_model(env.get("GROUNDMCP_MODEL") or DEFAULT_MODEL) not in meta.models:
         raise Fallback("no owner, or one with another model")
-    if read_protocol(paths.lock) != OWNER_PROTOCOL:
+    if meta.protocol != OWNER_PROTOCOL:
         raise Fallback("an owner of another groundmcp")  # the full CLI replaces an older one
     endpoint = published(paths)
     if endpoint is None:

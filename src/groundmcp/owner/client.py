@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .endpoint import Endpoint, configured_transport, live
-from .paths import OWNER_PROTOCOL, OwnerPaths, is_held, private_dir, read_models, read_pid, read_protocol, unlock, wait_lock
+from .paths import OWNER_PROTOCOL, OwnerPaths, is_held, private_dir, read_meta, read_models, read_pid, unlock, wait_lock
 
 T = TypeVar("T")
 
@@ -88,9 +88,10 @@ class OwnerClient:
         current one is started. OwnerTooNew for a newer owner: this command is the old one."""
         if found is None:
             return None
-        theirs = read_protocol(self.paths.lock)
-        if theirs is None or theirs == OWNER_PROTOCOL:
+        meta = read_meta(self.paths.lock)
+        if meta is None or meta.protocol == OWNER_PROTOCOL:
             return found
+        theirs = meta.protocol
         pid = read_pid(self.paths.lock)
         if theirs > OWNER_PROTOCOL:
             raise OwnerTooNew(

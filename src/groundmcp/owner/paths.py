@@ -132,19 +132,26 @@ def read_pid(path: Path) -> int | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class OwnerMeta:
+    """What an owner writes in its lock file after its pid (write_pid)."""
+
+    models: list[str]  # the model names it serves under
+    protocol: int  # its OWNER_PROTOCOL (1 for an owner that wrote none)
+
+
+def read_meta(path: Path) -> OwnerMeta | None:
+    """What the owner holding `path` says of itself; None when the lock file cannot be read."""
+    with contextlib.suppress(OSError, ValueError, IndexError, AttributeError, TypeError):
+        info = json.loads(path.read_text(encoding="utf-8").splitlines()[1])
+        return OwnerMeta(list(info.get("models") or []), int(info.get("protocol") or 1))
+    return None
+
+
 def read_models(path: Path) -> list[str]:
     """The model names the owner holding `path` serves under; [] when it does not say."""
-    with contextlib.suppress(OSError, ValueError, IndexError, AttributeError, TypeError):
-        return list(json.loads(path.read_text(encoding="utf-8").splitlines()[1]).get("models") or [])
-    return []
-
-
-def read_protocol(path: Path) -> int | None:
-    """The OWNER_PROTOCOL of the owner holding `path` (1 for one that wrote none); None when the
-    lock file cannot be read."""
-    with contextlib.suppress(OSError, ValueError, IndexError, AttributeError, TypeError):
-        return int(json.loads(path.read_text(encoding="utf-8").splitlines()[1]).get("protocol") or 1)
-    return None
+    meta = read_meta(path)
+    return meta.models if meta is not None else []
 
 
 def bind_private(path: Path) -> socket.socket:
