@@ -33,6 +33,7 @@ from .facets import (
     resolve_language,
     unknown_values,
 )
+from .names import NAME_DEPTH, named_first
 
 MAX_TOP_K = 100
 PREFETCH = 100  # candidates each side contributes to hybrid fusion
@@ -220,6 +221,8 @@ def search(
     request = _resolve_facets(store, collection, request, infos)
     filters, glob = _filters(request)
     wanted = max(request.top_k, RERANK_CANDIDATES) if request.rerank else request.top_k
+    if request.mode == "hybrid":
+        wanted = max(wanted, NAME_DEPTH)  # the name nudge re-sorts the fused top NAME_DEPTH (names.py)
     limit = wanted * (GLOB_OVERFETCH if glob else 1)
     if request.mode == "sparse":
         dense = None
@@ -261,6 +264,8 @@ def search(
     if not shaped and request.path_glob and not glob_matches_a_file(store, collection, filters, glob):
         raise NoMatch(str(glob_error(request.path_glob, collection)))  # checked only when nothing came back
     shaped = shaped[:wanted]
+    if mode == "hybrid":
+        shaped = named_first(query, shaped)
     if request.rerank and shaped:
         order = reranker.rerank(query, [h.embed_text for h in shaped], request.top_k)
         shaped = [dataclasses.replace(shaped[i], score=float(score)) for i, score in order]
