@@ -1,4 +1,5 @@
-"""Single queries on dedicated threads that each run torch with one intra-op thread.
+"""Single queries, and document batches of a few texts, on dedicated threads that each run torch
+with one intra-op thread.
 
 A short query is a few small matrix products. Split over torch's default team (a thread per core),
 every op waits for its slowest member, and on a busy machine a member without a core stalls the
@@ -8,8 +9,9 @@ team to wait for and uses about half the CPU; on an idle machine it costs a mill
 torch's thread count is kept per OS thread (it is OpenMP's per-thread setting), but
 `torch.set_num_threads` also records the count as the default for threads that first use torch
 later. So the workers set it once, as they start, and the default is put back at once (from a
-helper thread, which leaves the workers' own setting alone). Document encoding during an ingest
-runs on other threads and keeps torch's default; nothing is changed per query.
+helper thread, which leaves the workers' own setting alone). Document batches of a few texts run
+here too (encoders/sentence_transformers.py SMALL_BATCH: one note an ingest); larger ones run on
+other threads and keep torch's default; nothing is changed per call.
 """
 
 from __future__ import annotations
