@@ -7,13 +7,15 @@ set of watchers. A bridge answers the handshake itself (it knows the server's na
 instructions) and starts the owner in the background, so a client connects at once and its first
 call waits only for what is still loading.
 
-Each forwarded request opens a short MCP session with the owner (a few milliseconds locally), so a
-bridge keeps no session state in the owner: when the owner dies (idle exit, a crash, kill -9), the
-next request elects and starts a new one and is sent again, and a request that was in flight when
-the owner died is sent once more to the new one (every tool is idempotent: an ingest re-reads only
-what changed). The owner opens its endpoint only once its store is open, so no request is answered
-from a half-open store; and the endpoint is found afresh before each request (OwnerClient.ensure),
-so a new owner's port and token replace a dead one's.
+Requests go over a session with the owner kept open across them (owner/sessions.py: one per grant,
+held by the bridge's lifespan), so a forwarded request costs one local POST, not a new HTTP client,
+a handshake and a probe of the owner's files. The owner keeps nothing for a bridge that a new owner
+would lack: when the owner dies (idle exit, a crash, kill -9) or is replaced, the next request finds
+its session gone, elects and starts a new owner (OwnerClient.ensure, which also finds a new owner's
+port and token and checks its protocol and model) and is sent again, and a request that was in
+flight when the owner died is sent once more to the new one (every tool is idempotent: an ingest
+re-reads only what changed). The owner opens its endpoint only once its store is open, so no request
+is answered from a half-open store.
 
 Who is asking travels with each request (server/auth.py GRANT_HEADER): over HTTP the token's
 collections and roots, and always the bridge's own roots, which stand in for the owner's, so a
@@ -25,8 +27,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,22 +46,27 @@ from ..server.instructions import INSTRUCTIONS
 from .client import OwnerClient, OwnerUnavailable, ToolFailed
 from .endpoint import Endpoint
 from .follow import Follows
+from .sessions import MODE, KeptSession, KeptSessions, SessionLost
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 ATTEMPTS = 3  # sends of one request: the first, and one to each owner started after a loss
-MODE = "legacy"  # the owner is this same package; the handshake era needs no tool listing per call
 
 
 class OwnerLink:
-    """Requests to the owner of one data dir, each in a session of its own, sent again to a new
-    owner when the connection fails."""
+    """Requests to the owner of one data dir, over kept sessions while `running` (else each in a
+    session of its own), sent again to a new owner when the connection fails."""
 
     def __init__(self, owner: OwnerClient) -> None:
         self.owner = owner
-        self._started = threading.Event()
+        self.kept = KeptSessions(owner)
+
+    def running(self):
+        """Keep sessions with the owner open across requests while this runs (the bridge's
+        lifespan); they are closed when it ends."""
+        return self.kept.running()
 
     def start_in_background(self) -> None:
         """Find or start the owner now, off the caller's path (a failure is reported by the first
@@ -78,23 +85,40 @@ class OwnerLink:
         reached after ATTEMPTS tries."""
         failure = ""
         for attempt in range(ATTEMPTS):
+            kept: KeptSession | None = None
             try:
-                endpoint = await anyio.to_thread.run_sync(self.owner.ensure)
-            except OwnerUnavailable as exc:
-                raise MCPError(types.INTERNAL_ERROR, f"the index owner is not available: {exc}") from None
-            except ToolFailed as exc:  # the owner serves another model
-                raise MCPError(types.INVALID_REQUEST, str(exc)) from None
-            try:
-                return await self._once(endpoint, work, grant)
+                with _owner_errors():
+                    kept = await self.kept.get(grant)
+                    if kept is None:  # not running: a session for this request alone
+                        endpoint = await anyio.to_thread.run_sync(self.owner.ensure)
+                if kept is None:
+                    return await self._once(endpoint, work, grant)
+                return await kept.run(work)
             except Exception as exc:  # noqa: BLE001 - sorted below: the owner's answer, or a lost owner
+                if kept is not None and kept.transport.unknown_session:
+                    # The owner was replaced, or it expired the session: no owner was lost.
+                    log.info("the index owner no longer knows this bridge's session; opening another")
+                    failure = "the owner did not know the session"
+                    self.kept.drop(kept)
+                    continue
                 answer = _find(exc, MCPError)
-                if answer is not None and answer.error.code != types.CONNECTION_CLOSED:
+                broke = kept is not None and not kept.usable  # the session ended under the request
+                if answer is not None and answer.error.code != types.CONNECTION_CLOSED and not broke:
                     raise answer from None  # the owner's own answer (CONNECTION_CLOSED: the client's)
-                lost = answer or _find(exc, httpx2.TransportError) or _find(exc, anyio.ClosedResourceError)
+                lost = answer or next(
+                    (e for kind in LOSSES if (e := _find(exc, kind)) is not None), exc if broke else None
+                )
                 if lost is None:
                     raise
-                failure = f"{type(lost).__name__}: {lost}"
-                log.warning("lost the index owner (%s); attempt %d of %d", failure, attempt + 1, ATTEMPTS)
+                if kept is not None:
+                    self.kept.drop(kept)
+                ended_by = kept.failure if kept is not None and kept.failure is not None else exc
+                cause = _find(ended_by, httpx2.TransportError) or lost
+                failure = f"{type(cause).__name__}: {cause}"
+                # A kept session learns that its owner went (an idle exit, most often) from its next
+                # request, which is sent again at once: only a loss after that is worth a warning.
+                level = logging.INFO if kept is not None and attempt == 0 else logging.WARNING
+                log.log(level, "lost the index owner (%s); attempt %d of %d", failure, attempt + 1, ATTEMPTS)
         raise MCPError(types.INTERNAL_ERROR, f"the index owner kept failing ({failure}); see {self.owner.paths.log}")
 
     async def _once(self, endpoint: Endpoint, work: Callable[[Client], Awaitable[T]], grant: str | None) -> T:
@@ -112,6 +136,21 @@ class OwnerLink:
             connection = streamable_http_client(endpoint.url, http_client=http)
             async with Client(connection, mode=MODE, message_handler=message_handler) as client:
                 yield client
+
+
+# What a request meets when its owner is gone: the connection fails, or the session's streams close.
+LOSSES = (httpx2.TransportError, anyio.ClosedResourceError, anyio.BrokenResourceError, SessionLost)
+
+
+@contextmanager
+def _owner_errors() -> Iterator[None]:
+    """No owner to be had, as the MCP error the bridge's client gets."""
+    try:
+        yield
+    except OwnerUnavailable as exc:
+        raise MCPError(types.INTERNAL_ERROR, f"the index owner is not available: {exc}") from None
+    except ToolFailed as exc:  # the owner serves another model
+        raise MCPError(types.INVALID_REQUEST, str(exc)) from None
 
 
 def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
@@ -197,6 +236,11 @@ def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
 
     follows = Follows(link, grant_of)
 
+    @asynccontextmanager
+    async def lifespan(server) -> AsyncIterator[dict]:
+        async with link.running(), follows.running(server) as state:
+            yield state
+
     async def complete(ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
         argument = {"name": params.argument.name, "value": params.argument.value}
         context = params.context.arguments if params.context else None
@@ -217,7 +261,7 @@ def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
         on_completion=complete,
         on_subscribe_resource=follows.subscribe,
         on_unsubscribe_resource=follows.unsubscribe,
-        lifespan=follows.running,
+        lifespan=lifespan,
     )
 
 

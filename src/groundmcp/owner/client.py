@@ -187,14 +187,15 @@ class OwnerClient:
             self.ensure()
             return self.session(work)
 
-    def http_client(self, endpoint: Endpoint, headers: dict[str, str] | None = None):
+    def http_client(self, endpoint: Endpoint, headers: dict[str, str] | None = None, transport=None):
         """An httpx2 client of the owner at `endpoint`, sending its token (loopback) and `headers`
-        (else this client's own) with every request. Proxies from the environment are not used:
-        the token goes to the owner's port and nowhere else."""
+        (else this client's own) with every request, over `transport` (else the endpoint's own).
+        Proxies from the environment are not used: the token goes to the owner's port and
+        nowhere else."""
         import httpx2
 
         return httpx2.AsyncClient(
-            transport=endpoint.async_transport(),
+            transport=transport if transport is not None else endpoint.async_transport(),
             timeout=httpx2.Timeout(30.0, read=CALL_TIMEOUT_S),
             headers={**endpoint.headers(), **(self.headers if headers is None else headers)},
             trust_env=False,

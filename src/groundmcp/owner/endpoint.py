@@ -106,10 +106,12 @@ class UnixEndpoint:
         return _UnixConnection(os.fspath(self.path), timeout)
 
     def async_transport(self):
-        """The httpx2 transport of a client of this endpoint (owner/client.py, owner/bridge.py)."""
+        """The httpx2 transport of a client of this endpoint (owner/client.py, owner/sessions.py).
+        Plain HTTP, so no TLS context (verify=False): building the default one loads the CA
+        bundle, tens of milliseconds a client."""
         import httpx2
 
-        return httpx2.AsyncHTTPTransport(uds=os.fspath(self.path))
+        return httpx2.AsyncHTTPTransport(uds=os.fspath(self.path), verify=False)
 
     def describe(self) -> dict:
         return {"transport": self.kind, "socket": os.fspath(self.path)}
@@ -148,7 +150,12 @@ class LoopbackEndpoint:
     def async_transport(self):
         import httpx2
 
-        return httpx2.AsyncHTTPTransport(trust_env=False)
+        return httpx2.AsyncHTTPTransport(trust_env=False, verify=False)  # plain HTTP: no TLS context
+
+    def still_published(self, paths: OwnerPaths) -> bool:
+        """Whether the running owner still publishes this port and token (`read_endpoint`'s checks:
+        its lock held, its pid alive); nothing is sent to the port."""
+        return read_endpoint(paths) == self
 
     def describe(self) -> dict:
         return {"transport": self.kind, "host": HOST, "port": self.port, "pid": self.pid}  # never the token
