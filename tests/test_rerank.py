@@ -14,6 +14,7 @@ from groundmcp.rerank.base import Reranker
 from groundmcp.rerank.cross_encoder import CrossEncoderReranker
 from groundmcp.rerank.fusion import RankFusionReranker
 from groundmcp.rerank.late_interaction import LateInteractionReranker
+from groundmcp.search.query import SearchRequest
 
 TEXTS = [
     "The cat sat on the mat and watched the birds outside.",
@@ -65,6 +66,19 @@ def test_fusion_combines_first_stage_and_inner_ranks():
     assert RankFusionReranker(Fixed([3.0, 2.0, 1.0])).rerank("q", ["a", "b", "c"])[0][0] == 0
 
 
+def test_fusion_leaves_a_prose_led_list_to_the_inner_reranker_alone():
+    inner = Fixed([0.0, 1.0, 0.5])  # first stage a > b > c; inner b > c > a
+    fused = RankFusionReranker(inner, prose_alone=True)
+    prose = fused.rerank("q", ["a", "b", "c"], kinds=["doc", "doc", "code"])
+    assert prose == inner.rerank("q", ["a", "b", "c"])  # b, c, a with the inner scores
+    code = fused.rerank("q", ["a", "b", "c"], kinds=["code", "code", "doc"])
+    assert [i for i, _ in code] == [1, 0, 2] and code[0][1] < 0.05  # fused ranks, RRF scores
+    assert fused.rerank("q", ["a", "b", "c"]) == code  # kinds unknown (texts a client sent): fused
+    half = fused.rerank("q", ["a", "b"], kinds=["doc", "code"])  # not most: fused
+    assert half == RankFusionReranker(inner).rerank("q", ["a", "b"])
+    assert RankFusionReranker(inner).rerank("q", ["a", "b", "c"], kinds=["doc"] * 3) == code  # off by default
+
+
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(tmp_path_factory) -> Path:
     """A 2-layer, 32-wide BERT relevance head with the bundled MiniLM tokenizer, random weights."""
@@ -105,6 +119,7 @@ def test_factory(real_encoder, hashing_encoder, tiny_cross_encoder):
     assert load_reranker("none", real_encoder) is None
     default = load_reranker("late-interaction", real_encoder)
     assert isinstance(default, RankFusionReranker) and isinstance(default.inner, LateInteractionReranker)
+    assert default.prose_alone  # the shipped rule: prose by late interaction alone, code fused
     assert isinstance(load_reranker("Late-Interaction:unfused", real_encoder), LateInteractionReranker)
     ce = load_reranker(f"cross-encoder:{tiny_cross_encoder}", real_encoder)
     assert isinstance(ce, CrossEncoderReranker) and ce.model == str(tiny_cross_encoder)
@@ -139,3 +154,33 @@ def test_doctor_and_the_loader_agree_on_every_reranker_spelling(setting, loads, 
     except InputError:
         loaded = False
     assert loaded is loads and (check.status == "ok") is loads, (setting, check)
+
+
+def test_search_reranks_prose_by_late_interaction_alone_and_code_fused(tmp_path, real_encoder):
+    from groundmcp.engine import Engine
+    from groundmcp.settings import Settings
+
+    docs, code = tmp_path / "docs", tmp_path / "code"
+    for folder, files in {
+        docs: {"refunds.md": "# Refunds\n\nRefunds are issued within 14 days to the original payment method.\n",
+               "shipping.md": "# Shipping\n\nParcels ship within two working days from our warehouse.\n",
+               "returns.md": "# Returns\n\nReturn an item unused, in its box, within 30 days.\n",
+               "tax.py": "def total_with_tax(amount):\n    return amount * 1.2\n"},
+        code: {"retry.py": "def retry_with_backoff(fn, tries=5):\n    for n in range(tries):\n        fn()\n",
+               "money.py": "def parse_currency(text):\n    return float(text.strip('$'))\n",
+               "shipping.py": "def ship_parcel(parcel):\n    return parcel.send()\n",
+               "README.md": "# Money\n\nHelpers for refunds and currency.\n"},
+    }.items():
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).write_text(text)
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=real_encoder)
+    try:
+        engine.ingest(str(docs), collection="docs")
+        engine.ingest(str(code), collection="code")
+        prose = engine.search(SearchRequest("how long do refunds take?", top_k=3, rerank=True), collection="docs")
+        fused = engine.search(SearchRequest("retry a call with backoff", top_k=3, rerank=True), collection="code")
+    finally:
+        engine.close()
+    assert prose[0].path == "refunds.md" and prose[0].score > 0.1  # a late-interaction score (cosine scale)
+    assert fused[0].path == "retry.py" and fused[0].score <= 2 / 61  # reciprocal-rank-fusion scores

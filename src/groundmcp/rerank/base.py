@@ -18,8 +18,12 @@ class Reranker(ABC):
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         """One score per text, in the order given."""
 
-    def rerank(self, query: str, texts: Sequence[str], top_k: int | None = None) -> list[tuple[int, float]]:
-        """(index into texts, score), best first, at most `top_k`. Ties keep first-stage order."""
+    def rerank(
+        self, query: str, texts: Sequence[str], top_k: int | None = None, kinds: Sequence[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """(index into texts, score), best first, at most `top_k`. Ties keep first-stage order.
+        `kinds`: each text's chunk kind ("code", "doc") where the caller knows it; a reranker that
+        treats code and prose differently reads it (fusion.py), the others ignore it."""
         if not texts:
             return []
         scores = self.score(query, texts)

@@ -267,7 +267,7 @@ def search(
     if mode == "hybrid":
         shaped = named_first(query, shaped)
     if request.rerank and shaped:
-        order = reranker.rerank(query, [h.embed_text for h in shaped], request.top_k)
+        order = reranker.rerank(query, [h.embed_text for h in shaped], request.top_k, [h.kind for h in shaped])
         shaped = [dataclasses.replace(shaped[i], score=float(score)) for i, score in order]
     return shaped[: request.top_k]
 

@@ -51,7 +51,8 @@ def register(mcp: MCPServer) -> None:
         """Score candidates against a query with the server's reranker and return them best
         first. Give either `documents` (texts) or `chunk_ids` (from `search`). The default
         offline reranker fuses late-interaction scores with the order the candidates arrive in,
-        so pass them in first-stage order. `search(rerank=true)` does this in one call."""
+        so pass them in first-stage order; chunks that are mostly prose are ordered by the
+        late-interaction scores alone. `search(rerank=true)` does this in one call."""
         if (documents is None) == (chunk_ids is None) or not (documents or chunk_ids):
             raise ToolError("give a non-empty list in exactly one of `documents` or `chunk_ids`")
         app = state(ctx)
@@ -65,7 +66,7 @@ def register(mcp: MCPServer) -> None:
             texts = [h.embed_text for h in hits]
         else:
             texts = list(documents or [])
-        order = await run(reranker.rerank, query, texts, top_k)
+        order = await run(reranker.rerank, query, texts, top_k, [h.kind for h in hits] if hits else None)
         results = [
             Ranked(
                 index=i,
