@@ -111,6 +111,7 @@ class StdioBridge:
     def __init__(self, process) -> None:
         self.process = process
         self.lines: list[str] = []
+        self.progress: list[dict] = []  # the params of the progress notifications received
         self.pending = b""
         self._next = 1
 
@@ -128,20 +129,25 @@ class StdioBridge:
                 self.lines.append(line.decode())
                 message = json.loads(line)  # a line that is not JSON fails the test here
                 assert message.get("jsonrpc") == "2.0", line
+                if message.get("method") == "notifications/progress":
+                    self.progress.append(message["params"])
                 if message.get("id") == rid:
                     assert "error" not in message, message
                     return message["result"]
 
-    async def store(self, i: int) -> None:
-        result = await self.request("tools/call", {
-            "name": "ingest", "arguments": {"texts": [{"id": f"note-{i}", "text": NOTES[i]}], "collection": "notes"}})
+    async def store(self, i: int, progress_token: str | None = None) -> None:
+        params = {"name": "ingest", "arguments": {"texts": [{"id": f"note-{i}", "text": NOTES[i]}], "collection": "notes"}}
+        if progress_token is not None:
+            params["_meta"] = {"progressToken": progress_token}
+        result = await self.request("tools/call", params)
         assert not result.get("isError"), result
         assert result["structuredContent"]["added"] == 1
 
 
 async def test_a_stdio_bridge_outlives_idle_exits_and_kills_and_writes_only_json_rpc(tmp_path):
     """The kept session holds no request open in the owner (no GET stream), so the owner still
-    exits when idle; the next call starts a new one, as does the call after a kill -9."""
+    exits when idle; the next call starts a new one, as does the call after a kill -9. Progress is
+    forwarded for the call that asked for it, and only for that one."""
     data = tmp_path / "d"
     paths = OwnerPaths(data)
     env = server_env(data, GROUNDMCP_OWNER="1", GROUNDMCP_WATCH="0", GROUNDMCP_OWNER_IDLE_S="3")
@@ -154,7 +160,8 @@ async def test_a_stdio_bridge_outlives_idle_exits_and_kills_and_writes_only_json
                     "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}})
                 await bridge.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
                 await bridge.store(0)
-                await bridge.store(1)
+                await bridge.store(1, progress_token="p1")
+                assert bridge.progress and {p["progressToken"] for p in bridge.progress} == {"p1"}  # asked once
                 first = read_pid(paths.lock)
 
                 await anyio.to_thread.run_sync(wait_until_free, paths)  # idle for 3 s with the session kept

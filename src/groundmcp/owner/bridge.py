@@ -212,12 +212,14 @@ def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
             await ctx.session.report_progress(done, total, message)
 
         # Sent as it came, without the SDK client's check of the result against the tool's output
-        # schema: that check lists the tools first, in every forwarded call's fresh session (twice
-        # the owner's work), and the client that asked checks the result itself.
+        # schema: that check lists the tools first (the owner's work again), and the client that
+        # asked checks the result itself. Progress is asked of the owner only when the client asked
+        # for it: each notification is a hop from the owner's encoder thread to its event loop and
+        # an event on the response, a few milliseconds of a one-note ingest.
         request = types.CallToolRequest(params=types.CallToolRequestParams(name=params.name, arguments=params.arguments))
-        return await forward(
-            ctx, lambda c: c.session.send_request(request, types.CallToolResult, progress_callback=progress)
-        )
+        wanted = params.meta is not None and params.meta.get("progress_token") is not None
+        return await forward(ctx, lambda c: c.session.send_request(
+            request, types.CallToolResult, progress_callback=progress if wanted else None))
 
     async def list_resources(ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
         return await forward(ctx, lambda c: c.list_resources(cursor=params.cursor if params else None))
