@@ -6,8 +6,8 @@ Each query's default hybrid top `--depth` hits (the product's own search, as `se
 takes them) are fetched once from a collection `groundmcp eval` built, with the late-interaction
 reranker's two scores for each (MaxSim and the pooled cosine, from one encode of the hit's embedded
 text, exactly what the reranker sees), and kept in --cache. Each rule is then scored in Python
-over the same lists: the first stage as it is, the shipped fused reranker (checked against
-`groundmcp eval`'s hybrid+rerank mode), late interaction alone, and blends of the first-stage score
+over the same lists: the first stage as it is, the fused reranker (RRF of the first-stage order
+and the late score, as the shipped reranker fuses code), late interaction alone (as it orders prose), and blends of the first-stage score
 with the late score at several weights and depths, on every hit or on prose-led lists only, and
 with the late score taken over the text the dense encoder was given (camelCase spelled) instead. Encoding the
 candidates is the cost (about 20 ms each on this CPU); every rule after that costs milliseconds.
@@ -98,9 +98,16 @@ class _Cached(Reranker):
 _SHIPPED_FUSION = RankFusionReranker(_Cached(), inner_weight=LATE_INTERACTION_WEIGHT, first_weight=FIRST_STAGE_WEIGHT)
 
 
-def shipped(cands: list[Cand]) -> list[int]:
-    scores = _SHIPPED_FUSION.fuse([late_score(c) for c in cands])
-    return sorted(range(len(cands)), key=lambda i: (-scores[i], i))
+def fused(depth: int | None = None) -> Rule:
+    """The shipped fusion (RRF of the first-stage order and the late score) over the top `depth`
+    (all when None); the rest keep their order below."""
+
+    def rule(cands: list[Cand]) -> list[int]:
+        n = len(cands) if depth is None else min(depth, len(cands))
+        scores = _SHIPPED_FUSION.fuse([late_score(c) for c in cands[:n]])
+        return sorted(range(n), key=lambda i: (-scores[i], i)) + list(range(n, len(cands)))
+
+    return rule
 
 
 def late_alone(dense: bool = False, depth: int | None = None) -> Rule:
@@ -161,12 +168,13 @@ def main() -> None:
     groups = sorted({q.group for q in ds.queries if q.group})
     rules: dict[str, Rule] = {
         "first stage (hybrid, no rerank)": first_stage,
-        f"shipped: RRF(first stage, late interaction), top {args.depth}": shipped,
+        f"RRF(first stage, late interaction), top {args.depth}": fused(),
         f"late interaction alone, top {args.depth}": late_alone(),
         f"late interaction alone over the dense text, top {args.depth}": late_alone(dense=True),
     }
     for depth in sorted({10, 20} & set(range(1, args.depth))):
         rules[f"late interaction alone, top {depth}"] = late_alone(depth=depth)
+        rules[f"RRF(first stage, late interaction), top {depth}"] = fused(depth)
     for depth in sorted({10, 20, args.depth} & set(range(1, args.depth + 1))):
         for w in (0.5, 1.0, 2.0, 4.0):
             rules[f"first-stage score + {w:g} x late, top {depth}"] = blend(w, depth)

@@ -66,12 +66,15 @@ def test_fusion_combines_first_stage_and_inner_ranks():
     assert RankFusionReranker(Fixed([3.0, 2.0, 1.0])).rerank("q", ["a", "b", "c"])[0][0] == 0
 
 
-def test_fusion_leaves_a_prose_led_list_to_the_inner_reranker_alone():
+def test_fusion_by_kind_leaves_prose_to_the_inner_reranker_and_code_to_the_first_stage():
     inner = Fixed([0.0, 1.0, 0.5])  # first stage a > b > c; inner b > c > a
-    fused = RankFusionReranker(inner, prose_alone=True)
+    fused = RankFusionReranker(inner, by_kind=True)
+    assert fused.improves(["doc", "doc", "code"]) and not fused.improves(["code", "code", "doc"])
+    assert not fused.improves(["doc", "code"])  # not most
+    assert RankFusionReranker(inner).improves(["code"]) and inner.improves(["code"])  # others: always
     prose = fused.rerank("q", ["a", "b", "c"], kinds=["doc", "doc", "code"])
     assert prose == inner.rerank("q", ["a", "b", "c"])  # b, c, a with the inner scores
-    code = fused.rerank("q", ["a", "b", "c"], kinds=["code", "code", "doc"])
+    code = fused.rerank("q", ["a", "b", "c"], kinds=["code", "code", "doc"])  # the rerank tool asked
     assert [i for i, _ in code] == [1, 0, 2] and code[0][1] < 0.05  # fused ranks, RRF scores
     assert fused.rerank("q", ["a", "b", "c"]) == code  # kinds unknown (texts a client sent): fused
     half = fused.rerank("q", ["a", "b"], kinds=["doc", "code"])  # not most: fused
@@ -119,7 +122,7 @@ def test_factory(real_encoder, hashing_encoder, tiny_cross_encoder):
     assert load_reranker("none", real_encoder) is None
     default = load_reranker("late-interaction", real_encoder)
     assert isinstance(default, RankFusionReranker) and isinstance(default.inner, LateInteractionReranker)
-    assert default.prose_alone  # the shipped rule: prose by late interaction alone, code fused
+    assert default.by_kind  # the shipped rule: prose by late interaction alone, code as the first stage ranks it
     assert isinstance(load_reranker("Late-Interaction:unfused", real_encoder), LateInteractionReranker)
     ce = load_reranker(f"cross-encoder:{tiny_cross_encoder}", real_encoder)
     assert isinstance(ce, CrossEncoderReranker) and ce.model == str(tiny_cross_encoder)
@@ -156,7 +159,7 @@ def test_doctor_and_the_loader_agree_on_every_reranker_spelling(setting, loads, 
     assert loaded is loads and (check.status == "ok") is loads, (setting, check)
 
 
-def test_search_reranks_prose_by_late_interaction_alone_and_code_fused(tmp_path, real_encoder):
+def test_search_reranks_prose_by_late_interaction_alone_and_keeps_the_hybrid_order_of_code(tmp_path, real_encoder):
     from groundmcp.engine import Engine
     from groundmcp.settings import Settings
 
@@ -179,8 +182,11 @@ def test_search_reranks_prose_by_late_interaction_alone_and_code_fused(tmp_path,
         engine.ingest(str(docs), collection="docs")
         engine.ingest(str(code), collection="code")
         prose = engine.search(SearchRequest("how long do refunds take?", top_k=3, rerank=True), collection="docs")
-        fused = engine.search(SearchRequest("retry a call with backoff", top_k=3, rerank=True), collection="code")
+        code_query = "retry a call with backoff"
+        kept = engine.search(SearchRequest(code_query, top_k=3, rerank=True), collection="code")
+        hybrid = engine.search(SearchRequest(code_query, top_k=3), collection="code")
     finally:
         engine.close()
-    assert prose[0].path == "refunds.md" and prose[0].score > 0.1  # a late-interaction score (cosine scale)
-    assert fused[0].path == "retry.py" and fused[0].score <= 2 / 61  # reciprocal-rank-fusion scores
+    assert prose[0].path == "refunds.md" and 0.1 < prose[0].score <= 1.0  # a late-interaction score
+    assert kept[0].path == "retry.py"
+    assert [(h.id, h.score) for h in kept] == [(h.id, h.score) for h in hybrid]  # not reranked

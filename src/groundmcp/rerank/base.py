@@ -18,6 +18,12 @@ class Reranker(ABC):
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         """One score per text, in the order given."""
 
+    def improves(self, kinds: Sequence[str]) -> bool:
+        """Whether reranking a search's candidates of these kinds ("code", "doc") is measured to
+        beat their first-stage order; search keeps that order where it is not. True unless a
+        reranker knows better (fusion.py)."""
+        return True
+
     def rerank(
         self, query: str, texts: Sequence[str], top_k: int | None = None, kinds: Sequence[str] | None = None
     ) -> list[tuple[int, float]]:

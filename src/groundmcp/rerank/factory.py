@@ -3,7 +3,8 @@
     "late-interaction"           offline default: MaxSim + pooled cosine over the loaded encoder's
                                  token embeddings, fused (RRF) with the order the texts come in, which
                                  must be the first-stage order, best first; a list of chunks that is
-                                 mostly prose is ordered by those scores alone (fusion.py)
+                                 mostly prose is ordered by those scores alone, and a search's list
+                                 that is mostly code keeps its first-stage order (fusion.py)
     "late-interaction:unfused"   the same scores alone, for texts in no meaningful order
     "cross-encoder"              sentence-transformers CrossEncoder, cross-encoder/ms-marco-MiniLM-L6-v2
     "cross-encoder:<name|path>"  any Hugging Face cross-encoder name or local directory
@@ -59,5 +60,5 @@ def _late_interaction(encoder: Encoder | None, *, fused: bool) -> Reranker:
     if not fused:
         return inner
     return RankFusionReranker(
-        inner, inner_weight=LATE_INTERACTION_WEIGHT, first_weight=FIRST_STAGE_WEIGHT, prose_alone=True
+        inner, inner_weight=LATE_INTERACTION_WEIGHT, first_weight=FIRST_STAGE_WEIGHT, by_kind=True
     )

@@ -175,10 +175,12 @@ def search_many(engine: Searcher, request: SearchRequest, targets: Sequence[Targ
     merged = _best_first(hits)
     if request.rerank and merged:
         merged = merged[: max(request.top_k, RERANK_CANDIDATES)]
-        order = engine.reranker.rerank(
-            request.query.strip(), [h.embed_text for h in merged], request.top_k, [h.kind for h in merged]
-        )
-        merged = [dataclasses.replace(merged[i], score=float(score)) for i, score in order]
+        kinds = [h.kind for h in merged]
+        if engine.reranker.improves(kinds):
+            order = engine.reranker.rerank(
+                request.query.strip(), [h.embed_text for h in merged], request.top_k, kinds
+            )
+            merged = [dataclasses.replace(merged[i], score=float(score)) for i, score in order]
     return MultiHits(merged[: request.top_k], searched, skipped)
 
 

@@ -41,7 +41,10 @@ GLOB_OVERFETCH = 5  # extra candidates fetched when a path glob is checked after
 # Hybrid fusion, measured with `groundmcp eval` on ../shared/eval/public (docs/benchmarks.md):
 # cosine + w(kind) * bm25 / (bm25 + 15), w = 1 for code chunks and 0.05 for prose.
 HYBRID_FUSION = Fusion()
-RERANK_CANDIDATES = 30  # first-stage hits a reranker re-orders (late interaction: ~20 ms each on CPU)
+# First-stage hits a reranker re-orders (late interaction: ~20 ms each on CPU). On the public docs
+# set the top 20 reranked gave what the top 30 gave (0.6013 against 0.6012, bench/rerank_replay.py)
+# for two thirds of the cost.
+RERANK_CANDIDATES = 20
 INFO_TTL_S = 10.0  # how long CollectionInfoCache trusts an entry without reading the store again
 
 
@@ -266,8 +269,9 @@ def search(
     shaped = shaped[:wanted]
     if mode == "hybrid":
         shaped = named_first(query, shaped)
-    if request.rerank and shaped:
-        order = reranker.rerank(query, [h.embed_text for h in shaped], request.top_k, [h.kind for h in shaped])
+    kinds = [h.kind for h in shaped]
+    if request.rerank and shaped and reranker.improves(kinds):
+        order = reranker.rerank(query, [h.embed_text for h in shaped], request.top_k, kinds)
         shaped = [dataclasses.replace(shaped[i], score=float(score)) for i, score in order]
     return shaped[: request.top_k]
 
