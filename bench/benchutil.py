@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import platform
 import resource
 import shutil
@@ -18,6 +19,7 @@ import sys
 import sysconfig
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -156,3 +158,14 @@ def copy_package(name: str, dest: Path) -> Path:
     source = Path(sysconfig.get_paths()["purelib"]) / name
     shutil.copytree(source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so"))
     return dest
+
+
+def cached(path: Path | None, make: Callable[[], object]):
+    """What `make()` returns, kept in `path` (pickle) and read back from it on the next run; with no
+    path, made each time. For a replay bench's candidate lists, which take minutes to fetch."""
+    if path is not None and path.exists():
+        return pickle.loads(path.read_bytes())
+    value = make()
+    if path is not None:
+        path.write_bytes(pickle.dumps(value))
+    return value

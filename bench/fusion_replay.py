@@ -13,11 +13,12 @@ into search/query.py and measured with `groundmcp eval` itself.
 from __future__ import annotations
 
 import argparse
-import pickle
 import re
 import statistics
 from collections.abc import Callable
 from pathlib import Path
+
+from benchutil import cached
 
 from groundmcp.engine import Engine
 from groundmcp.eval.dataset import open_dataset
@@ -84,12 +85,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path)
     args = ap.parse_args()
     ds = open_dataset(args.dataset)
-    if args.cache and args.cache.exists():
-        cands = pickle.loads(args.cache.read_bytes())
-    else:
-        cands = fetch(args)
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps(cands))
+    cands = cached(args.cache, lambda: fetch(args))
     text = {q.id: q.text for q in ds.queries}
     groups = sorted({q.group for q in ds.queries if q.group})
 

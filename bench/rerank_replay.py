@@ -16,10 +16,11 @@ candidates is the cost (about 20 ms each on this CPU); every rule after that cos
 from __future__ import annotations
 
 import argparse
-import pickle
 import statistics
 from collections.abc import Callable
 from pathlib import Path
+
+from benchutil import cached
 
 from groundmcp.chunking.words import spelled
 from groundmcp.engine import Engine
@@ -156,12 +157,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=1, help="replay every N-th query only (a sample)")
     ap.add_argument("--cache", type=Path)
     args = ap.parse_args()
-    if args.cache and args.cache.exists():
-        cands = pickle.loads(args.cache.read_bytes())
-    else:
-        cands = fetch(args)
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps(cands))
+    cands = cached(args.cache, lambda: fetch(args))
     ds = open_dataset(args.dataset)
     ds.queries = [q for q in ds.queries if q.id in cands]
     print(f"{len(ds.queries)} queries, first-stage top {args.depth}")
