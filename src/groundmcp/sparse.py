@@ -51,17 +51,30 @@ STOP_WORDS = frozenset(
 )
 
 
+def _parts(word: str) -> list[str]:
+    """The lower-case parts of an identifier, split at snake_case and camelCase boundaries."""
+    return [p.lower() for piece in word.split("_") for p in CAMEL.findall(piece)]
+
+
+def _stemmed(parts: list[str]) -> list[str]:
+    return [stem(part) for part in parts if part not in STOP_WORDS and (len(part) > 1 or part.isdigit())]
+
+
+def word_parts(word: str) -> tuple[str, ...]:
+    """The stemmed parts of an identifier, stop words left out: the terms of its words alone
+    (`dropRightWhile` -> drop, right), as `word_terms` gives them after the whole name."""
+    return tuple(_stemmed(_parts(word)))
+
+
 @functools.lru_cache(maxsize=200_000)
 def word_terms(word: str) -> tuple[str, ...]:
     """Terms for one identifier or word: the whole (lowercased) plus its stemmed parts."""
     lower = word.lower()
-    parts = [p.lower() for piece in word.split("_") for p in CAMEL.findall(piece)]
+    parts = _parts(word)
     terms: list[str] = []
     if len(parts) != 1 or parts[0] != lower:
         terms.append(lower)  # the identifier as written, for exact-name queries
-    for part in parts:
-        if part not in STOP_WORDS and (len(part) > 1 or part.isdigit()):
-            terms.append(stem(part))
+    terms.extend(_stemmed(parts))
     if not parts and lower not in STOP_WORDS:
         terms.append(lower)
     return tuple(terms)

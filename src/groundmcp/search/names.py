@@ -24,7 +24,7 @@ import functools
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from ..sparse import CAMEL, STOP_WORDS, stem, tokenize
+from ..sparse import tokenize, word_parts
 
 NAME_WEIGHT = 0.1
 NAME_DEPTH = 30  # fused hits looked at; re-sorting deeper changed nothing measurable (20 to 100)
@@ -43,9 +43,7 @@ H = TypeVar("H", bound=_Hit)
 @functools.lru_cache(maxsize=50_000)
 def name_words(symbol: str) -> frozenset[str]:
     """The stemmed words of a symbol's last part (`Cookie.dump_value` -> {dump, valu})."""
-    name = symbol.rsplit(".", 1)[-1]
-    words = (p.lower() for piece in name.split("_") for p in CAMEL.findall(piece))
-    return frozenset(stem(w) for w in words if len(w) > 1 and w not in STOP_WORDS)
+    return frozenset(word_parts(symbol.rsplit(".", 1)[-1]))
 
 
 def name_share(query_terms: set[str], hit: _Hit) -> float:
