@@ -41,7 +41,7 @@ from typing import Protocol
 from ..encoders.base import Encoder
 from ..errors import CollectionNotFound, IncompatibleCollection, InputError
 from ..rerank.base import Reranker
-from .query import RERANK_CANDIDATES, NoMatch, SearchHit, SearchRequest
+from .query import RERANK_CANDIDATES, NoMatch, SearchHit, SearchRequest, reranked
 
 MAX_COLLECTIONS = 20  # collections one search may cover: each costs a store query
 GLOB_CHARS = "*?["
@@ -173,14 +173,8 @@ def search_many(engine: Searcher, request: SearchRequest, targets: Sequence[Targ
             raise NoMatch(empty_filters[0])
         raise NoMatch("the filters match nothing in any collection searched: " + " | ".join(empty_filters))
     merged = _best_first(hits)
-    if request.rerank and merged:
-        merged = merged[: max(request.top_k, RERANK_CANDIDATES)]
-        kinds = [h.kind for h in merged]
-        if engine.reranker.improves(kinds):
-            order = engine.reranker.rerank(
-                request.query.strip(), [h.embed_text for h in merged], request.top_k, kinds
-            )
-            merged = [dataclasses.replace(merged[i], score=float(score)) for i, score in order]
+    if request.rerank:
+        merged = reranked(engine.reranker, request.query.strip(), merged[: max(request.top_k, RERANK_CANDIDATES)], request.top_k)
     return MultiHits(merged[: request.top_k], searched, skipped)
 
 

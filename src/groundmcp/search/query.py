@@ -269,11 +269,19 @@ def search(
     shaped = shaped[:wanted]
     if mode == "hybrid":
         shaped = named_first(query, shaped)
-    kinds = [h.kind for h in shaped]
-    if request.rerank and shaped and reranker.improves(kinds):
-        order = reranker.rerank(query, [h.embed_text for h in shaped], request.top_k, kinds)
-        shaped = [dataclasses.replace(shaped[i], score=float(score)) for i, score in order]
+    if request.rerank:
+        shaped = reranked(reranker, query, shaped, request.top_k)
     return shaped[: request.top_k]
+
+
+def reranked(reranker: Reranker, query: str, hits: list[SearchHit], top_k: int) -> list[SearchHit]:
+    """The best `top_k` of `hits` (first-stage order) as `reranker` orders them, with its scores;
+    `hits` as they are where the reranker is not measured to improve on their kinds."""
+    kinds = [h.kind for h in hits]
+    if not hits or not reranker.improves(kinds):
+        return hits
+    order = reranker.rerank(query, [h.embed_text for h in hits], top_k, kinds)
+    return [dataclasses.replace(hits[i], score=float(score)) for i, score in order]
 
 
 def _resolve_facets(
