@@ -3,7 +3,8 @@
 Three stages overlap so the encoder is the only bottleneck: a preparer thread reads, hashes and
 chunks files (and builds their sparse vectors); the calling thread encodes windows of whole files;
 a writer thread upserts the points unpublished, then publishes each finished file in one store
-operation and deletes the chunks it replaces. A file is searchable either as it was or as it is,
+operation and deletes the chunks it replaces. A run of a few files (INLINE_FILES) runs the same
+stages one after the other on the calling thread. A file is searchable either as it was or as it is,
 never half-written; a killed run leaves only unpublished points, which the next run drops.
 
 The encoder is loaded when the first file needs chunking (see model.py): a re-ingest with nothing
@@ -43,6 +44,10 @@ from .threads import DONE, drain, put, start
 from .walk import FileEntry, Skipped, WalkOptions, resolve_root, walk, walk_paths
 
 FIRST_WINDOW_CHUNKS = 64
+INLINE_FILES = 3
+"""Ingests of at most this many files to read run their stages one after the other on the
+caller's thread (`_Run._run_inline`): a few files leave the stages little to overlap, and starting
+and joining the preparer and writer threads took 2.6 ms of a one-note ingest's ~30 ms."""
 _ID_NAMESPACE = uuid.UUID("6f1c7a4e-2b0d-4c59-9a43-5d3e8f0b7c21")
 
 
@@ -56,6 +61,8 @@ class IngestOptions:
     # Chunks encoded together. Length-sorting works within a window, so bigger windows pad less:
     # at 256 the pipeline cost 17% over encoding alone here, at 1024 nothing measurable.
     window_chunks: int = 1024
+    # Runs with at most this many files to read take no threads (see INLINE_FILES).
+    inline_files: int = INLINE_FILES
 
     def chunking(self, path: str) -> str:
         """The chunking key of `path` under these options (see `chunking.chunking_key`)."""
@@ -299,11 +306,13 @@ class _Run:
 
     - the caller's thread runs `run`: it starts the preparer, encodes windows of chunks and hands
       them to the writer (`_encode_and_write`), then deletes removed files;
-    - the preparer thread (`_prepare`) reads, hashes and chunks each file;
-    - the writer thread (`_write`) upserts, publishes and retires each window's points.
+    - the preparer thread (`_prepare`) reads, hashes and chunks each file (`_prepared`);
+    - the writer thread (`_write`) upserts, publishes and retires each window's points
+      (`_write_window`).
 
     Each field of the report has one writing thread (see IngestReport), and the caller's thread
-    reads the report only after the other two have ended.
+    reads the report only after the other two have ended. A run of at most INLINE_FILES files
+    calls the same stages on the caller's thread alone (`_run_inline`).
     """
 
     store: Store
@@ -317,53 +326,86 @@ class _Run:
 
     def run(self, todo: list[FileEntry], loader: Callable[[FileEntry], bytes | Skipped], gone: list[str]) -> None:
         self.tick()  # the walk's count, so a progress bar knows its total before the first file is done
-        prepared: queue.Queue = queue.Queue(maxsize=64)
-        preparer = start(self._prepare, todo, loader, prepared)
-        report = self.report
         try:
-            if self.options.dry_run:
-                for work in drain(prepared, preparer):  # the writer's part, without writing
-                    report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
-                    report.chunks_removed += replaced_chunks(self.root, work.entry.path, work.old, work.version)
-                    self.tick(files=1)
+            if len(todo) <= self.options.inline_files:
+                self._run_inline(todo, loader)
             else:
-                self._encode_and_write(prepared, preparer)
-                ids_gone = [i for p in gone for i in self.manifest[p].ids]
-                if ids_gone:
-                    self.store.delete(self.options.collection, ids=ids_gone)
+                self._run_threads(todo, loader)
+            ids_gone = [] if self.options.dry_run else [i for p in gone for i in self.manifest[p].ids]
+            if ids_gone:
+                self.store.delete(self.options.collection, ids=ids_gone)
         finally:
             self.stop.set()
-        report.removed = list(gone)
-        report.chunks_removed += sum(replaced_chunks(self.root, p, self.manifest[p]) for p in gone)
+        self.report.removed = list(gone)
+        self.report.chunks_removed += sum(replaced_chunks(self.root, p, self.manifest[p]) for p in gone)
+
+    def _run_inline(self, todo: list[FileEntry], loader) -> None:
+        """The stages one after the other on the caller's thread: for a few files there is little
+        to overlap, and two threads started and joined cost more than they save (a memory-style
+        client's one note an ingest)."""
+        works = self._prepared(todo, loader)
+        if self.options.dry_run:
+            for work in works:
+                self._count(work)
+            return
+        for window in _windows(works, self.options.window_chunks):
+            self._write_window(window, self._encode(window))
+
+    def _run_threads(self, todo: list[FileEntry], loader) -> None:
+        prepared: queue.Queue = queue.Queue(maxsize=64)
+        preparer = start(self._prepare, todo, loader, prepared)
+        if self.options.dry_run:
+            for work in drain(prepared, preparer):  # the writer's part, without writing
+                self._count(work)
+        else:
+            self._encode_and_write(prepared, preparer)
+
+    def _count(self, work: _FileWork) -> None:
+        """A dry run's record of one file: what the writer would report, without writing."""
+        self.report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
+        self.report.chunks_removed += replaced_chunks(self.root, work.entry.path, work.old, work.version)
+        self.tick(files=1)
+
+    def _encode(self, window: list[_FileWork]):
+        """The window's chunks' dense vectors, in order (None when it has no chunk)."""
+        chunks = [c for w in window for c in w.chunks]
+        if not chunks:
+            return None
+        t0 = time.perf_counter()
+        encode = self.slot.get().encode_documents
+        dense = encode([c.dense_text for c in chunks], on_batch=lambda n: self.tick(encoded=n))
+        self.report.encode_seconds += time.perf_counter() - t0
+        return dense
 
     def _encode_and_write(self, prepared: queue.Queue, preparer) -> None:
         writes: queue.Queue = queue.Queue(maxsize=2)
         writer = start(self._write, writes)
         try:
             for window in _windows(drain(prepared, preparer), self.options.window_chunks):
-                chunks = [c for w in window for c in w.chunks]
-                t0 = time.perf_counter()
-                texts = [c.dense_text for c in chunks]
-                encode = self.slot.get().encode_documents
-                dense = encode(texts, on_batch=lambda n: self.tick(encoded=n)) if chunks else None
-                self.report.encode_seconds += time.perf_counter() - t0
-                put(writes, (window, dense), writer, self.stop)
+                put(writes, (window, self._encode(window)), writer, self.stop)
         finally:
             if writer.is_alive():
                 put(writes, DONE, writer, self.stop, force=True)
             writer.join_and_raise()
 
     def _prepare(self, todo: list[FileEntry], loader, out: queue.Queue) -> None:
-        """Read, hash and chunk each file; hand on the ones whose content changed; then DONE (so the
-        consumer ends at once rather than when a wait for more times out: 0.1 s of a one-file ingest)."""
-        manifest, slot, options, report, stop = self.manifest, self.slot, self.options, self.report, self.stop
+        """The preparer thread: each prepared file onto `out`, then DONE (so the consumer ends at
+        once rather than when a wait for more times out: 0.1 s of a one-file ingest)."""
+        for work in self._prepared(todo, loader):
+            if not put(out, work, None, self.stop):
+                return
+        put(out, DONE, None, self.stop)
+
+    def _prepared(self, todo: list[FileEntry], loader) -> Iterator[_FileWork]:
+        """Read, hash and chunk each file; yield the ones whose content changed."""
+        manifest, slot, options, report = self.manifest, self.slot, self.options, self.report
         for entry in todo:
             data = loader(entry)
             old = manifest.get(entry.path)
             if isinstance(data, Skipped):
                 report.skipped.append(data)
                 if old is not None:  # indexed before, unreadable now: drop it
-                    put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
+                    yield _FileWork(entry, "", "", [], [], 0, old)
                 continue
             file_hash = hashlib.sha256(data).hexdigest()
             version = (file_hash, options.chunking(entry.path))
@@ -371,61 +413,61 @@ class _Run:
                 report.unchanged += 1  # touched, not changed
                 continue
             if old is not None and version in old.versions:
-                put(out, _FileWork(entry, *version, [], [], 0, old), None, stop)  # finish a swap
+                yield _FileWork(entry, *version, [], [], 0, old)  # finish a swap
                 continue
             chunks = _chunks(entry, data, slot, options)
             if isinstance(chunks, Skipped):
                 report.skipped.append(chunks)
                 if old is not None:  # indexed before, left out now: drop it
-                    put(out, _FileWork(entry, "", "", [], [], 0, old), None, stop)
+                    yield _FileWork(entry, "", "", [], [], 0, old)
                 continue
             encoder = slot.get()  # loaded by _chunks
             tokens = sum(min(encoder.count_tokens(c.dense_text), encoder.max_tokens) for c in chunks)
             sparse = [] if options.dry_run else [document_vector(c.embed_text) for c in chunks]
             symbols = None if options.dry_run or not chunks else file_symbols(entry.path, data, chunks[0].language, chunks)
-            work = _FileWork(entry, *version, chunks, sparse, tokens, old, empty=not chunks, symbols=symbols)
-            if not put(out, work, None, stop):
-                return
-        put(out, DONE, None, stop)
+            yield _FileWork(entry, *version, chunks, sparse, tokens, old, empty=not chunks, symbols=symbols)
 
     def _write(self, inbox: queue.Queue) -> None:
-        """Upsert each window's points unpublished, then publish the new versions and retire the
+        """The writer thread: each window off `inbox` written (`_write_window`) until DONE."""
+        while (item := inbox.get()) is not DONE:
+            self._write_window(*item)
+
+    def _write_window(self, window: list[_FileWork], dense) -> None:
+        """Upsert the window's points unpublished, then publish the new versions and retire the
         ones they replace in one step (see the module docstring for why a kill is safe)."""
         store, collection, root, report, tick = self.store, self.options.collection, self.root, self.report, self.tick
-        while (item := inbox.get()) is not DONE:
-            window, dense = item
-            points: list[PointData] = []
-            row = 0
-            stamp = utc_stamp()  # indexed_at of every record written now (a window holds whole files)
-            for work in window:
-                for i, (chunk, sparse) in enumerate(zip(work.chunks, work.sparse, strict=True)):
-                    payload = _payload(root, work, chunk, i, stamp)
-                    points.append(PointData(point_id(root, chunk.path, work.version, i), dense[row].tolist(), sparse, payload))
-                    row += 1
-                if work.empty:
-                    points.append(empty_record(root, work, stamp))
-                if work.symbols is not None:  # published and retired with the chunks, by the same filters
-                    points.append(symbols_record(root, work, stamp))
-            if points:
-                store.upsert(collection, points)
-            published = [w for w in window if w.chunks or w.empty]
-            written = {p.id for p in points}  # never retire what was just written, whatever the ids
-            stale = [i for w in window if w.old for i in w.old.ids_besides(w.version) if i not in written]
-            # One step for searches: the new versions appear and the ones they replace go together.
-            if published:
-                new_versions = Filters(
-                    roots=[root],
-                    paths=[w.entry.path for w in published],
-                    file_hashes=sorted({w.file_hash for w in published}),
-                    visible=False,
-                )
-                store.publish(collection, new_versions, stale)
-            elif stale:
-                store.delete(collection, ids=stale)
-            for work in window:
-                report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
-                report.chunks_removed += replaced_chunks(root, work.entry.path, work.old, work.version)
-            tick(files=len(window), written=sum(len(w.chunks) for w in window))  # chunks: not the files' records
+        points: list[PointData] = []
+        row = 0
+        stamp = utc_stamp()  # indexed_at of every record written now (a window holds whole files)
+        for work in window:
+            for i, (chunk, sparse) in enumerate(zip(work.chunks, work.sparse, strict=True)):
+                payload = _payload(root, work, chunk, i, stamp)
+                points.append(PointData(point_id(root, chunk.path, work.version, i), dense[row].tolist(), sparse, payload))
+                row += 1
+            if work.empty:
+                points.append(empty_record(root, work, stamp))
+            if work.symbols is not None:  # published and retired with the chunks, by the same filters
+                points.append(symbols_record(root, work, stamp))
+        if points:
+            store.upsert(collection, points)
+        published = [w for w in window if w.chunks or w.empty]
+        written = {p.id for p in points}  # never retire what was just written, whatever the ids
+        stale = [i for w in window if w.old for i in w.old.ids_besides(w.version) if i not in written]
+        # One step for searches: the new versions appear and the ones they replace go together.
+        if published:
+            new_versions = Filters(
+                roots=[root],
+                paths=[w.entry.path for w in published],
+                file_hashes=sorted({w.file_hash for w in published}),
+                visible=False,
+            )
+            store.publish(collection, new_versions, stale)
+        elif stale:
+            store.delete(collection, ids=stale)
+        for work in window:
+            report.record(work.entry.path, work.old, len(work.chunks), work.tokens, rechunked=work.rechunked)
+            report.chunks_removed += replaced_chunks(root, work.entry.path, work.old, work.version)
+        tick(files=len(window), written=sum(len(w.chunks) for w in window))  # chunks: not the files' records
 
 
 def _chunks(entry: FileEntry, data: bytes, slot: EncoderSlot, options: IngestOptions) -> list[Chunk] | Skipped:
