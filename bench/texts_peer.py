@@ -5,13 +5,16 @@ call at a small and a large collection, and each p50 as a ratio to the peer's.
 
     PYTHONPATH=src .venv/bin/python bench/texts_peer.py [--sizes 100 5000] [--calls 30] [--rounds 6] \
         [--servers groundmcp groundmcp-no-owner peer] [--peer /tmp/peer/venv/bin/mcp-server-qdrant] \
-        [--fastembed-cache /tmp/peer/fastembed_cache]
+        [--fastembed-cache /tmp/peer/fastembed_cache] [--baseline-src DIR ...]
 
 groundmcp: `groundmcp serve`, GROUNDMCP_DATA_DIR a fresh temp dir, `ingest` with `texts=[{id, text}]`.
 By default that is a stdio bridge to the data dir's owner process (owner/bridge.py); the owner's CPU
 time is counted with the bridge's (once: the owner the bridge starts is its child), and it is stopped
 at the end. `groundmcp-no-owner` runs `serve --no-owner` (the engine in the stdio process) to show what
-the bridge costs.
+the bridge costs. `--baseline-src DIR` adds `groundmcp@NAME` (and `groundmcp-no-owner@NAME` where
+`groundmcp-no-owner` runs), NAME the folder above DIR: the same servers with DIR (another checkout's
+`src`) first on PYTHONPATH, owner included, so a change is measured against the code before it in
+the same alternated run. Several DIRs add a pair each.
 
 The peer (its own venv: `pip install mcp-server-qdrant`) runs with QDRANT_LOCAL_PATH (its embedded
 mode), COLLECTION_NAME and EMBEDDING_MODEL=sentence-transformers/all-MiniLM-L6-v2, offline
@@ -235,10 +238,12 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="texts-peer-") as tmp:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("GROUNDMCP_", "HF_", "FASTEMBED_"))}
 
-        def ground_server(name: str, extra: list[str]) -> Ground:
-            data = Path(tmp) / name
-            server = Ground(name, StdioServerParameters(
-                command=args.groundmcp, args=["serve", *extra], env={**base, "GROUNDMCP_DATA_DIR": str(data)}))
+        def ground_server(name: str, extra: list[str], src: str | None = None) -> Ground:
+            data = Path(tmp) / name.replace("@", "-")
+            env = {**base, "GROUNDMCP_DATA_DIR": str(data)}
+            if src is not None:
+                env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [base.get("PYTHONPATH")])])
+            server = Ground(name, StdioServerParameters(command=args.groundmcp, args=["serve", *extra], env=env))
             server.data_dir = data
             return server
 
@@ -251,7 +256,16 @@ async def run(args: argparse.Namespace) -> None:
                      "EMBEDDING_MODEL": "sentence-transformers/all-MiniLM-L6-v2", "HF_HUB_OFFLINE": "1",
                      "FASTEMBED_CACHE_PATH": args.fastembed_cache})),
         }
-        servers = [make[name]() for name in args.servers]
+        names = list(args.servers)
+        for src in reversed(args.baseline_src):
+            src = str(Path(src).resolve())
+            for name in ("groundmcp", "groundmcp-no-owner"):
+                if name in names:
+                    variant = f"{name}@{Path(src).parent.name}"
+                    make[variant] = (lambda v, s: lambda: ground_server(
+                        v, ["--no-owner"] if "no-owner" in v else [], s))(variant, src)
+                    names.insert(names.index(name) + 1, variant)
+        servers = [make[name]() for name in names]
         print(f"load before: {load()}; {len(texts)} texts from {args.package}, mean "
               f"{statistics.fmean(map(len, texts)):.0f} chars; {args.calls} calls per size in {args.rounds} "
               f"blocks, order reversed each block", file=sys.stderr, flush=True)
@@ -315,6 +329,8 @@ def main() -> None:
     ap.add_argument("--groundmcp", default=str(Path(sys.executable).with_name("groundmcp")))
     ap.add_argument("--peer", default="/tmp/peer/venv/bin/mcp-server-qdrant")
     ap.add_argument("--fastembed-cache", default="/tmp/peer/fastembed_cache")
+    ap.add_argument("--baseline-src", nargs="*", default=[],
+                    help="other checkouts' src folders, each run as groundmcp@NAME beside groundmcp")
     args = ap.parse_args()
     asyncio.run(run(args))
 
