@@ -172,6 +172,17 @@ _RENAMES = (
 )
 
 
+def _laid_out(name: str, tensor: torch.Tensor) -> torch.Tensor:
+    """A linear layer's float32 weight (out x in) held transposed in memory: the same tensor to
+    torch, but `F.linear` then multiplies by a contiguous (in x out) matrix, which MKL's sgemm runs
+    faster for the few rows of one short text. Measured alternated on one thread (all-MiniLM-L6-v2,
+    texts of ~40 tokens): 0.74x the time per text (median), a batch of 32 x 256 tokens the same,
+    vectors equal to float rounding (cosine > 0.9999998). Other dtypes keep torch's layout."""
+    if tensor.dtype != torch.float32 or tensor.dim() != 2 or not name.startswith("layers."):
+        return tensor
+    return tensor.t().contiguous().t()
+
+
 def _our_name(name: str) -> str | None:
     name = name.removeprefix("bert.")
     if not name.startswith(("embeddings.", "encoder.")) or name.endswith(("position_ids", "token_type_ids")):
@@ -199,7 +210,7 @@ class Bert:
             for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
                 ours = _our_name(key)
                 if ours is not None:
-                    weights[ours] = f.get_tensor(key).to(dtype)
+                    weights[ours] = _laid_out(ours, f.get_tensor(key).to(dtype))
         network.load_state_dict(weights, strict=True, assign=True)
         self.network = network.eval().requires_grad_(False)
         self.dtype = dtype
