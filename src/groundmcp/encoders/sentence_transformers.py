@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,8 +61,9 @@ class SentenceTransformerEncoder(Encoder):
     On a CPU, single queries (`encode_query`) run on dedicated threads with one torch thread
     each (encoders/query_threads.py), and after `warm_up` through a traced graph of the model
     where it matches the normal path (encoders/query_path.py). Document batches of fewer than
-    SMALL_BATCH texts run on those threads too (the same vectors: only the thread count differs);
-    larger batches keep torch's threads."""
+    SMALL_BATCH texts run on those threads too (the same vectors: only the thread count differs),
+    and a lone document without a prompt takes the traced path as a query does; larger batches
+    keep torch's threads."""
 
     def __init__(
         self,
@@ -183,9 +185,25 @@ class SentenceTransformerEncoder(Encoder):
     def encode_documents(
         self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
     ) -> np.ndarray:
+        if self._query_workers is not None and len(texts) == 1 and self._doc_prompt is None:
+            return self._query_workers.run(self._one_document, texts[0], on_batch)
         if self._query_workers is not None and 0 < len(texts) < SMALL_BATCH:
             return self._query_workers.run(super().encode_documents, texts, on_batch)
         return super().encode_documents(texts, on_batch)
+
+    def _one_document(self, text: str, on_batch: Callable[[int], None] | None) -> np.ndarray:
+        """One document as a (1, dim) matrix: through the traced path where warm_up built one (a
+        document without a prompt is encoded as a query is: the same vectors, checked when the
+        path was built), else the normal one."""
+        path = self._query_path
+        if path is None:
+            return super().encode_documents([text], on_batch)
+        began = time.perf_counter()
+        vector = path(text[: self.max_tokens * CHARS_PER_TOKEN_CAP])
+        self.tally.add("document", 1, time.perf_counter() - began)
+        if on_batch is not None:
+            on_batch(1)
+        return vector[None, :].astype(np.float32, copy=False)
 
     def encode_query(self, text: str) -> np.ndarray:
         if self._query_workers is None:
