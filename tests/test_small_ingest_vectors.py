@@ -38,9 +38,9 @@ def test_one_document_alone_gives_the_batch_vectors_on_either_path():
 def test_the_weights_layout_leaves_vectors_as_sentence_transformers_gives_them():
     """The plain-torch model holds its linear weights transposed (encoders/bert.py _laid_out):
     its vectors of single texts and of a padded batch still match sentence-transformers'."""
-    from groundmcp.encoders.sentence_transformers import BUNDLED_MODEL, resolve_model_path
-
     from sentence_transformers import SentenceTransformer
+
+    from groundmcp.encoders.sentence_transformers import BUNDLED_MODEL, resolve_model_path
 
     ours = SentenceTransformerEncoder()
     assert ours.backend == "torch"
