@@ -44,6 +44,7 @@ class P:
     INDEXED_AT = "indexed_at"  # when this version of the file was written: ISO-8601 UTC, "...Z"
     VISIBLE = "visible"  # False until the file's whole version is written and published
     SYMBOL_KEYS = "symbol_keys"  # the symbols record's lookup keys (symbols/record.py)
+    TOKEN_SIGNS = "token_signs"  # a prose chunk's token signature (encoders/token_signs.py); search reads it
 
 
 # Payload fields that carry a payload index (filters run on them). A collection made before a field

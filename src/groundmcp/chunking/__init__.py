@@ -19,7 +19,9 @@ __all__ = ["CHUNK_SCHEME", "Chunk", "TokenCounter", "chunk_file", "chunking_key"
 # prose 2: a short last piece is folded into the one before it (windows.fold_tail).
 # code 2: the dense encoder reads camelCase names as words (`Chunk.dense_text`, words.py); the chunks
 # are the same, their vectors are not.
-CHUNKER_VERSIONS = {"code": 2, "prose": 2}
+# prose 3: a prose chunk keeps its token signature (encoders/token_signs.py), which search orders
+# prose by (search/late.py); the chunks and their vectors are the same.
+CHUNKER_VERSIONS = {"code": 2, "prose": 3}
 # A change that reaches some languages of a family only bumps those, so the rest are not re-encoded
 # (their key names both versions, so a bump of the family reaches them too).
 # javascript/typescript 2: functions wrapped in a call (`var f = wrap(function () {})`), CommonJS

@@ -64,6 +64,30 @@ class Encoder(ABC):
         """Vectors for `texts`; `on_batch(n)` is called after each batch of n texts."""
         return self._encode(texts, is_query=False, on_batch=on_batch)
 
+    def encode_documents_signed(
+        self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """`encode_documents`'s vectors and each text's token signature (encoders/token_signs.py)
+        from the same forward pass; "" for each where the encoder cannot give its tokens (a
+        remote provider, the hashing encoder). Ingest asks for prose chunks only."""
+        if not self.gives_tokens:
+            return self.encode_documents(texts, on_batch), [""] * len(texts)
+        signatures = [""] * len(texts)
+        vectors = self._encode(texts, is_query=False, on_batch=on_batch, signatures=signatures)
+        return vectors, signatures
+
+    gives_tokens: bool = False
+    """Whether `_embed_signed` and `query_tokens` work (a local model whose tokens we can read)."""
+
+    def _embed_signed(self, texts: list[str]) -> tuple[np.ndarray, list[str]]:
+        """Vectors for one batch, as `_embed` gives them, and each text's token signature."""
+        raise NotImplementedError
+
+    def query_tokens(self, text: str) -> np.ndarray | None:
+        """The query's token vectors as unit rows (token_signs.query_rows), special tokens left out;
+        None where the encoder cannot give them."""
+        return None
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, is_query=True)
 
@@ -83,8 +107,15 @@ class Encoder(ABC):
         once, in the background, after loading; a one-off command need not. Default: nothing."""
 
     def _encode(
-        self, texts: Sequence[str], *, is_query: bool, on_batch: Callable[[int], None] | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        is_query: bool,
+        on_batch: Callable[[int], None] | None = None,
+        signatures: list[str] | None = None,
     ) -> np.ndarray:
+        """Unit vectors for `texts`; with `signatures` (a list as long as `texts`), each text's
+        token signature is written into it too."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         cap = self.max_tokens * CHARS_PER_TOKEN_CAP
@@ -96,7 +127,14 @@ class Encoder(ABC):
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             began = time.perf_counter()
-            vecs = np.asarray(self._embed([clipped[i] for i in idx], is_query=is_query), dtype=np.float32)
+            batch = [clipped[i] for i in idx]
+            if signatures is None:
+                vecs = np.asarray(self._embed(batch, is_query=is_query), dtype=np.float32)
+            else:
+                raw, signed = self._embed_signed(batch)
+                vecs = np.asarray(raw, dtype=np.float32)
+                for i, signature in zip(idx, signed, strict=True):
+                    signatures[i] = signature
             self.tally.add("query" if is_query else "document", len(idx), time.perf_counter() - began)
             if vecs.shape != (len(idx), self.dim):
                 raise RuntimeError(

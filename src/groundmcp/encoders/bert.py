@@ -144,12 +144,19 @@ class BertNetwork(nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Pooled vectors (float32, not normalised) of a padded batch: `mask` is 1 on real tokens."""
+        return self.pool(self.states(ids, mask), mask)
+
+    def states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The last layer's token vectors of a padded batch (batch, tokens, hidden)."""
         n = ids.shape[1]
         x = self.word(ids) + self.token_type.weight[0] + self.position.weight[:n]
         x = self.norm(x)
         attend = mask[:, None, None, :].bool()
         for layer in self.layers:
             x = layer(x, attend)
+        return x
+
+    def pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if not self.mean:
             return x[:, 0].float()
         weights = mask[:, :, None].to(x.dtype)
@@ -215,8 +222,9 @@ class Bert:
         self.network = network.eval().requires_grad_(False)
         self.dtype = dtype
 
-    def ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids padded to the longest text, and the mask of real tokens."""
+    def ids(self, texts: list[str], *, ordinary: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids padded to the longest text, and the mask of real tokens. With `ordinary` (a
+        list), each text's mask of tokens that are not special ([CLS], [SEP]) is appended to it."""
         encodings = self.tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encodings)
         ids = np.full((len(texts), width), self.files.pad_id, dtype=np.int64)
@@ -224,12 +232,25 @@ class Bert:
         for row, e in enumerate(encodings):
             ids[row, : len(e.ids)] = e.ids
             mask[row, : len(e.ids)] = 1
+            if ordinary is not None:
+                ordinary.append(np.asarray(e.special_tokens_mask, dtype=bool) == 0)
         return torch.from_numpy(ids), torch.from_numpy(mask)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         ids, mask = self.ids(texts)
         with torch.inference_mode():
             return self.network(ids, mask).numpy()
+
+    def embed_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`embed`'s vectors and, from the same pass, each text's token vectors (float32, special
+        tokens left out)."""
+        ordinary: list[np.ndarray] = []
+        ids, mask = self.ids(texts, ordinary=ordinary)
+        with torch.inference_mode():
+            states = self.network.states(ids, mask)
+            pooled = self.network.pool(states, mask).numpy()
+            rows = states.float().numpy()
+        return pooled, [rows[i, : len(keep)][keep] for i, keep in enumerate(ordinary)]
 
 
 def load_bert(folder: Path, dtype: torch.dtype, max_tokens: int | None = None) -> tuple[Bert | None, str]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import GroundError
+from . import token_signs
 from .base import CHARS_PER_TOKEN_CAP, Encoder
 from .device import pick_device, pick_dtype
 from .memory import keep_large_blocks_mapped
@@ -173,6 +174,43 @@ class SentenceTransformerEncoder(Encoder):
             show_progress_bar=False,
         ).astype(np.float32, copy=False)
 
+    gives_tokens = True
+
+    def _embed_signed(self, texts: list[str]) -> tuple[np.ndarray, list[str]]:
+        pooled, tokens = self._embed_with_tokens(texts, is_query=False)
+        return pooled, [token_signs.pack(t) for t in tokens]
+
+    def _embed_with_tokens(self, texts: list[str], *, is_query: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Pooled vectors (not normalised) and each text's token vectors, special tokens left out."""
+        bert = self._bert
+        if bert is not None:
+            return bert.embed_with_tokens(texts)
+        st = self._st if self._st is not None else self._model
+        feats = st.encode(
+            texts,
+            batch_size=len(texts),
+            prompt_name=self._query_prompt if is_query else self._doc_prompt,
+            output_value=None,
+            convert_to_numpy=False,
+            show_progress_bar=False,
+        )
+        special = list(st.tokenizer.all_special_ids)
+        pooled, tokens = [], []
+        for f in feats:
+            ids = f["input_ids"].cpu().numpy()
+            keep = f["attention_mask"].cpu().numpy()[: len(ids)].astype(bool) & ~np.isin(ids, special)
+            tokens.append(f["token_embeddings"].float().cpu().numpy()[: len(ids)][keep])
+            pooled.append(f["sentence_embedding"].float().cpu().numpy())
+        return np.stack(pooled), tokens
+
+    def query_tokens(self, text: str) -> np.ndarray | None:
+        clipped = text[: self.max_tokens * CHARS_PER_TOKEN_CAP]
+
+        def run() -> np.ndarray:
+            return token_signs.query_rows(self._embed_with_tokens([clipped], is_query=True)[1][0])
+
+        return run() if self._query_workers is None else self._query_workers.run(run)
+
     def count_tokens(self, text: str) -> int:
         return self._count(text)
 
@@ -204,6 +242,13 @@ class SentenceTransformerEncoder(Encoder):
         if on_batch is not None:
             on_batch(1)
         return vector[None, :].astype(np.float32, copy=False)
+
+    def encode_documents_signed(
+        self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        if self._query_workers is not None and 0 < len(texts) < SMALL_BATCH:
+            return self._query_workers.run(super().encode_documents_signed, texts, on_batch)
+        return super().encode_documents_signed(texts, on_batch)
 
     def encode_query(self, text: str) -> np.ndarray:
         if self._query_workers is None:

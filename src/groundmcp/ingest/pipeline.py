@@ -23,13 +23,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from ..chunking import chunk_file, chunking_key, language_for
 from ..chunking.base import Chunk
 from ..chunking.detect import detect_language, doc_suffix_for, suffix_for
+from ..chunking.languages import DOC
 from ..collection_meta import open_or_create
 from ..encoders.base import Encoder
 from ..errors import InputError
-from ..record import EMPTY_KIND, TEXTS_ROOT, ChunkRecord, utc_stamp
+from ..record import EMPTY_KIND, TEXTS_ROOT, ChunkRecord, P, utc_stamp
 from ..sparse import document_vector
 from ..store.base import Filters, PointData, SparseVec, Store
 from ..symbols import SYMBOLS_INDEX, SYMBOLS_KIND, FileSymbols, file_symbols, symbols_point
@@ -366,16 +369,21 @@ class _Run:
         self.report.chunks_removed += replaced_chunks(self.root, work.entry.path, work.old, work.version)
         self.tick(files=1)
 
-    def _encode(self, window: list[_FileWork]):
-        """The window's chunks' dense vectors, in order (None when it has no chunk)."""
+    def _encode(self, window: list[_FileWork]) -> tuple[np.ndarray, list[str] | None] | None:
+        """The window's chunks' dense vectors, in order, and where the window holds prose, every
+        chunk's token signature from the same pass (encoders/token_signs.py; the writer keeps the
+        prose chunks' only); None when it has no chunk."""
         chunks = [c for w in window for c in w.chunks]
         if not chunks:
             return None
         t0 = time.perf_counter()
-        encode = self.slot.get().encode_documents
-        dense = encode([c.dense_text for c in chunks], on_batch=lambda n: self.tick(encoded=n))
+        encoder, texts, tick = self.slot.get(), [c.dense_text for c in chunks], lambda n: self.tick(encoded=n)
+        if encoder.gives_tokens and any(c.kind == DOC for c in chunks):
+            encoded: tuple[np.ndarray, list[str] | None] = encoder.encode_documents_signed(texts, on_batch=tick)
+        else:
+            encoded = encoder.encode_documents(texts, on_batch=tick), None
         self.report.encode_seconds += time.perf_counter() - t0
-        return dense
+        return encoded
 
     def _encode_and_write(self, prepared: queue.Queue, preparer) -> None:
         writes: queue.Queue = queue.Queue(maxsize=2)
@@ -432,16 +440,19 @@ class _Run:
         while (item := inbox.get()) is not DONE:
             self._write_window(*item)
 
-    def _write_window(self, window: list[_FileWork], dense) -> None:
+    def _write_window(self, window: list[_FileWork], encoded: tuple[np.ndarray, list[str] | None] | None) -> None:
         """Upsert the window's points unpublished, then publish the new versions and retire the
         ones they replace in one step (see the module docstring for why a kill is safe)."""
         store, collection, root, report, tick = self.store, self.options.collection, self.root, self.report, self.tick
         points: list[PointData] = []
         row = 0
         stamp = utc_stamp()  # indexed_at of every record written now (a window holds whole files)
+        dense, signatures = encoded if encoded is not None else (None, None)
         for work in window:
             for i, (chunk, sparse) in enumerate(zip(work.chunks, work.sparse, strict=True)):
                 payload = _payload(root, work, chunk, i, stamp)
+                if signatures is not None and chunk.kind == DOC and signatures[row]:
+                    payload[P.TOKEN_SIGNS] = signatures[row]
                 points.append(PointData(point_id(root, chunk.path, work.version, i), dense[row].tolist(), sparse, payload))
                 row += 1
             if work.empty:

@@ -33,6 +33,7 @@ from .facets import (
     resolve_language,
     unknown_values,
 )
+from .late import late_ordered
 from .names import NAME_DEPTH, named_first
 
 MAX_TOP_K = 100
@@ -269,6 +270,8 @@ def search(
     shaped = shaped[:wanted]
     if mode == "hybrid":
         shaped = named_first(query, shaped)
+        if not request.rerank and dense is not None:
+            shaped = late_ordered(store, encoder, collection, query, dense, shaped)
     if request.rerank:
         shaped = reranked(reranker, query, shaped, request.top_k)
     return shaped[: request.top_k]

@@ -141,7 +141,12 @@ class Store(Protocol):
     def count(self, name: str, filters: Filters | None = None) -> int: ...
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[ScoredHit]:
-        """Points by id with full payload (score 0.0); unknown ids are left out."""
+        """Points by id with their payload but its token signature (score 0.0); unknown ids are
+        left out."""
+
+    def late_inputs(self, name: str, ids: Sequence[str]) -> dict[str, tuple[list[float], str]]:
+        """What search's late-interaction step needs of these points: each one's dense vector and
+        token signature ("" where it has none). Unknown ids are left out."""
 
     def query(
         self,
@@ -155,8 +160,9 @@ class Store(Protocol):
         prefetch_limit: int = 100,
         fusion: Fusion = Fusion(),
     ) -> list[ScoredHit]:
-        """Top `limit` points. dense/sparse modes search one vector; hybrid prefetches
-        `prefetch_limit` from each and fuses them as `fusion` says, in the store."""
+        """Top `limit` points, their payloads without the token signature. dense/sparse modes
+        search one vector; hybrid prefetches `prefetch_limit` from each and fuses them as
+        `fusion` says, in the store."""
 
     def optimize(self, name: str) -> None:
         """Build indexes (HNSW) where the backend needs it done explicitly; may block. Queries

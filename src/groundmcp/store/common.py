@@ -21,6 +21,7 @@ from groundmcp.store.base import (
 VISIBLE = P.VISIBLE
 KIND = P.KIND
 CHUNK_INDEX = P.CHUNK_INDEX  # Filters.first_chunks matches 0 here
+TOKEN_SIGNS = P.TOKEN_SIGNS  # large (kilobytes a chunk): read by late_inputs only, never with a hit
 # Hybrid formulas refer to the prefetches' scores by position: dense first, sparse second.
 DENSE_SCORE, SPARSE_SCORE = "$score[0]", "$score[1]"
 # HNSW beam width at query time. The default (ef_construct, 100) cost 0.011 nDCG@10 on the public

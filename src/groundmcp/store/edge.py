@@ -51,6 +51,7 @@ from groundmcp.store.common import (
     HNSW_EF,
     KIND,
     SPARSE_SCORE,
+    TOKEN_SIGNS,
     VISIBLE,
     already_exists,
     check_dims,
@@ -251,9 +252,21 @@ class EdgeStore:
             return []
         wanted = [str(uuid.UUID(i)) for i in ids]
         keys: list[qe.PointId] = list(wanted)
-        records = self._read(col, lambda: col.shard.retrieve(keys, True, False))
+        records = self._read(col, lambda: col.shard.retrieve(keys, _HIT_PAYLOAD, False))
         found = {str(r.id): r for r in records}
         return [ScoredHit(i, 0.0, dict(found[i].payload or {})) for i in wanted if i in found]
+
+    def late_inputs(self, name: str, ids: Sequence[str]) -> dict[str, tuple[list[float], str]]:
+        col = self._open(name)
+        if not ids:
+            return {}
+        keys: list[qe.PointId] = [str(uuid.UUID(i)) for i in ids]
+        selector = qe.PayloadSelector.Include([TOKEN_SIGNS])
+        records = self._read(col, lambda: col.shard.retrieve(keys, selector, [DENSE]))
+        return {
+            str(r.id): (list((r.vector or {}).get(DENSE) or []), str((r.payload or {}).get(TOKEN_SIGNS) or ""))
+            for r in records
+        }
 
     def query(
         self,
@@ -284,12 +297,12 @@ class EdgeStore:
                 ],
                 query=_fusion(fusion),  # type: ignore[arg-type]
                 filter=flt,
-                with_payload=True,
+                with_payload=_HIT_PAYLOAD,
             )
         else:
             query = dense_q if mode == "dense" else sparse_q
             params = dense_params if mode == "dense" else None
-            request = qe.QueryRequest(limit=limit, query=query, filter=flt, params=params, with_payload=True)
+            request = qe.QueryRequest(limit=limit, query=query, filter=flt, params=params, with_payload=_HIT_PAYLOAD)
         points = self._read(col, lambda: col.shard.query(request))
         return [ScoredHit(str(p.id), p.score, dict(p.payload or {})) for p in points]
 
@@ -455,6 +468,8 @@ class EdgeStore:
 
 
 # -- module helpers -------------------------------------------------------------------------
+
+_HIT_PAYLOAD = qe.PayloadSelector.Exclude([TOKEN_SIGNS])  # a hit's payload: all but the signature
 
 
 def _layout(shard: qe.EdgeShard) -> tuple[int, int, int]:

@@ -39,6 +39,7 @@ from groundmcp.store.common import (
     HNSW_EF,
     KIND,
     SPARSE_SCORE,
+    TOKEN_SIGNS,
     VISIBLE,
     already_exists,
     check_dims,
@@ -199,9 +200,21 @@ class QdrantStore:
             self._require(name)
             return []
         wanted = [str(uuid.UUID(i)) for i in ids]
-        records = self._run(name, self._client.retrieve, ids=wanted, with_payload=True)
+        records = self._run(name, self._client.retrieve, ids=wanted, with_payload=_HIT_PAYLOAD)
         found = {str(r.id): r for r in records}
         return [ScoredHit(i, 0.0, dict(found[i].payload or {})) for i in wanted if i in found]
+
+    def late_inputs(self, name: str, ids: Sequence[str]) -> dict[str, tuple[list[float], str]]:
+        if not ids:
+            self._require(name)
+            return {}
+        wanted = [str(uuid.UUID(i)) for i in ids]
+        records = self._run(name, self._client.retrieve, ids=wanted, with_payload=[TOKEN_SIGNS], with_vectors=[DENSE])
+        out = {}
+        for r in records:
+            vector = r.vector.get(DENSE) if isinstance(r.vector, dict) else r.vector
+            out[str(r.id)] = (list(vector or []), str((r.payload or {}).get(TOKEN_SIGNS) or ""))
+        return out
 
     def query(
         self,
@@ -218,7 +231,7 @@ class QdrantStore:
         dim = self._dim(name, len(dense)) if dense is not None else 0
         check_query(name, dim, dense, sparse, mode)
         flt = _filter(filters) if filters is not None else None
-        request: dict[str, Any] = {"query_filter": flt, "limit": limit, "with_payload": True}
+        request: dict[str, Any] = {"query_filter": flt, "limit": limit, "with_payload": _HIT_PAYLOAD}
         if mode == "hybrid":
             assert dense is not None and sparse is not None  # check_query made sure
             top = prefetch_limit
@@ -409,3 +422,6 @@ def _sparse(vec: SparseVec) -> models.SparseVector:
 def _point(p: PointData) -> models.PointStruct:
     vector: dict[str, Any] = {DENSE: list(p.dense), SPARSE: _sparse(p.sparse)} if p.dense else {}
     return models.PointStruct(id=p.id, vector=vector, payload=p.payload)
+
+
+_HIT_PAYLOAD = models.PayloadSelectorExclude(exclude=[TOKEN_SIGNS])  # a hit's payload: all but the signature

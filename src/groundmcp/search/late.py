@@ -1,0 +1,81 @@
+"""Prose ordered by late interaction from the token signatures kept at ingest, on every hybrid search.
+
+Where the fused top LATE_DEPTH hits are mostly prose, the prose hits among them are put in the
+order of the late-interaction reranker's score (MaxSim over the query's tokens and the chunk's,
+averaged with the dense cosine), with each chunk's tokens read from its signature
+(encoders/token_signs.py) instead of encoded again. Only the prose hits move, among the places
+prose hits held: code keeps its places, and the scores stay the first stage's, still best first
+(a place keeps its score; the late score only decides which prose hit takes it).
+
+Measured on the public docs set (bench/token_signs_replay.py, the fused top 20 of 310 queries):
+nDCG@10 0.5719 -> 0.6016, what the reranker gives (0.6013) at the cost of one encode of the query's
+tokens (the query's dense vector pass, again: ~10 ms on a CPU) and a few milliseconds of reads,
+against ~0.4 s a query for the reranker. Code-led lists are left as they are: late interaction
+does not beat the fused order on code (docs/benchmarks.md, "Reranking, round two").
+
+Chunks without a signature (ingested before signatures existed, by an encoder that cannot give its
+tokens, or of code) keep their places; with fewer than two signed prose hits nothing moves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..chunking.languages import DOC
+from ..encoders.base import Encoder
+from ..encoders.token_signs import late_scores
+from ..rerank.fusion import prose_led
+from ..store.base import Store
+
+LATE_DEPTH = 20  # the fused top that is re-ordered: what the reranker takes (search/query.py)
+_CACHE_SIZE = 64
+
+
+def late_ordered(
+    store: Store, encoder: Encoder, collection: str, query: str, query_vector: Sequence[float], hits: list
+) -> list:
+    """`hits` (fused order, best first) with the prose among their top LATE_DEPTH re-ordered."""
+    head = hits[:LATE_DEPTH]
+    if len(head) < 2 or not encoder.gives_tokens or not prose_led([h.kind for h in head]):
+        return hits
+    prose = [i for i, h in enumerate(head) if h.kind == DOC]
+    inputs = store.late_inputs(collection, [head[i].id for i in prose])
+    signed = [i for i in prose if inputs.get(head[i].id, ([], ""))[1] and len(inputs[head[i].id][0]) == len(query_vector)]
+    if len(signed) < 2:
+        return hits
+    tokens = _query_tokens(encoder, query)
+    if tokens is None or not len(tokens):
+        return hits
+    q = np.asarray(query_vector, dtype=np.float32)
+    cosines = [float(np.asarray(inputs[head[i].id][0], dtype=np.float32) @ q) for i in signed]
+    scores = late_scores(tokens, cosines, [inputs[head[i].id][1] for i in signed])
+    order = sorted(range(len(signed)), key=lambda k: (-scores[k], k))
+    placed = list(head)
+    for slot, k in zip(signed, order, strict=True):
+        placed[slot] = dataclasses.replace(head[signed[k]], score=head[slot].score)
+    return placed + hits[LATE_DEPTH:]
+
+
+_cache: OrderedDict[tuple[str, str], np.ndarray | None] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _query_tokens(encoder: Encoder, query: str) -> np.ndarray | None:
+    """The query's token rows, kept for the last few queries: a search of several collections asks
+    for them once a collection."""
+    key = (encoder.name, query)
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    tokens = encoder.query_tokens(query)
+    with _lock:
+        _cache[key] = tokens
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return tokens
