@@ -143,3 +143,26 @@ def test_code_led_lists_and_searches_that_ask_for_the_reranker_keep_their_order(
     assert calls == []  # a code-only list, and a dense search, read no signature
     search(docs_index, real_encoder, "c", SearchRequest("backups", top_k=5))
     assert calls  # a prose-led hybrid search does
+
+
+def test_the_engines_search_orders_prose_by_signature_and_ingest_of_texts_keeps_them(tmp_path, real_encoder):
+    """The engine searches through its query-vector cache (search/query_cache.py): the late step must
+    see through it, or no search the engine serves would take it. Texts a client sends are prose too."""
+    from groundmcp.engine import Engine
+    from groundmcp.settings import Settings
+
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=real_encoder)
+    try:
+        engine.ingest_texts([(name, text) for name, text in DOCS.items()], collection="notes")
+        assert engine.query_encoder.gives_tokens
+        query = "when is the person who answers pages replaced"
+        hits = engine.search(SearchRequest(query, top_k=LATE_DEPTH), collection="notes")
+        inputs = engine.store.late_inputs("notes", [h.id for h in hits])
+        assert all(inputs[h.id][1] for h in hits)  # every text kept its signature
+        q = real_encoder.encode_query(query)
+        scores = token_signs.late_scores(
+            real_encoder.query_tokens(query), [float(np.dot(inputs[h.id][0], q)) for h in hits], [inputs[h.id][1] for h in hits]
+        )
+        assert [h.id for h in hits] == [hits[i].id for i in sorted(range(len(hits)), key=lambda i: (-scores[i], i))]
+    finally:
+        engine.close()

@@ -201,6 +201,18 @@ class CachedQueryEncoder(Encoder):
     def encode_documents(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         return self.inner.encode_documents(texts, on_batch)
 
+    def encode_documents_signed(
+        self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        return self.inner.encode_documents_signed(texts, on_batch)
+
+    @property
+    def gives_tokens(self) -> bool:  # type: ignore[override] - the wrapped encoder's answer
+        return self.inner.gives_tokens
+
+    def query_tokens(self, text: str) -> np.ndarray | None:
+        return self.inner.query_tokens(text)
+
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
