@@ -88,6 +88,11 @@ class Encoder(ABC):
         None where the encoder cannot give them."""
         return None
 
+    def encode_query_with_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """`encode_query` and `query_tokens` together; an encoder that gives tokens does both in
+        one pass of the model."""
+        return self.encode_query(text), self.query_tokens(text)
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, is_query=True)
 

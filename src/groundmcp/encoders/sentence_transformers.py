@@ -204,10 +204,19 @@ class SentenceTransformerEncoder(Encoder):
         return np.stack(pooled), tokens
 
     def query_tokens(self, text: str) -> np.ndarray | None:
+        return self.encode_query_with_tokens(text)[1]
+
+    def encode_query_with_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """One pass of the model on a query worker, without the traced graph (which gives the pooled
+        vector only): the unit vector (as encode_query's, to float rounding) and the token rows."""
         clipped = text[: self.max_tokens * CHARS_PER_TOKEN_CAP]
 
-        def run() -> np.ndarray:
-            return token_signs.query_rows(self._embed_with_tokens([clipped], is_query=True)[1][0])
+        def run() -> tuple[np.ndarray, np.ndarray]:
+            began = time.perf_counter()
+            pooled, tokens = self._embed_with_tokens([clipped], is_query=True)
+            self.tally.add("query", 1, time.perf_counter() - began)
+            vector = pooled[0].astype(np.float32)
+            return vector / max(float(np.linalg.norm(vector)), 1e-12), token_signs.query_rows(tokens[0])
 
         return run() if self._query_workers is None else self._query_workers.run(run)
 

@@ -65,17 +65,38 @@ _cache: OrderedDict[tuple[str, str], np.ndarray | None] = OrderedDict()
 _lock = threading.Lock()
 
 
+def query_vector(encoder: Encoder, query: str) -> np.ndarray:
+    """The query's dense vector for a hybrid search, with its token rows from the same pass kept
+    for `late_ordered` (one pass instead of two when the hits turn out prose-led; about 2 ms more
+    than the traced query path when they do not). From the caches when the query was seen."""
+    if not encoder.gives_tokens or _cached(encoder, query) is not None:
+        return encoder.encode_query(query)
+    vector, tokens = encoder.encode_query_with_tokens(query)
+    _keep(encoder, query, tokens)
+    return vector
+
+
 def _query_tokens(encoder: Encoder, query: str) -> np.ndarray | None:
     """The query's token rows, kept for the last few queries: a search of several collections asks
     for them once a collection."""
+    tokens = _cached(encoder, query)
+    if tokens is None:
+        tokens = encoder.query_tokens(query)
+        _keep(encoder, query, tokens)
+    return tokens
+
+
+def _cached(encoder: Encoder, query: str) -> np.ndarray | None:
     key = (encoder.name, query)
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    tokens = encoder.query_tokens(query)
+    return None
+
+
+def _keep(encoder: Encoder, query: str, tokens: np.ndarray | None) -> None:
     with _lock:
-        _cache[key] = tokens
+        _cache[(encoder.name, query)] = tokens
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
-    return tokens

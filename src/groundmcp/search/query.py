@@ -34,6 +34,7 @@ from .facets import (
     unknown_values,
 )
 from .late import late_ordered
+from .late import query_vector as late_query_vector
 from .names import NAME_DEPTH, named_first
 
 MAX_TOP_K = 100
@@ -232,6 +233,8 @@ def search(
         dense = None
     elif request.query_vector is not None and len(request.query_vector) == encoder.dim:
         dense = list(request.query_vector)
+    elif request.mode == "hybrid":
+        dense = late_query_vector(encoder, query).tolist()  # with the tokens the late step may need
     else:
         dense = encoder.encode_query(query).tolist()
     sparse = query_vector(query) if request.mode != "dense" else None

@@ -213,6 +213,9 @@ class CachedQueryEncoder(Encoder):
     def query_tokens(self, text: str) -> np.ndarray | None:
         return self.inner.query_tokens(text)
 
+    def encode_query_with_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.inner.encode_query_with_tokens(text)
+
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
