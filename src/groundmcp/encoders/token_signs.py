@@ -55,11 +55,31 @@ def query_rows(tokens: np.ndarray) -> np.ndarray:
 def late_scores(query: np.ndarray, cosines: Sequence[float], signatures: Sequence[str]) -> list[float]:
     """For each candidate, the late-interaction reranker's score with its tokens taken from the
     signature: the mean of MaxSim (each query token's best match among the candidate's tokens,
-    averaged over the query's) and the candidate's dense cosine. `query`: unit rows (query_rows)."""
+    averaged over the query's) and the candidate's dense cosine. `query`: unit rows (query_rows).
+    All candidates' bits go through one matrix product: +-1 rows as 2 * bits - 1."""
     dim = query.shape[1] if query.ndim == 2 else 0
-    out = []
-    for cosine, signature in zip(cosines, signatures, strict=True):
-        doc = unpack(signature, dim) if dim else np.zeros((0, 0), np.float32)
-        late = float((doc @ query.T).max(axis=0).mean()) if len(doc) and len(query) else -1.0
-        out.append((late + float(cosine)) / 2.0)
-    return out
+    row_bytes = (dim + 7) // 8
+    blocks = [_raw(signature, row_bytes) if dim and len(query) else _EMPTY for signature in signatures]
+    lengths = [len(b) // row_bytes if row_bytes else 0 for b in blocks]
+    late = np.full(len(blocks), -1.0)
+    if sum(lengths):
+        bits = np.unpackbits(np.frombuffer(b"".join(blocks), dtype=np.uint8).reshape(-1, row_bytes), axis=1, count=dim)
+        q = np.ascontiguousarray(query.T, dtype=np.float32)
+        sims = (2.0 * (bits.astype(np.float32) @ q) - q.sum(axis=0)) / np.sqrt(dim)  # (all rows, query tokens)
+        starts = np.cumsum([0, *lengths[:-1]])
+        has = np.asarray(lengths) > 0
+        best = np.maximum.reduceat(sims, starts[has], axis=0)  # each candidate's best row per query token
+        late[has] = best.mean(axis=1)
+    return [(float(m) + float(c)) / 2.0 for m, c in zip(late, cosines, strict=True)]
+
+
+_EMPTY = b""
+
+
+def _raw(signature: str, row_bytes: int) -> bytes:
+    """The signature's bytes, or nothing where it is malformed or not whole rows."""
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except (ValueError, TypeError):
+        return _EMPTY
+    return raw if row_bytes and len(raw) % row_bytes == 0 else _EMPTY
