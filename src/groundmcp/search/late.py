@@ -100,3 +100,9 @@ def _keep(encoder: Encoder, query: str, tokens: np.ndarray | None) -> None:
         _cache[(encoder.name, query)] = tokens
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
+
+
+def clear_cache() -> None:
+    """Forget every query's token rows (benchmarks that time the first search of a query)."""
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,67 @@
+"""What the late step of hybrid search (search/late.py) costs a query, in process, on an eval
+collection with token signatures: the same queries with and without it, alternated.
+
+    python bench/late_latency.py DATASET_DIR --data-dir DIR -c COLLECTION [--queries 150] [--top-k 10]
+
+Each query runs once in each variant, the order flipped every query, with the query-vector and
+query-token caches emptied before each run, so every search encodes its query (the usual first
+search of a question). "without" is the search as it was before: the traced query path and no
+re-ordering. Prints p50 and p90 ms of `Engine.search` for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from groundmcp.engine import Engine
+from groundmcp.eval.dataset import open_dataset
+from groundmcp.search import late
+from groundmcp.search import query as search_query
+from groundmcp.search.query import SearchRequest
+from groundmcp.settings import Settings
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dataset", type=Path)
+    ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("-c", "--collection", required=True)
+    ap.add_argument("--queries", type=int, default=150)
+    ap.add_argument("--top-k", type=int, default=10)
+    args = ap.parse_args()
+    queries = [q.text for q in open_dataset(args.dataset).queries[: args.queries]]
+    engine = Engine(Settings(data_dir=args.data_dir))
+    engine.encoder.warm_up()
+    variants = {
+        "with the late step": (late.late_ordered, late.query_vector),
+        "without": (lambda store, encoder, name, query, vector, hits: hits, lambda encoder, query: encoder.encode_query(query)),
+    }
+
+    def run(name: str, text: str) -> float:
+        search_query.late_ordered, search_query.late_query_vector = variants[name]
+        engine.queries.clear()
+        late.clear_cache()
+        began = time.perf_counter()
+        engine.search(SearchRequest(text, top_k=args.top_k), collection=args.collection)
+        return (time.perf_counter() - began) * 1000
+
+    try:
+        for text in queries[:5]:  # warm both paths
+            for name in variants:
+                run(name, text)
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        for i, text in enumerate(queries):
+            for name in list(variants)[:: 1 if i % 2 else -1]:
+                times[name].append(run(name, text))
+        for name, xs in times.items():
+            xs.sort()
+            print(f"{name}: p50 {statistics.median(xs):.1f} ms, p90 {xs[int(len(xs) * 0.9)]:.1f} ms ({len(xs)} queries)")
+    finally:
+        engine.close()
+
+
+if __name__ == "__main__":
+    main()
