@@ -169,3 +169,21 @@ def cached(path: Path | None, make: Callable[[], object]):
     if path is not None:
         path.write_bytes(pickle.dumps(value))
     return value
+
+
+def replay_ndcg(ds, cands: dict, order: Callable[[list], list[int]]) -> dict[str, float]:
+    """nDCG@10 of each of the dataset's queries with its cached candidates (tuples whose first
+    field is the hit's path) taken in `order(candidates)`: a passage ranks at its best chunk. For
+    the replay benches, which score many orders of the same lists."""
+    from groundmcp.eval.metrics import score_query
+
+    out = {}
+    for q in ds.queries:
+        cs = cands[q.id]
+        ranked: dict[str, None] = {}
+        for i in order(cs):
+            pid = ds.passage_of.get(cs[i][0])
+            if pid is not None:
+                ranked.setdefault(pid)
+        out[q.id] = score_query(list(ranked), ds.qrels[q.id])["ndcg@10"]
+    return out

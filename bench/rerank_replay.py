@@ -20,12 +20,11 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from benchutil import cached
+from benchutil import cached, replay_ndcg
 
 from groundmcp.chunking.words import spelled
 from groundmcp.engine import Engine
 from groundmcp.eval.dataset import open_dataset
-from groundmcp.eval.metrics import score_query
 from groundmcp.eval.report import paired
 from groundmcp.rerank.base import Reranker
 from groundmcp.rerank.factory import FIRST_STAGE_WEIGHT, LATE_INTERACTION_WEIGHT
@@ -136,16 +135,7 @@ def blend(weight: float, depth: int, prose_only: bool = False, dense: bool = Fal
 
 
 def score(ds, cands: dict[str, list[Cand]], rule: Rule) -> dict[str, float]:
-    out = {}
-    for q in ds.queries:
-        cs = cands[q.id]
-        ranked: dict[str, None] = {}
-        for i in rule(cs):
-            pid = ds.passage_of.get(cs[i][0])
-            if pid is not None:
-                ranked.setdefault(pid)
-        out[q.id] = score_query(list(ranked), ds.qrels[q.id])["ndcg@10"]
-    return out
+    return replay_ndcg(ds, cands, rule)
 
 
 def main() -> None:

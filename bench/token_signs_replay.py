@@ -21,12 +21,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchutil import cached
+from benchutil import cached, replay_ndcg
 
 from groundmcp.encoders import token_signs
 from groundmcp.engine import Engine
 from groundmcp.eval.dataset import open_dataset
-from groundmcp.eval.metrics import score_query
 from groundmcp.eval.report import paired
 from groundmcp.rerank.late_interaction import LateInteractionReranker
 from groundmcp.search import query as search_query
@@ -77,16 +76,7 @@ def prose_moved(cands: list[Cand], key: int) -> list[int]:
 
 
 def score(ds, cands: dict[str, list[Cand]], key: int | None) -> dict[str, float]:
-    out = {}
-    for q in ds.queries:
-        cs = cands[q.id]
-        ranked: dict[str, None] = {}
-        for i in range(len(cs)) if key is None else prose_moved(cs, key):
-            pid = ds.passage_of.get(cs[i][0])
-            if pid is not None:
-                ranked.setdefault(pid)
-        out[q.id] = score_query(list(ranked), ds.qrels[q.id])["ndcg@10"]
-    return out
+    return replay_ndcg(ds, cands, lambda cs: list(range(len(cs))) if key is None else prose_moved(cs, key))
 
 
 def main() -> None:

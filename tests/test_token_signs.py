@@ -166,3 +166,21 @@ def test_the_engines_search_orders_prose_by_signature_and_ingest_of_texts_keeps_
         assert [h.id for h in hits] == [hits[i].id for i in sorted(range(len(hits)), key=lambda i: (-scores[i], i))]
     finally:
         engine.close()
+
+
+def test_sentence_transformers_run_gives_the_signatures_and_query_tokens_plain_torch_gives(real_encoder):
+    """A model that plain torch does not run (or a GPU) keeps sentence-transformers: its tokens come
+    from `encode(output_value=None)` and must say what plain torch's say."""
+    from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
+
+    st = SentenceTransformerEncoder(backend="sentence-transformers")
+    assert st.backend == "sentence-transformers" and real_encoder.backend == "torch"
+    texts = ["The person on call hands over every Monday at noon.", "Backups older than thirty days are deleted."]
+    (ours, our_signs), (theirs, their_signs) = real_encoder.encode_documents_signed(texts), st.encode_documents_signed(texts)
+    assert np.allclose(ours, theirs, atol=1e-5)
+    for a, b in zip(our_signs, their_signs, strict=True):
+        rows_a, rows_b = token_signs.unpack(a, st.dim), token_signs.unpack(b, st.dim)
+        assert rows_a.shape == rows_b.shape and np.mean(rows_a == rows_b) > 0.995  # bits near 0 may flip
+    vector, tokens = st.encode_query_with_tokens("who is on call")
+    assert np.allclose(tokens, real_encoder.query_tokens("who is on call"), atol=1e-4)
+    assert float(vector @ real_encoder.encode_query("who is on call")) > 0.99999
