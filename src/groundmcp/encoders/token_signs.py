@@ -35,11 +35,8 @@ def unpack(signature: str, dim: int) -> np.ndarray:
     """The signature's token rows as ±1/sqrt(dim) (unit length), shape (tokens, dim); (0, dim)
     for an empty or malformed one."""
     row_bytes = (dim + 7) // 8
-    try:
-        raw = np.frombuffer(base64.b64decode(signature, validate=True), dtype=np.uint8)
-    except (ValueError, TypeError):
-        return np.zeros((0, dim), dtype=np.float32)
-    if not len(raw) or len(raw) % row_bytes:
+    raw = np.frombuffer(_raw(signature, row_bytes), dtype=np.uint8)
+    if not len(raw):
         return np.zeros((0, dim), dtype=np.float32)
     bits = np.unpackbits(raw.reshape(-1, row_bytes), axis=1, count=dim)
     return (bits.astype(np.float32) * 2.0 - 1.0) / np.sqrt(dim)

@@ -7,11 +7,11 @@ averaged with the dense cosine), with each chunk's tokens read from its signatur
 prose hits held: code keeps its places, and the scores stay the first stage's, still best first
 (a place keeps its score; the late score only decides which prose hit takes it).
 
-Measured on the public docs set (bench/token_signs_replay.py, the fused top 20 of 310 queries):
-nDCG@10 0.5719 -> 0.6016, what the reranker gives (0.6013) at the cost of one encode of the query's
-tokens (the query's dense vector pass, again: ~10 ms on a CPU) and a few milliseconds of reads,
-against ~0.4 s a query for the reranker. Code-led lists are left as they are: late interaction
-does not beat the fused order on code (docs/benchmarks.md, "Reranking, round two").
+Measured on the public docs set (`groundmcp eval`, 310 queries): nDCG@10 0.5719 -> 0.6016, what
+the reranker gives (0.6013), for about 8 ms a search in process (bench/late_latency.py: p50 28.4
+against 20.1 ms; the query's tokens come from the pass that makes its vector, see `query_vector`)
+against ~0.4 s for the reranker. Code-led lists are left as they are: late interaction does not
+beat the fused order on code (docs/benchmarks.md, "Reranking, round two").
 
 Chunks without a signature (ingested before signatures existed, by an encoder that cannot give its
 tokens, or of code) keep their places; with fewer than two signed prose hits nothing moves.
