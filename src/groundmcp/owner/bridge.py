@@ -80,19 +80,20 @@ class OwnerLink:
 
         threading.Thread(target=ensure, name="owner-start", daemon=True).start()
 
-    async def call(self, work: Callable[[Client], Awaitable[T]], grant: str | None) -> T:
+    async def call(self, work: Callable[[Client], Awaitable[T]], grant: str | None, json: bool = True) -> T:
         """`work(client)` on the owner; MCPError as the owner answered it, or when no owner can be
-        reached after ATTEMPTS tries."""
+        reached after ATTEMPTS tries. `json`: in a session on the owner's JSON path (sessions.py),
+        which answers faster but carries no progress; a request that wants progress passes False."""
         failure = ""
         for attempt in range(ATTEMPTS):
             kept: KeptSession | None = None
             try:
                 with _owner_errors():
-                    kept = await self.kept.get(grant)
+                    kept = await self.kept.get(grant, json)
                     if kept is None:  # not running: a session for this request alone
                         endpoint = await anyio.to_thread.run_sync(self.owner.ensure)
                 if kept is None:
-                    return await self._once(endpoint, work, grant)
+                    return await self._once(endpoint, work, grant, json)
                 return await kept.run(work)
             except Exception as exc:  # noqa: BLE001 - sorted below: the owner's answer, or a lost owner
                 if kept is not None and kept.transport.unknown_session:
@@ -121,19 +122,22 @@ class OwnerLink:
                 log.log(level, "lost the index owner (%s); attempt %d of %d", failure, attempt + 1, ATTEMPTS)
         raise MCPError(types.INTERNAL_ERROR, f"the index owner kept failing ({failure}); see {self.owner.paths.log}")
 
-    async def _once(self, endpoint: Endpoint, work: Callable[[Client], Awaitable[T]], grant: str | None) -> T:
-        async with self.session(endpoint, grant) as client:
+    async def _once(self, endpoint: Endpoint, work: Callable[[Client], Awaitable[T]], grant: str | None,
+                    json: bool) -> T:
+        async with self.session(endpoint, grant, json=json) as client:
             return await work(client)
 
     @asynccontextmanager
-    async def session(self, endpoint: Endpoint, grant: str | None, message_handler=None) -> AsyncIterator[Client]:
+    async def session(
+        self, endpoint: Endpoint, grant: str | None, message_handler=None, json: bool = False
+    ) -> AsyncIterator[Client]:
         """An MCP session with the owner at `endpoint` (as `owner.ensure()` just found it) for
         requests under `grant`; `message_handler` receives what the owner sends on its own
-        (notifications). The endpoint is passed, not read from the OwnerClient, which concurrent
+        (notifications: on the SSE path, not `json`). The endpoint is passed, not read from the OwnerClient, which concurrent
         requests share: a URL and a token always come from the same owner."""
         headers = {GRANT_HEADER: grant} if grant is not None else {}
         async with self.owner.http_client(endpoint, headers) as http:
-            connection = streamable_http_client(endpoint.url, http_client=http)
+            connection = streamable_http_client(endpoint.json_url if json else endpoint.url, http_client=http)
             async with Client(connection, mode=MODE, message_handler=message_handler) as client:
                 yield client
 
@@ -201,8 +205,8 @@ def http_grant(roots: Sequence[Path]) -> GrantOf:
 def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
     """The bridge's MCP server: the owner's tools, resources, prompts and completions, forwarded."""
 
-    async def forward(ctx, work: Callable[[Client], Awaitable[T]]) -> T:
-        return await link.call(work, grant_of(ctx))
+    async def forward(ctx, work: Callable[[Client], Awaitable[T]], json: bool = True) -> T:
+        return await link.call(work, grant_of(ctx), json)
 
     async def list_tools(ctx, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         return await forward(ctx, lambda c: c.list_tools(cursor=params.cursor if params else None))
@@ -215,11 +219,12 @@ def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
         # schema: that check lists the tools first (the owner's work again), and the client that
         # asked checks the result itself. Progress is asked of the owner only when the client asked
         # for it: each notification is a hop from the owner's encoder thread to its event loop and
-        # an event on the response, a few milliseconds of a one-note ingest.
+        # an event on the response, a few milliseconds of a one-note ingest. Only then does the call
+        # take the owner's SSE path; every other one takes its JSON path (owner/sessions.py).
         request = types.CallToolRequest(params=types.CallToolRequestParams(name=params.name, arguments=params.arguments))
         wanted = params.meta is not None and params.meta.get("progress_token") is not None
         return await forward(ctx, lambda c: c.session.send_request(
-            request, types.CallToolResult, progress_callback=progress if wanted else None))
+            request, types.CallToolResult, progress_callback=progress if wanted else None), json=not wanted)
 
     async def list_resources(ctx, params: types.PaginatedRequestParams | None) -> types.ListResourcesResult:
         return await forward(ctx, lambda c: c.list_resources(cursor=params.cursor if params else None))
@@ -312,7 +317,7 @@ def metrics_route(link: OwnerLink, grant_of: GrantOf):
         try:
             if endpoint is not None:
                 async with link.owner.http_client(endpoint, {GRANT_HEADER: grant} if grant else {}) as http:
-                    got = await http.get(endpoint.url.removesuffix("/mcp") + "/metrics")
+                    got = await http.get(endpoint.base + "/metrics")
                 return Response(got.content + (OWNER_UP + "groundmcp_owner_up 1\n").encode(), got.status_code,
                                 media_type=got.headers.get("content-type"))
         except httpx2.TransportError as exc:
@@ -333,7 +338,7 @@ def embeddings_route(link: OwnerLink):
         try:
             endpoint = await anyio.to_thread.run_sync(link.owner.ensure)
             async with link.owner.http_client(endpoint, {"content-type": "application/json"}) as http:
-                got = await http.post(endpoint.url.removesuffix("/mcp") + "/v1/embeddings", content=body)
+                got = await http.post(endpoint.base + "/v1/embeddings", content=body)
         except (OwnerUnavailable, ToolFailed, httpx2.TransportError) as exc:
             log.warning("could not reach the owner for /v1/embeddings: %s", exc)
             return JSONResponse({"error": {"message": f"the index owner is not available: {exc}",

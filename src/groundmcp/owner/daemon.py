@@ -14,23 +14,36 @@ from pathlib import Path
 
 from ..errors import GroundError
 from ..settings import Settings
-from .endpoint import Listener, clear_stale, transport_for
+from .endpoint import JSON_PATH, MCP_PATH, Listener, clear_stale, transport_for
 from .paths import OwnerPaths, private_dir, try_lock, unlock, write_pid
 
 log = logging.getLogger(__name__)
 
+STATUS_PATH = "/owner"  # GET: this owner's pid and its requests per path, as JSON (Activity)
+
+
 class Activity:
     """An ASGI wrapper that counts requests in flight and remembers when the last one ended: the
-    owner is idle when none is in flight and the last ended long enough ago."""
+    owner is idle when none is in flight and the last ended long enough ago. It also counts the
+    requests to each MCP path (endpoint.py MCP_PATH, JSON_PATH), which GET /owner reports: what a
+    bridge's requests cost depends on the one they take."""
 
     def __init__(self, app) -> None:
         self.app = app
         self.active = 0
         self.last = time.monotonic()
+        self.requests: dict[str, int] = {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope.get("path") == "/metrics":  # a scrape keeps no idle owner awake
             return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        if path == STATUS_PATH and scope.get("method") == "GET":
+            from starlette.responses import JSONResponse
+
+            return await JSONResponse({"pid": os.getpid(), "requests": self.requests})(scope, receive, send)
+        if path in (MCP_PATH, JSON_PATH):
+            self.requests[path] = self.requests.get(path, 0) + 1
         self.active += 1
         try:
             await self.app(scope, receive, send)
@@ -93,7 +106,7 @@ def _own(settings: Settings, paths: OwnerPaths, listener: Listener) -> int:
         # The token gates the connection (loopback only: the socket's permissions gate it otherwise),
         # then the grant header says whose request it is. Refused requests keep no owner awake.
         activity = Activity(ForwardedGrant(
-            http_app(mcp, host="127.0.0.1", token=None, max_body_bytes=settings.http_max_body_bytes)
+            http_app(mcp, host="127.0.0.1", token=None, max_body_bytes=settings.http_max_body_bytes, json_path=JSON_PATH)
         ))
         app = activity if listener.token is None else OwnerToken(activity, listener.token)
         sock = listener.open()

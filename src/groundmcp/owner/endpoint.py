@@ -46,6 +46,8 @@ TRANSPORTS = ("auto", "unix", "loopback")
 HOST = "127.0.0.1"
 HAS_UNIX = hasattr(socket, "AF_UNIX")
 PROBE_TIMEOUT_S = 1.0
+MCP_PATH = "/mcp"  # the MCP app, answering each request as an SSE stream (progress travels on it)
+JSON_PATH = "/mcp-json"  # the same app answering each request as one JSON body: no progress, ~5 ms less a call
 
 
 def transport_for(paths: OwnerPaths, setting: str = "auto") -> str:
@@ -93,7 +95,15 @@ class UnixEndpoint:
 
     path: Path
     kind = "unix"
-    url = "http://localhost/mcp"  # the host is for the HTTP layer only; the socket decides where
+    base = "http://localhost"  # the host is for the HTTP layer only; the socket decides where
+
+    @property
+    def url(self) -> str:
+        return self.base + MCP_PATH
+
+    @property
+    def json_url(self) -> str:
+        return self.base + JSON_PATH
 
     def accepts(self) -> bool:
         return accepts(self.path)
@@ -130,8 +140,16 @@ class LoopbackEndpoint:
     kind = "loopback"
 
     @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}/mcp"
+        return self.base + MCP_PATH
+
+    @property
+    def json_url(self) -> str:
+        return self.base + JSON_PATH
 
     def accepts(self) -> bool:
         """Whether something listens on the port now (a connection only: nothing is sent)."""

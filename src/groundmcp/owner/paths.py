@@ -113,7 +113,9 @@ def is_held(path: Path) -> bool:
 # release answering in a shape this release's clients do not understand (an upgrade in place leaves
 # the running owner on the old code until it exits). Owners that wrote none are protocol 1.
 # 2: symbol_neighbours' callers carry resolution and top, and it counts calls resolved elsewhere.
-OWNER_PROTOCOL = 2
+# 3: the MCP app is served at /mcp-json too (endpoint.py JSON_PATH), which a bridge uses for requests
+#    that want no progress; an older owner would answer it 404, so it is replaced.
+OWNER_PROTOCOL = 3
 
 
 def write_pid(handle: TextIO, models: Sequence[str] = ()) -> None:

@@ -8,6 +8,11 @@ finds or starts the owner and checks its protocol and model) and held open by a 
 bridge's lifespan (an MCP client is entered and left in one task). A request then costs one POST
 over a kept connection.
 
+Two sessions per grant, in fact, one on each of the owner's MCP paths (owner/endpoint.py): a request
+whose client asked for progress goes to MCP_PATH, answered as an SSE stream that carries the progress
+notifications; every other request goes to JSON_PATH, answered with one JSON body, some 5 ms less of
+the owner's CPU and of the call's time (the SSE stream is an event loop hop and a task per message).
+
 A kept session is dropped, and the request sent again on a new one (owner/bridge.py OwnerLink.call),
 when
 - its transport fails: the owner died or exited idle (the socket refuses, a kept connection breaks);
@@ -49,8 +54,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MODE = "legacy"  # the owner is this same package; the handshake era needs no tool listing per call
-MAX_KEPT = 16  # sessions kept at once (one per grant: an HTTP bridge's tokens); the oldest is closed
+MAX_KEPT = 32  # sessions kept at once (two per grant: an HTTP bridge's tokens); the oldest is closed
 CLOSE_WAIT_S = 2.0  # how long a closing bridge waits for its sessions' DELETE to reach the owner
+
+
+Key = tuple[str | None, bool]  # a kept session's grant, and whether it is on the JSON path
 
 
 class SessionLost(Exception):
@@ -59,8 +67,9 @@ class SessionLost(Exception):
 
 class RequestsOnly(httpx2.AsyncBaseTransport):
     """A kept session's transport: the endpoint's, except that the SDK's standalone GET stream is
-    declined here (405, as a server without one answers), and a 404 to a request that bore a
-    session id is noted (the owner does not know the session), as is the DELETE that would follow."""
+    declined here (405, as a server without one answers), a 404 to a request that bore a session
+    id is noted (the owner does not know the session), and a DELETE to an owner that is gone or
+    forgot the session ends it quietly (`_end`)."""
 
     def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner = inner
@@ -69,12 +78,26 @@ class RequestsOnly(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.method == "GET":
             return httpx2.Response(405, request=request)
-        if request.method == "DELETE" and self.unknown_session:
-            return httpx2.Response(204, request=request)  # nothing to end: the owner forgot it
+        if request.method == "DELETE":
+            return await self._end(request)
         response = await self.inner.handle_async_request(request)
         if response.status_code == 404 and MCP_SESSION_ID in request.headers:
             self.unknown_session = True
         return response
+
+    async def _end(self, request: httpx2.Request) -> httpx2.Response:
+        """The DELETE that ends the session, answered 204 when there is nothing to end: the owner
+        forgot the session (404), or is gone. A bridge keeps a session on each of the owner's paths
+        (JSON and SSE), and a loss found on one leaves the other to learn of it when it closes."""
+        if not self.unknown_session:
+            try:
+                response = await self.inner.handle_async_request(request)
+            except httpx2.TransportError:
+                return httpx2.Response(204, request=request)
+            if response.status_code != 404:
+                return response
+            await response.aclose()
+        return httpx2.Response(204, request=request)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -84,8 +107,8 @@ class KeptSession:
     """One session with the owner at `endpoint` for requests under `grant`, held open by `hold`
     until `close`, or until it breaks."""
 
-    def __init__(self, owner: OwnerClient, endpoint: Endpoint, grant: str | None) -> None:
-        self.owner, self.endpoint, self.grant = owner, endpoint, grant
+    def __init__(self, owner: OwnerClient, endpoint: Endpoint, grant: str | None, json: bool = True) -> None:
+        self.owner, self.endpoint, self.grant, self.json = owner, endpoint, grant, json
         self.transport = RequestsOnly(endpoint.async_transport())
         self.client: Client | None = None
         self.ended = anyio.Event()
@@ -113,7 +136,8 @@ class KeptSession:
         started = False
         try:
             async with self.owner.http_client(self.endpoint, headers, transport=self.transport) as http:
-                connection = streamable_http_client(self.endpoint.url, http_client=http)
+                url = self.endpoint.json_url if self.json else self.endpoint.url
+                connection = streamable_http_client(url, http_client=http)
                 # No response cache: a bridge passes each answer on, fresh; its client caches.
                 async with Client(connection, mode=MODE, cache=None) as client:
                     self.client = client
@@ -149,14 +173,14 @@ class KeptSession:
 
 
 class KeptSessions:
-    """The bridge's kept sessions, one per grant, and the task group that holds them (entered by
-    the bridge's lifespan: `running`). Outside it `get` gives None: the caller opens a session
-    for its request alone."""
+    """The bridge's kept sessions, one per grant and MCP path (`json` or not), and the task group
+    that holds them (entered by the bridge's lifespan: `running`). Outside it `get` gives None: the
+    caller opens a session for its request alone."""
 
     def __init__(self, owner: OwnerClient) -> None:
         self.owner = owner
-        self._kept: OrderedDict[str | None, KeptSession] = OrderedDict()
-        self._opening: dict[str | None, anyio.Lock] = {}
+        self._kept: OrderedDict[Key, KeptSession] = OrderedDict()
+        self._opening: dict[Key, anyio.Lock] = {}
         self._tasks: TaskGroup | None = None
 
     @asynccontextmanager
@@ -176,43 +200,46 @@ class KeptSessions:
                         await k.ended.wait()
                 tg.cancel_scope.cancel()
 
-    async def get(self, grant: str | None) -> KeptSession | None:
-        """The kept session for `grant`, opened now if there is none that may be used (the owner
-        found or started first: `ensure`, which raises OwnerUnavailable or ToolFailed)."""
+    async def get(self, grant: str | None, json: bool = True) -> KeptSession | None:
+        """The kept session for `grant` on the JSON path (`json`) or the SSE one, opened now if
+        there is none that may be used (the owner found or started first: `ensure`, which raises
+        OwnerUnavailable or ToolFailed)."""
         if self._tasks is None:
             return None
-        kept = self._kept.get(grant)
+        key = (grant, json)
+        kept = self._kept.get(key)
         if kept is not None and kept.usable and await kept.still_trusted():
-            self._kept.move_to_end(grant)
+            self._kept.move_to_end(key)
             return kept
-        lock = self._opening.setdefault(grant, anyio.Lock())
+        lock = self._opening.setdefault(key, anyio.Lock())
         async with lock:  # concurrent first requests share the session one of them opens
             tasks = self._tasks
             if tasks is None:
                 return None
-            kept = self._kept.get(grant)
+            kept = self._kept.get(key)
             if kept is not None and kept.usable and await kept.still_trusted():
                 return kept
             if kept is not None:
                 self.drop(kept)
             endpoint = await anyio.to_thread.run_sync(self.owner.ensure)
-            kept = KeptSession(self.owner, endpoint, grant)
+            kept = KeptSession(self.owner, endpoint, grant, json)
             try:
                 await tasks.start(kept.hold)
             except BaseException:
                 kept.close()  # a caller cancelled while the session opened: it closes once open
                 raise
-            self._kept[grant] = kept
+            self._kept[key] = kept
             while len(self._kept) > MAX_KEPT:
                 self._kept.popitem(last=False)[1].close()
             return kept
 
-    def held(self, grant: str | None) -> KeptSession | None:
-        """The session kept for `grant` now, if any."""
-        return self._kept.get(grant)
+    def held(self, grant: str | None, json: bool = True) -> KeptSession | None:
+        """The session kept for `grant` on the JSON path (`json`) or the SSE one now, if any."""
+        return self._kept.get((grant, json))
 
     def drop(self, kept: KeptSession) -> None:
-        """Close `kept` and forget it (the next request for its grant opens another)."""
+        """Close `kept` and forget it (the next request for its grant and path opens another)."""
         kept.close()
-        if self._kept.get(kept.grant) is kept:
-            del self._kept[kept.grant]
+        key = (kept.grant, kept.json)
+        if self._kept.get(key) is kept:
+            del self._kept[key]
