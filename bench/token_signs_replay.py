@@ -38,7 +38,7 @@ Cand = tuple[str, str, float, float, float, float]
 
 def fetch(args) -> dict[str, list[Cand]]:
     engine = Engine(Settings(data_dir=args.data_dir))
-    search_query.late_ordered = lambda store, encoder, collection, q, v, hits: hits  # the fused order
+    search_query.late_ordered = lambda store, encoder, collection, q, v, hits, tokens=None: hits  # the fused order
     try:
         ds = open_dataset(args.dataset)
         encoder, store = engine.encoder, engine.store

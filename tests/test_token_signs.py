@@ -105,7 +105,7 @@ def test_search_puts_prose_in_late_interaction_order_in_the_places_prose_held(do
     query = "when is the person who answers pages replaced"
     hits = search(docs_index, real_encoder, "c", SearchRequest(query, top_k=LATE_DEPTH))
     with monkeypatch.context() as m:
-        m.setattr(search_query, "late_ordered", lambda store, encoder, collection, q, v, found: found)
+        m.setattr(search_query, "late_ordered", lambda store, encoder, collection, q, v, found, tokens=None: found)
         fused = search(docs_index, real_encoder, "c", SearchRequest(query, top_k=LATE_DEPTH))
     assert sorted(h.id for h in hits) == sorted(h.id for h in fused)
     assert [h.score for h in hits] == [h.score for h in fused]  # each place keeps its score
@@ -168,12 +168,13 @@ def test_the_engines_search_orders_prose_by_signature_and_ingest_of_texts_keeps_
         engine.close()
 
 
-def test_sentence_transformers_run_gives_the_signatures_and_query_tokens_plain_torch_gives(real_encoder):
+def test_sentence_transformers_run_gives_the_signatures_and_query_tokens_plain_torch_gives():
     """A model that plain torch does not run (or a GPU) keeps sentence-transformers: its tokens come
     from `encode(output_value=None)` and must say what plain torch's say."""
     from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
 
     st = SentenceTransformerEncoder(backend="sentence-transformers")
+    real_encoder = SentenceTransformerEncoder()  # its own: the session's may have switched backends
     assert st.backend == "sentence-transformers" and real_encoder.backend == "torch"
     texts = ["The person on call hands over every Monday at noon.", "Backups older than thirty days are deleted."]
     (ours, our_signs), (theirs, their_signs) = real_encoder.encode_documents_signed(texts), st.encode_documents_signed(texts)

@@ -9,7 +9,7 @@ prose hits held: code keeps its places, and the scores stay the first stage's, s
 
 Measured on the public docs set (`groundmcp eval`, 310 queries): nDCG@10 0.5719 -> 0.6016, what
 the reranker gives (0.6013), for about 8 ms a search in process (bench/late_latency.py: p50 28.4
-against 20.1 ms; the query's tokens come from the pass that makes its vector, see `query_vector`)
+against 20.1 ms; the query's tokens come from the pass that makes its vector, see `query_inputs`)
 against ~0.4 s for the reranker. Code-led lists are left as they are: late interaction does not
 beat the fused order on code (docs/benchmarks.md, "Reranking, round two").
 
@@ -20,8 +20,6 @@ tokens, or of code) keep their places; with fewer than two signed prose hits not
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,13 +31,20 @@ from ..rerank.fusion import prose_led
 from ..store.base import Store
 
 LATE_DEPTH = 20  # the fused top that is re-ordered: what the reranker takes (search/query.py)
-_CACHE_SIZE = 64
 
 
 def late_ordered(
-    store: Store, encoder: Encoder, collection: str, query: str, query_vector: Sequence[float], hits: list
+    store: Store,
+    encoder: Encoder,
+    collection: str,
+    query: str,
+    query_vector: Sequence[float],
+    hits: list,
+    tokens: np.ndarray | None = None,
 ) -> list:
-    """`hits` (fused order, best first) with the prose among their top LATE_DEPTH re-ordered."""
+    """`hits` (fused order, best first) with the prose among their top LATE_DEPTH re-ordered.
+    `tokens`: the query's token rows where the caller has them (`query_inputs`); else the encoder
+    is asked (a search of several collections, whose vector came with the request)."""
     head = hits[:LATE_DEPTH]
     if len(head) < 2 or not encoder.gives_tokens or not prose_led([h.kind for h in head]):
         return hits
@@ -48,7 +53,8 @@ def late_ordered(
     signed = [i for i in prose if inputs.get(head[i].id, ([], ""))[1] and len(inputs[head[i].id][0]) == len(query_vector)]
     if len(signed) < 2:
         return hits
-    tokens = _query_tokens(encoder, query)
+    if tokens is None:
+        tokens = encoder.query_tokens(query)
     if tokens is None or not len(tokens):
         return hits
     q = np.asarray(query_vector, dtype=np.float32)
@@ -61,48 +67,11 @@ def late_ordered(
     return placed + hits[LATE_DEPTH:]
 
 
-_cache: OrderedDict[tuple[str, str], np.ndarray | None] = OrderedDict()
-_lock = threading.Lock()
-
-
-def query_vector(encoder: Encoder, query: str) -> np.ndarray:
-    """The query's dense vector for a hybrid search, with its token rows from the same pass kept
-    for `late_ordered` (one pass instead of two when the hits turn out prose-led; about 2 ms more
-    than the traced query path when they do not). From the caches when the query was seen."""
-    if not encoder.gives_tokens or _cached(encoder, query) is not None:
-        return encoder.encode_query(query)
-    vector, tokens = encoder.encode_query_with_tokens(query)
-    _keep(encoder, query, tokens)
-    return vector
-
-
-def _query_tokens(encoder: Encoder, query: str) -> np.ndarray | None:
-    """The query's token rows, kept for the last few queries: a search of several collections asks
-    for them once a collection."""
-    tokens = _cached(encoder, query)
-    if tokens is None:
-        tokens = encoder.query_tokens(query)
-        _keep(encoder, query, tokens)
-    return tokens
-
-
-def _cached(encoder: Encoder, query: str) -> np.ndarray | None:
-    key = (encoder.name, query)
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    return None
-
-
-def _keep(encoder: Encoder, query: str, tokens: np.ndarray | None) -> None:
-    with _lock:
-        _cache[(encoder.name, query)] = tokens
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-
-
-def clear_cache() -> None:
-    """Forget every query's token rows (benchmarks that time the first search of a query)."""
-    with _lock:
-        _cache.clear()
+def query_inputs(encoder: Encoder, query: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The query's dense vector for a hybrid search and, from the same pass of the model, its token
+    rows for `late_ordered` (None where the encoder gives none): one pass instead of two when the
+    hits turn out prose-led, about 2 ms more than the traced query path when they do not. The
+    engine's encoder keeps both (search/query_cache.py)."""
+    if not encoder.gives_tokens:
+        return encoder.encode_query(query), None
+    return encoder.encode_query_with_tokens(query)

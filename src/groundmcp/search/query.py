@@ -34,7 +34,7 @@ from .facets import (
     unknown_values,
 )
 from .late import late_ordered
-from .late import query_vector as late_query_vector
+from .late import query_inputs as late_query_inputs
 from .names import NAME_DEPTH, named_first
 
 MAX_TOP_K = 100
@@ -229,12 +229,14 @@ def search(
     if request.mode == "hybrid":
         wanted = max(wanted, NAME_DEPTH)  # the name nudge re-sorts the fused top NAME_DEPTH (names.py)
     limit = wanted * (GLOB_OVERFETCH if glob else 1)
+    tokens = None  # the query's token rows, where the query's encode gave them (search/late.py)
     if request.mode == "sparse":
         dense = None
     elif request.query_vector is not None and len(request.query_vector) == encoder.dim:
         dense = list(request.query_vector)
     elif request.mode == "hybrid":
-        dense = late_query_vector(encoder, query).tolist()  # with the tokens the late step may need
+        vector, tokens = late_query_inputs(encoder, query)  # with the tokens the late step may need
+        dense = vector.tolist()
     else:
         dense = encoder.encode_query(query).tolist()
     sparse = query_vector(query) if request.mode != "dense" else None
@@ -274,7 +276,7 @@ def search(
     if mode == "hybrid":
         shaped = named_first(query, shaped)
         if not request.rerank and dense is not None:
-            shaped = late_ordered(store, encoder, collection, query, dense, shaped)
+            shaped = late_ordered(store, encoder, collection, query, dense, shaped, tokens)
     if request.rerank:
         shaped = reranked(reranker, query, shaped, request.top_k)
     return shaped[: request.top_k]

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..encoders.base import Encoder
 
+TOKENS = "query tokens"  # the kind a query's token rows are kept under (search/late.py reads them)
 ENTRY_OVERHEAD_BYTES = 200  # the key tuple, the map's node and the array header, roughly
 FOLD_GAP = 1e-5  # a probe pair closer than this is one vector (the query fast path is held to the same)
 CASE_PROBES = (("Where Are Retries Backed Off?", "where are retries backed off?"),
@@ -85,23 +86,34 @@ class QueryCache:
         return self.max_entries > 0 and self.max_bytes > 0
 
     def vector(self, encoder: Encoder, text: str, kind: str = "query",
-               encode: Callable[[str], np.ndarray] | None = None) -> np.ndarray:
+               encode: Callable[[str], np.ndarray] | None = None, *, counted: bool = True) -> np.ndarray:
         """The unit vector of `text` from `encoder` (`encode`, default `encoder.encode_query`),
-        from the cache when it was encoded before. The array is read-only: copy it to change it."""
+        from the cache when it was encoded before. The array is read-only: copy it to change it.
+        `counted`: whether the lookup counts as a hit or a miss (a query's token rows, looked up
+        beside its vector, do not). Case and spacing folds are probed with `encode_query`."""
         encode = encode or encoder.encode_query
         if not self.enabled:
             return self._encoded(encode, text)
-        key = (encoder.name, kind, self._normalised(encoder, encode, text))
+        key = (encoder.name, kind, self._normalised(encoder, encoder.encode_query, text))
         with self._lock:
             found = self._map.get(key)
             if found is not None:
                 self._map.move_to_end(key)
-                self.hits += 1
+                self.hits += counted
                 return found
-            self.misses += 1
+            self.misses += counted
         vec = self._encoded(encode, text)
         self._put(key, vec)
         return vec
+
+    def keep(self, encoder: Encoder, text: str, kind: str, value: np.ndarray) -> None:
+        """Keep `value` for `text` under `kind`, as `vector` would have after encoding it."""
+        if not self.enabled:
+            return
+        key = (encoder.name, kind, self._normalised(encoder, encoder.encode_query, text))
+        kept = np.array(value, dtype=np.float32)
+        kept.setflags(write=False)
+        self._put(key, kept)
 
     def _encoded(self, encode: Callable[[str], np.ndarray], text: str) -> np.ndarray:
         started = time.perf_counter()
@@ -211,10 +223,28 @@ class CachedQueryEncoder(Encoder):
         return self.inner.gives_tokens
 
     def query_tokens(self, text: str) -> np.ndarray | None:
-        return self.inner.query_tokens(text)
+        if not self.inner.gives_tokens:
+            return None
+        return self.cache.vector(self.inner, text, TOKENS, self.inner.query_tokens, counted=False)
 
     def encode_query_with_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray | None]:
-        return self.inner.encode_query_with_tokens(text)
+        """The query's vector and token rows, both kept: a vector already in the cache is the one
+        returned (so a query's scores never change with the path that encoded it first), and a
+        miss encodes both in one pass."""
+        if not self.inner.gives_tokens:
+            return self.encode_query(text), None
+        fresh: dict[str, np.ndarray | None] = {}
+
+        def both(t: str) -> np.ndarray:
+            vector, fresh["tokens"] = self.inner.encode_query_with_tokens(t)
+            return vector
+
+        vector = self.cache.vector(self.inner, text, encode=both)
+        if "tokens" not in fresh:
+            return vector, self.query_tokens(text)
+        if fresh["tokens"] is not None:
+            self.cache.keep(self.inner, text, TOKENS, fresh["tokens"])
+        return vector, fresh["tokens"]
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
