@@ -89,13 +89,11 @@ class _UnixConnection(HTTPConnection):
         self.sock = sock
 
 
-@dataclass(frozen=True, slots=True)
-class UnixEndpoint:
-    """The owner's Unix socket: private by its permissions, so requests carry no token."""
+class _Routes:
+    """The owner's two MCP routes under an endpoint's `base` URL."""
 
-    path: Path
-    kind = "unix"
-    base = "http://localhost"  # the host is for the HTTP layer only; the socket decides where
+    __slots__ = ()
+    base: str
 
     @property
     def url(self) -> str:
@@ -104,6 +102,15 @@ class UnixEndpoint:
     @property
     def json_url(self) -> str:
         return self.base + JSON_PATH
+
+
+@dataclass(frozen=True, slots=True)
+class UnixEndpoint(_Routes):
+    """The owner's Unix socket: private by its permissions, so requests carry no token."""
+
+    path: Path
+    kind = "unix"
+    base = "http://localhost"  # the host is for the HTTP layer only; the socket decides where
 
     def accepts(self) -> bool:
         return accepts(self.path)
@@ -131,7 +138,7 @@ class UnixEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class LoopbackEndpoint:
+class LoopbackEndpoint(_Routes):
     """A loopback owner's port and token, as a trusted endpoint file gave them (`read_endpoint`)."""
 
     port: int
@@ -142,14 +149,6 @@ class LoopbackEndpoint:
     @property
     def base(self) -> str:
         return f"http://{HOST}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return self.base + MCP_PATH
-
-    @property
-    def json_url(self) -> str:
-        return self.base + JSON_PATH
 
     def accepts(self) -> bool:
         """Whether something listens on the port now (a connection only: nothing is sent)."""
