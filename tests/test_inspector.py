@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from groundmcp.owner.daemon import stop_owner
+
 from .mcp_helpers import server_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,11 +47,14 @@ def test_inspector_over_stdio(index):
     data, work, _ = index
     env = server_env(data)  # the Inspector passes only a minimal environment to the server:
     server = [sys.executable, "-m", "groundmcp", "--data-dir", str(data), "serve", "--root", str(work)]
-    listed = run_inspector(*server, "--method", "tools/list", env=env)
-    called = run_inspector(
-        *server, "--method", "tools/call", "--tool-name", "search",
-        "--tool-arg", "query=retry with exponential backoff", "top_k=2", env=env,
-    )
+    try:
+        listed = run_inspector(*server, "--method", "tools/list", env=env)
+        called = run_inspector(
+            *server, "--method", "tools/call", "--tool-name", "search",
+            "--tool-arg", "query=retry with exponential backoff", "top_k=2", env=env,
+        )
+    finally:
+        stop_owner(data)  # the bridge started one; left alone it would wait out its idle time
     check(listed, called)
 
 
