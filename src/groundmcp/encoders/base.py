@@ -45,6 +45,8 @@ class Encoder(ABC):
     max_tokens: int  # the model's limit, special tokens included
     special_tokens: int = 0  # tokens the model adds to every text ([CLS], [SEP], ...)
     batch_size: int = 32
+    gives_tokens: bool = False
+    """Whether `_embed_signed` and `query_tokens` work (a local model whose tokens we can read)."""
     release_memory: bool = True
     """Hand the allocator's free pages back to the OS after each encode of a full batch or more
     (encoders/memory.py): a batch's activations are large, and kept they would hold the process
@@ -75,9 +77,6 @@ class Encoder(ABC):
         signatures = [""] * len(texts)
         vectors = self._encode(texts, is_query=False, on_batch=on_batch, signatures=signatures)
         return vectors, signatures
-
-    gives_tokens: bool = False
-    """Whether `_embed_signed` and `query_tokens` work (a local model whose tokens we can read)."""
 
     def _embed_signed(self, texts: list[str]) -> tuple[np.ndarray, list[str]]:
         """Vectors for one batch, as `_embed` gives them, and each text's token signature."""

@@ -50,7 +50,11 @@ def late_ordered(
         return hits
     prose = [i for i, h in enumerate(head) if h.kind == DOC]
     inputs = store.late_inputs(collection, [head[i].id for i in prose])
-    signed = [i for i in prose if inputs.get(head[i].id, ([], ""))[1] and len(inputs[head[i].id][0]) == len(query_vector)]
+    def usable(i: int) -> bool:  # has a signature, and a vector of the query's size
+        vector, signature = inputs.get(head[i].id, ([], ""))
+        return bool(signature) and len(vector) == len(query_vector)
+
+    signed = [i for i in prose if usable(i)]
     if len(signed) < 2:
         return hits
     if tokens is None:
