@@ -274,13 +274,13 @@ def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
 
 def serve_stdio_bridge(link: OwnerLink, roots: Sequence[Path]) -> None:
     """Serve the bridge over stdio until the client closes it."""
-    from mcp.server.stdio import stdio_server
+    from ..server.stdio_pipes import stdio_streams
 
     server = build_bridge(link, local_grant(roots))
     link.start_in_background()
 
     async def main() -> None:
-        async with stdio_server() as (read, write):
+        async with stdio_streams() as (read, write):
             await server.run(read, write, server.create_initialization_options(NotificationOptions(resources_changed=True)))
 
     anyio.run(main)

@@ -187,4 +187,15 @@ def fd_room(max_connections: int) -> int:
 
 
 def serve_stdio(mcp: MCPServer) -> None:
-    mcp.run("stdio")
+    """Serve `mcp` over stdin and stdout until the client closes them: MCPServer's own stdio run,
+    on this package's transport (server/stdio_pipes.py: no thread hop per message). MCPServer takes
+    no transport of the caller's, so this runs its low-level server as `run_stdio_async` does."""
+    from .stdio_pipes import stdio_streams
+
+    low = mcp._lowlevel_server  # noqa: SLF001 - as MCPServer.run_stdio_async does, on other streams
+
+    async def main() -> None:
+        async with stdio_streams() as (read, write):
+            await low.run(read, write, low.create_initialization_options())
+
+    anyio.run(main)

@@ -1,0 +1,172 @@
+"""MCP over stdio without a thread hop per message: stdin and stdout on the event loop.
+
+The SDK's `stdio_server` reads stdin and writes stdout through `anyio.wrap_file`, so each line read
+is a task sent to a worker thread, and each answer two more (the write and the flush): three wakes of
+another thread and three hops back to the event loop per request. On a loaded machine each wake can
+wait for a core. Where stdin and stdout are pipes or sockets (how an IDE or an MCP client spawns a
+server) this transport hands them to the asyncio loop instead (`connect_read_pipe`,
+`connect_write_pipe`), which reads and writes them without blocking, on the loop's own thread.
+Anywhere else (a terminal, a regular file, another event loop, Windows) it is the SDK's transport.
+
+As the SDK does, fd 0 is pointed at the null device and fd 1 at stderr while it serves, so a stray
+read or print (of ours, a library's or a child process's) never reaches the protocol's pipe, and both
+are put back at the end. A line that is not a JSON-RPC message goes to the server as the exception,
+as the SDK's transport sends it; a line longer than MAX_LINE_BYTES is dropped whole and reported the
+same way, where the SDK would hold it all in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import stat
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import anyio
+import mcp_types as types
+from mcp.shared._context_streams import create_context_streams
+from mcp.shared.message import SessionMessage
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 256 * 1024 * 1024  # one JSON-RPC message; a larger one is dropped, not buffered
+
+
+class LineTooLong(ValueError):
+    """A message over MAX_LINE_BYTES: it was dropped."""
+
+
+@asynccontextmanager
+async def stdio_streams() -> AsyncIterator[tuple]:
+    """(read_stream, write_stream) of SessionMessages over this process's stdin and stdout, for
+    `Server.run`: on the event loop where they are pipes or sockets, else the SDK's transport."""
+    if not _native_applies():
+        from mcp.server.stdio import stdio_server
+
+        async with stdio_server() as streams:
+            yield streams
+        return
+    wire_in, wire_out = _claim(0, os.O_RDONLY), _claim(1, os.O_WRONLY)
+    try:
+        async with _pipe_streams(wire_in, wire_out) as streams:
+            yield streams
+    finally:
+        _restore(1, wire_out)
+        _restore(0, wire_in)
+
+
+def _native_applies() -> bool:
+    if sys.platform == "win32":
+        return False
+    try:
+        asyncio.get_running_loop()  # anyio on its asyncio backend (trio has none)
+        return all(_is_pipe_or_socket(fd) for fd in (0, 1))
+    except (RuntimeError, OSError):
+        return False
+
+
+def _is_pipe_or_socket(fd: int) -> bool:
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _claim(fd: int, flags: int) -> int:
+    """A private duplicate of `fd` (the wire), with `fd` itself pointed elsewhere: stdin at the null
+    device, stdout at stderr."""
+    wire = os.dup(fd)
+    os.set_inheritable(wire, False)  # children (the owner a bridge starts) must not hold the wire
+    elsewhere = os.open(os.devnull, flags) if fd == 0 else os.dup(2)
+    try:
+        os.dup2(elsewhere, fd)
+    finally:
+        os.close(elsewhere)
+    return wire
+
+
+def _restore(fd: int, wire: int) -> None:
+    """Point `fd` back at the wire, blocking again as it came (the loop made it non-blocking)."""
+    with suppress(OSError):
+        os.set_blocking(wire, True)
+        os.dup2(wire, fd)
+    with suppress(OSError):
+        os.close(wire)
+
+
+@asynccontextmanager
+async def _pipe_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple]:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=MAX_LINE_BYTES, loop=loop)
+    # Duplicates again, for the loop's transports to own and close: `wire_in`/`wire_out` stay ours.
+    read_file = os.fdopen(os.dup(wire_in), "rb", buffering=0)
+    write_file = os.fdopen(os.dup(wire_out), "wb", buffering=0)
+    read_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), read_file)
+    write_transport, write_protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, write_file)
+    writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
+
+    read_stream_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
+    write_stream, write_stream_reader = create_context_streams[SessionMessage](0)
+
+    async def stdin_reader() -> None:
+        async with read_stream_writer:
+            while True:
+                try:
+                    line = await _next_line(reader)
+                except LineTooLong as exc:
+                    log.warning("%s", exc)
+                    await read_stream_writer.send(exc)
+                    continue
+                if line is None:
+                    return
+                if not line.strip():
+                    continue
+                try:
+                    message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                except Exception as exc:  # noqa: BLE001 - handed to the server, as the SDK's transport does
+                    await read_stream_writer.send(exc)
+                    continue
+                await read_stream_writer.send(SessionMessage(message))
+
+    async def stdout_writer() -> None:
+        async with write_stream_reader:
+            async for session_message in write_stream_reader:
+                text = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                writer.write(text.encode("utf-8") + b"\n")
+                try:
+                    await writer.drain()
+                except (ConnectionError, BrokenPipeError):  # the client went: nothing more to answer
+                    return
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stdin_reader)
+            tg.start_soon(stdout_writer)
+            yield read_stream, write_stream
+            tg.cancel_scope.cancel()
+    finally:
+        read_transport.close()
+        write_transport.close()
+
+
+async def _next_line(reader: asyncio.StreamReader) -> bytes | None:
+    """The next line (without its newline), None at the end of input; LineTooLong (after dropping
+    the whole line) for one over the reader's limit."""
+    try:
+        return (await reader.readuntil(b"\n"))[:-1]
+    except asyncio.IncompleteReadError as exc:  # the input ended without a final newline
+        return exc.partial or None
+    except asyncio.LimitOverrunError:
+        dropped = 0
+        while True:  # drop what is buffered of the line, and the rest of it as it comes
+            try:
+                dropped += len(await reader.readuntil(b"\n"))
+                break
+            except asyncio.LimitOverrunError as more:
+                dropped += len(await reader.readexactly(more.consumed))
+            except asyncio.IncompleteReadError as end:
+                dropped += len(end.partial)
+                break
+        raise LineTooLong(f"dropped a message of {dropped:,} bytes on stdin: over the "  # noqa: B904 - the overrun is not the cause
+                          f"{MAX_LINE_BYTES:,}-byte limit; send large ingests as a path or in smaller batches")
