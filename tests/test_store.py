@@ -188,6 +188,17 @@ def test_name_rule_accepts_ordinary_names() -> None:
 # -- points ---------------------------------------------------------------------------------
 
 
+def test_info_counts_live_points_after_replacing_and_deleting(filled: tuple[Store, list[PointData]]) -> None:
+    """`info` reads the point count without visiting every point (the edge store's estimate, exact
+    with no filter): it must still be the exact count once points are replaced and deleted."""
+    store, points = filled
+    store.upsert("docs", points[:6])  # the same ids again: replaced, not added
+    store.delete("docs", Filters(paths=["src/f1.py"]))  # 4 of the 16
+    store.upsert("docs", [make_point(99, points[0].dense, [1], **points[0].payload)])
+    assert store.count("docs") == 13
+    assert store.info("docs").points == 13
+
+
 def test_upsert_count_retrieve(filled: tuple[Store, list[PointData]]) -> None:
     store, points = filled
     assert store.count("docs") == 16

@@ -169,8 +169,7 @@ class EdgeStore:
 
     def info(self, name: str) -> CollectionInfo:
         col = self._open(name)
-        points = self._read(col, lambda: col.shard.count(qe.CountRequest(exact=True)))
-        return CollectionInfo(name=name, points=points, dim=col.dim, meta=dict(col.meta))
+        return CollectionInfo(name=name, points=self._approx_points(col), dim=col.dim, meta=dict(col.meta))
 
     def delete_collection(self, name: str) -> None:
         validate_collection_name(name)
@@ -307,7 +306,10 @@ class EdgeStore:
         return [ScoredHit(str(p.id), p.score, dict(p.payload or {})) for p in points]
 
     def _approx_points(self, col: _Open) -> int:
-        """The point count as the shard estimates it, without visiting every point (~0.01 ms)."""
+        """The point count as the shard estimates it, without visiting every point (~0.01 ms). With
+        no filter the estimate is each segment's count of live points, so it is the exact count
+        (deletions accounted for), where an exact count visits every point: 10 ms at 100k, paid by
+        every ingest (`info` checks the collection first), one note or not."""
         return self._read(col, lambda: col.shard.count(qe.CountRequest(exact=False)))
 
     def optimize(self, name: str) -> None:
