@@ -42,6 +42,7 @@ def test_cli_json_on_a_working_install(data, monkeypatch):
     assert checks["versions"]["data"]["mcp"].startswith("2.")
     model = checks["model"]
     assert model["status"] == "ok" and model["data"]["dim"] == 384 and model["data"]["vector_norm"] == 1.0
+    assert model["data"]["single_text_path"] == "onnx" and "single texts: onnx" in model["summary"]
     assert checks["device"]["data"]["device"] == model["data"]["device"]
     (row,) = checks["collections"]["data"]["collections"]
     assert row["name"] == "default" and row["chunks"] > 0 and row["model"] == model["data"]["name"]

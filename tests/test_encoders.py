@@ -111,14 +111,20 @@ def cosine_tolerance(encoder) -> float:
 
 
 @pytest.mark.slow
-def test_traced_query_path_gives_the_normal_paths_vectors(real_encoder):
-    real_encoder.warm_up()
-    assert real_encoder.query_path == "traced"
-    tolerance = cosine_tolerance(real_encoder)
+@pytest.mark.parametrize(("runtime", "path"), [("auto", "onnx"), ("torch", "traced")])
+def test_single_text_paths_give_the_normal_paths_vectors(runtime, path):
+    """The fast single-text path (ONNX Runtime by default, the traced graph with
+    single_text_runtime=torch) against torch's own forward of each text, which an encoder that
+    was never warmed up runs."""
+    encoder = SentenceTransformerEncoder(single_text_runtime=runtime)
+    normal_encoder = SentenceTransformerEncoder(single_text_runtime="torch")
+    encoder.warm_up()
+    assert encoder.query_path == path
+    tolerance = cosine_tolerance(encoder)
     texts = _query_texts()
     assert len(texts) > 200
-    fast = np.stack([real_encoder.encode_query(t) for t in texts])
-    normal = np.stack([real_encoder.encode_queries([t])[0] for t in texts])  # one text: no padding
+    fast = np.stack([encoder.encode_query(t) for t in texts])
+    normal = np.stack([normal_encoder.encode_queries([t])[0] for t in texts])  # one text: no padding
     assert fast.shape == (len(texts), 384) and fast.dtype == np.float32
     assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=tolerance)
     gaps = 1.0 - np.sum(fast * normal, axis=1)
@@ -220,7 +226,7 @@ def test_plain_torch_gives_sentence_transformers_vectors(st_encoder):
     ours, theirs = encoder.encode_documents(texts), st_encoder.encode_documents(texts)
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
     encoder.warm_up()
-    assert encoder.query_path == "traced"
+    assert encoder.query_path == "onnx"
     queries = texts[::7]
     np.testing.assert_allclose(
         np.stack([encoder.encode_query(q) for q in queries]), st_encoder.encode_queries(queries), atol=1e-5
@@ -231,7 +237,7 @@ def test_plain_torch_gives_sentence_transformers_vectors(st_encoder):
     assert (encoder.backend, encoder.query_path) == ("sentence-transformers", "normal")
     np.testing.assert_allclose(encoder.encode_documents(texts[:40]), ours[:40], atol=1e-5)
     encoder.warm_up()
-    assert encoder.query_path == "traced"
+    assert encoder.query_path == "traced"  # ONNX Runtime runs the plain-torch model only
 
 
 def test_plain_torch_imports_none_of_sentence_transformers():
@@ -249,7 +255,7 @@ def test_plain_torch_imports_none_of_sentence_transformers():
         "print(e.backend, e.query_path, sorted(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
-    assert out.stdout.split("\n")[-2] == "torch traced []"
+    assert out.stdout.split("\n")[-2] == "torch onnx []"
 
 
 def test_cls_pooling_runs_in_plain_torch_with_the_same_vectors(tmp_path):

@@ -1,10 +1,11 @@
-"""One document encoded alone (a memory-style client's one note an ingest) takes the traced path
-once the encoder is warmed up, and must give the vectors a batch gives: existing collections stay
-valid whichever path wrote a point."""
+"""One document encoded alone (a memory-style client's one note an ingest) takes the single-text
+path (ONNX Runtime, or the traced graph) once the encoder is warmed up, and must give the vectors a
+batch gives: existing collections stay valid whichever path wrote a point."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from groundmcp.encoders.sentence_transformers import SMALL_BATCH, SentenceTransformerEncoder
 
@@ -17,13 +18,14 @@ TEXTS = [
 ] + [f"Note {i}: the cache keeps query vectors for {i} minutes, then reads them again." for i in range(30)]
 
 
-def test_one_document_alone_gives_the_batch_vectors_on_either_path():
-    encoder = SentenceTransformerEncoder()
+@pytest.mark.parametrize(("runtime", "path"), [("auto", "onnx"), ("torch", "traced")])
+def test_one_document_alone_gives_the_batch_vectors_on_either_path(runtime, path):
+    encoder = SentenceTransformerEncoder(single_text_runtime=runtime)
     assert SMALL_BATCH <= len(TEXTS)
     batch = encoder.encode_documents(TEXTS)  # batches of 32: torch's thread team, padded
     before = np.stack([encoder.encode_documents([t])[0] for t in TEXTS])  # not warmed up: the normal path
     encoder.warm_up()
-    assert encoder.query_path == "traced"
+    assert encoder.query_path == path
     done: list[int] = []
     counted = encoder.tally.snapshot()["document"]["texts"]
     after = np.stack([encoder.encode_documents([t], on_batch=done.append)[0] for t in TEXTS])

@@ -90,7 +90,7 @@ def diagnose(
 
 def _versions() -> Check:
     versions = {"groundmcp": __version__, "python": sys.version.split()[0]}
-    for dist in ("mcp", "torch", "sentence-transformers", "qdrant-edge-py", "qdrant-client"):
+    for dist in ("mcp", "torch", "onnxruntime", "sentence-transformers", "qdrant-edge-py", "qdrant-client"):
         try:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -193,6 +193,9 @@ def _model(s: Settings, device: Check, *, load_model: bool) -> Check:
 
         encoder = load_encoder(s)
         vector = encoder.encode_query("where is the retry backoff configured?")
+        warm_up = getattr(encoder, "warm_up", None)
+        if warm_up is not None:  # builds the single-text path a server uses, to say which it is
+            warm_up()
     except GroundError as exc:
         if s.model.startswith("openai:"):
             return Check("model", "fail", str(exc), "", data)  # the message says what to set
@@ -209,8 +212,12 @@ def _model(s: Settings, device: Check, *, load_model: bool) -> Check:
     if s.model.startswith("openai:"):
         return Check("model", "ok", f"{encoder.name}: {encoder.dim}-d, up to {encoder.max_tokens} tokens, from the "
                      f"{data['source']}; answered in {seconds:.1f} s", data=data)
+    single = getattr(encoder, "query_path", None)  # encoders/sentence_transformers.py
+    if single is not None:
+        data["single_text_path"] = single
     return Check("model", "ok", f"{encoder.name}: {encoder.dim}-d, up to {encoder.max_tokens} tokens, on "
-                 f"{run_on} ({data['dtype']}); loaded and encoded in {seconds:.1f} s", data=data)
+                 f"{run_on} ({data['dtype']}); loaded and encoded in {seconds:.1f} s"
+                 + (f"; single texts: {single}" if single else ""), data=data)
 
 
 def _hf_cached(model: str) -> bool:

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         "in plain torch (encoders/bert.py), without importing sentence-transformers (about 190 MB "
         "less resident, same vectors); other models and devices use sentence-transformers.",
     )
+    single_text_runtime: Literal["auto", "torch"] = Field(
+        "auto",
+        description="auto: where the model runs in plain torch in float32, a lone text (a query, a "
+        "note ingested alone) runs on ONNX Runtime over the same weights (encoders/onnx_single.py): "
+        "its GEMM uses every core for a text this short, about half torch's time, for some 70 MB "
+        "more resident; torch: keep single texts on torch's traced graph.",
+    )
     # An OpenAI-compatible embeddings endpoint, for GROUNDMCP_MODEL=openai:<model> (encoders/openai_compat.py)
     openai_base_url: str | None = Field(
         None, description="OpenAI-compatible API base, ending in /v1 (Ollama, vLLM, TEI, LM Studio, Azure, "

@@ -221,6 +221,7 @@ class Bert:
         network.load_state_dict(weights, strict=True, assign=True)
         self.network = network.eval().requires_grad_(False)
         self.dtype = dtype
+        self.single = None  # a lone text's runner, where the encoder's warm_up built one (encoders/onnx_single.py)
 
     def ids(self, texts: list[str], *, ordinary: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids padded to the longest text, and the mask of real tokens. With `ordinary` (a
@@ -237,6 +238,8 @@ class Bert:
         return torch.from_numpy(ids), torch.from_numpy(mask)
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        if len(texts) == 1 and self.single is not None:
+            return self.single.embed_with_tokens(texts[0])[0]
         ids, mask = self.ids(texts)
         with torch.inference_mode():
             return self.network(ids, mask).numpy()
@@ -244,6 +247,8 @@ class Bert:
     def embed_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         """`embed`'s vectors and, from the same pass, each text's token vectors (float32, special
         tokens left out)."""
+        if len(texts) == 1 and self.single is not None:
+            return self.single.embed_with_tokens(texts[0])
         ordinary: list[np.ndarray] = []
         ids, mask = self.ids(texts, ordinary=ordinary)
         with torch.inference_mode():

@@ -31,4 +31,5 @@ def load_encoder(settings: Settings) -> Encoder:
         batch_size=settings.batch_size,
         release_memory=settings.release_memory,
         backend=settings.encoder_backend,
+        single_text_runtime=settings.single_text_runtime,
     )

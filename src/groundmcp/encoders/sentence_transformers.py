@@ -35,6 +35,7 @@ medians of 1 and 3 texts were 18 and 53 ms against 535 and 915 ms when the team 
 against 53 ms for 1 text when it did not; the best tries tie at 1-2 texts (14 against 17 ms, 21
 against 21) and the team wins from 4 (18 against 58 ms, 90 against 131 at 8). So a memory-style
 client's one note an ingest costs what a query costs, and a folder's batches (32) keep the team."""
+SINGLE_TEXT_THREADS = 4  # ONNX Runtime's threads for a lone text: more gain nothing on ~40 tokens
 
 
 def canonical_name(model: str) -> str:
@@ -76,6 +77,7 @@ class SentenceTransformerEncoder(Encoder):
         max_tokens: int | None = None,
         release_memory: bool = True,
         backend: str = "auto",
+        single_text_runtime: str = "auto",
     ) -> None:
         self.name = canonical_name(model)
         self.device = pick_device(device)
@@ -119,6 +121,7 @@ class SentenceTransformerEncoder(Encoder):
 
             self._query_workers = OneThreadWorkers(torch.get_num_threads())
         self._query_path = None  # set by warm_up where the model allows it
+        self._single_text_runtime = single_text_runtime
         self._warm_lock = threading.Lock()
         log.info("encoder %s on %s (%s, %s), %d-d", self.name, self.device, self.dtype, self.backend, self.dim)
 
@@ -225,9 +228,12 @@ class SentenceTransformerEncoder(Encoder):
 
     @property
     def query_path(self) -> str:
-        """How `encode_query` runs: "traced" (after warm_up, where the model allows it), or
-        "normal" (sentence-transformers' encode)."""
-        return "normal" if self._query_path is None else "traced"
+        """How `encode_query` runs: "onnx" (after warm_up, a plain-torch model in float32: ONNX
+        Runtime), "traced" (after warm_up, where the model allows it), or "normal" (the model's
+        own forward, or sentence-transformers' encode)."""
+        if self._query_path is None:
+            return "normal"
+        return "onnx" if isinstance(self._query_path, OnnxVector) else "traced"
 
     def encode_documents(
         self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
@@ -271,7 +277,8 @@ class SentenceTransformerEncoder(Encoder):
         return path(text[: self.max_tokens * CHARS_PER_TOKEN_CAP])
 
     def warm_up(self) -> None:
-        """Build the traced single-query path: under a second, once (see encoders/query_path.py)."""
+        """Build the single-text path, under a second, once: ONNX Runtime over the plain-torch
+        model's weights (encoders/onnx_single.py), else a traced graph (encoders/query_path.py)."""
         if self._query_workers is None or self._query_prompt is not None:
             return
         from .query_path import build_query_path, trace_bert
@@ -285,13 +292,38 @@ class SentenceTransformerEncoder(Encoder):
                 return self._encode([text], is_query=True)[0]
 
             # On a query worker: the check encodes single texts too, which stall with torch's threads.
-            if bert is not None:
+            path = None
+            if bert is not None and self._single_text_runtime == "auto":
+                path = self._query_workers.run(_onnx_single, bert, reference)
+            if path is None and bert is not None:
                 path = self._query_workers.run(trace_bert, bert, reference)
-            else:
+            elif path is None:
                 path = self._query_workers.run(build_query_path, self._model, reference)
             if bert is self._bert:  # else `_model` switched backends meanwhile: that path is stale
                 self._query_path = path
         log.info("single queries: %s path", self.query_path)
+
+
+class OnnxVector:
+    """The single-text path on ONNX Runtime: a lone text's unit vector, as QueryPath gives it."""
+
+    def __init__(self, single) -> None:
+        self.single = single
+
+    def __call__(self, text: str) -> np.ndarray:
+        return self.single.vector(text)
+
+
+def _onnx_single(bert: Bert, reference) -> OnnxVector | None:
+    """ONNX Runtime for `bert`'s lone texts (then every one-text embed of it runs there too), or
+    None where it cannot be had. Its threads: the cores, at most SINGLE_TEXT_THREADS."""
+    from .onnx_single import build
+
+    single = build(bert, reference, threads=min(SINGLE_TEXT_THREADS, len(os.sched_getaffinity(0))))
+    if single is None:
+        return None
+    bert.single = single
+    return OnnxVector(single)
 
 
 def _drop_loss_type_warning(record: logging.LogRecord) -> bool:

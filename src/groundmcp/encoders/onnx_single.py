@@ -1,0 +1,183 @@
+"""One text at a time on ONNX Runtime, over the plain-torch BERT's own weights.
+
+A query, or a note sent alone to `ingest`, is one short text: about 40 tokens, a few matrix products
+of 40 rows each. torch runs these on one core whatever its thread count (MKL keeps a product this
+small on one thread), so a lone text took about 15 ms here while a second core sat idle. ONNX
+Runtime's own GEMM splits even these across its threads: the same text in about 10 ms on two cores.
+Batches stay on torch, which is faster for them (32 passages of 256 tokens: 31.7 against 20.2
+passages/s here).
+
+The graph is BERT's encoder for one unpadded text (encoders/bert.py BertNetwork.states, no mask:
+nothing is padded), built here node by node. Its weights are not copied into it: every initializer
+is handed to the session as the torch tensor's own memory (`add_initializer`), so ONNX Runtime adds
+only its packed copy of the matrix weights (about 42 MB for MiniLM-L6) and its own library. The
+token vectors come out of the graph; pooling, normalising and the token signatures' rows are done
+as the torch path does them, and the path is used only after its vectors matched the torch path's
+on probe texts (`MAX_COSINE_GAP`).
+
+Where onnxruntime or onnx is missing, or the model is not a plain-torch BERT on the CPU, the torch
+path stays (its traced graph); `GROUNDMCP_SINGLE_TEXT_RUNTIME=torch` keeps it too.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from .bert import Bert
+
+log = logging.getLogger(__name__)
+
+MAX_COSINE_GAP = 1e-5
+PROBES = (
+    "how are retries backed off",
+    "parse_headers",
+    "  Leading and trailing spaces, Ünïcödé, 日本語 and an emoji 🙂  ",
+    "def total_with_tax(self, amounts: list[float]) -> float:\n    return round(sum(amounts) * 1.2, 2)",
+    " ".join(f"word{i} and Another{i}" for i in range(400)),  # past the model's token limit
+)
+
+
+class OnnxSingle:
+    """BERT's last-layer token vectors of one text: the embeddings looked up here (numpy, in the
+    torch tables' memory), the encoder's layers on an ONNX Runtime session."""
+
+    def __init__(self, bert: Bert, session, keep: list) -> None:
+        net = bert.network
+        self._tokenizer = bert.tokenizer
+        self._session = session
+        self._keep = keep  # the arrays the session reads in place: they must outlive it
+        self._word = net.word.weight.detach().numpy()
+        self._position = net.position.weight.detach().numpy()
+        self._type0 = net.token_type.weight[0].detach().numpy()
+        self._mean = bert.files.pooling == "mean"
+
+    def states(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(token vectors (tokens, hidden) float32, mask of the ordinary tokens: not [CLS]/[SEP])."""
+        encoding = self._tokenizer.encode(text)
+        ids = encoding.ids
+        embedded = self._word[ids] + self._position[: len(ids)] + self._type0
+        states = self._session.run(None, {"embedded": embedded[None]})[0][0]
+        return states, np.asarray(encoding.special_tokens_mask, dtype=bool) == 0
+
+    def pooled(self, states: np.ndarray) -> np.ndarray:
+        """The text's vector as BertNetwork.pool makes it (not normalised)."""
+        return states.mean(axis=0) if self._mean else states[0]
+
+    def vector(self, text: str) -> np.ndarray:
+        """The unit vector of `text` (1-d float32), as the traced path gives it."""
+        return _unit(self.pooled(self.states(text)[0]))
+
+    def embed_with_tokens(self, text: str) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Bert.embed_with_tokens of [text]: the pooled vector (1, hidden) and the ordinary tokens'
+        vectors, from one run."""
+        states, ordinary = self.states(text)
+        return self.pooled(states)[None], [states[ordinary]]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = v.astype(np.float32, copy=False)
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def build(bert: Bert, reference: Callable[[str], np.ndarray], threads: int) -> OnnxSingle | None:
+    """An OnnxSingle for `bert` (float32 only) whose vectors match `reference(text)` (the torch
+    path's unit vector) on the probe texts, or None where it cannot be had."""
+    import torch
+
+    if bert.dtype != torch.float32:
+        return None
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        log.info("single texts on torch: onnxruntime is not installed")
+        return None
+    try:
+        model, feeds = _graph(bert)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        values = [ort.OrtValue.ortvalue_from_numpy(array) for array in feeds.values()]
+        options.add_external_initializers(list(feeds), values)
+        keep = [list(feeds.values()), values]
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        single = OnnxSingle(bert, session, keep)
+        gap = max(1.0 - float(np.dot(single.vector(t), np.asarray(reference(t), dtype=np.float32))) for t in PROBES)
+    except Exception as exc:  # noqa: BLE001 - any failure here means: keep the torch path
+        log.info("single texts on torch: the ONNX Runtime path failed to build (%s: %s)", type(exc).__name__, exc)
+        return None
+    if not gap < MAX_COSINE_GAP:
+        log.info("single texts on torch: ONNX Runtime's vectors differ (cosine gap %.2g)", gap)
+        return None
+    return single
+
+
+def _graph(bert: Bert) -> tuple[bytes, dict[str, np.ndarray]]:
+    """The serialized ONNX model of BertNetwork.states after the embedding lookup, for one unpadded
+    text, and its weights by initializer name, as arrays that share the torch tensors' memory."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    net, c = bert.network, bert.files.config
+    h, heads = c.hidden_size, c.num_attention_heads
+    size = h // heads
+    feeds: dict[str, np.ndarray] = {}  # weights: the session reads them where torch keeps them
+    consts: list = []  # small constants (shapes, the scale), in the model itself
+    nodes: list = []
+    count = [0]
+
+    def weight(name: str, tensor) -> str:
+        array = tensor.detach().numpy()
+        if not array.flags["C_CONTIGUOUS"]:
+            array = np.ascontiguousarray(array)  # only where the torch layout is not (never for bert.py's)
+        feeds[name] = array
+        return name
+
+    def const(name: str, values, dtype=np.int64) -> str:
+        consts.append(numpy_helper.from_array(np.asarray(values, dtype=dtype), name))
+        return name
+
+    def node(op: str, inputs: list[str], **attrs) -> str:
+        count[0] += 1
+        out = f"{op.lower()}_{count[0]}"
+        nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        return out
+
+    def linear(x: str, layer, name: str) -> str:
+        # bert.py keeps a linear weight (out x in) laid out transposed: `.t()` is the contiguous (in x out)
+        return node("Add", [node("MatMul", [x, weight(f"{name}.wt", layer.weight.t())]), weight(f"{name}.b", layer.bias)])
+
+    def norm(x: str, layer, name: str) -> str:
+        return node("LayerNormalization", [x, weight(f"{name}.g", layer.weight), weight(f"{name}.b", layer.bias)],
+                    axis=-1, epsilon=float(layer.eps))
+
+    x = norm("embedded", net.norm, "norm")
+    split = const("split", [0, 0, heads, size])
+    merged = const("merged", [0, 0, h])
+    scale = const("scale", 1 / math.sqrt(size), dtype=np.float32)
+    for i, layer in enumerate(net.layers):
+        p = f"l{i}"
+        q, k, v = (node("Reshape", [linear(x, proj, f"{p}.{n}"), split])
+                   for n, proj in (("q", layer.query), ("k", layer.key), ("v", layer.value)))
+        scores = node("Mul", [node("MatMul", [node("Transpose", [q], perm=[0, 2, 1, 3]),
+                                              node("Transpose", [k], perm=[0, 2, 3, 1])]), scale])
+        attended = node("MatMul", [node("Softmax", [scores], axis=-1), node("Transpose", [v], perm=[0, 2, 1, 3])])
+        attended = node("Reshape", [node("Transpose", [attended], perm=[0, 2, 1, 3]), merged])
+        x = norm(node("Add", [linear(attended, layer.attention_out, f"{p}.ao"), x]), layer.attention_norm, f"{p}.an")
+        inner = node("Gelu", [linear(x, layer.intermediate, f"{p}.in")])
+        x = norm(node("Add", [linear(inner, layer.out, f"{p}.out"), x]), layer.out_norm, f"{p}.on")
+    nodes.append(helper.make_node("Identity", [x], ["states"]))
+    for name, array in feeds.items():  # declared with their data outside the model: the session gets them
+        tensor = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=list(array.shape))
+        tensor.data_location = TensorProto.EXTERNAL
+        tensor.external_data.add(key="location", value=f"{name}.bin")  # never read: the session is given it
+        consts.append(tensor)
+    inputs = [helper.make_tensor_value_info("embedded", TensorProto.FLOAT, [1, "tokens", h])]
+    graph = helper.make_graph(nodes, "bert_single", inputs,
+                              [helper.make_tensor_value_info("states", TensorProto.FLOAT, [1, "tokens", h])], consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], producer_name="groundmcp")
+    model.ir_version = 9
+    return model.SerializeToString(), feeds
