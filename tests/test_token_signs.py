@@ -185,3 +185,38 @@ def test_sentence_transformers_run_gives_the_signatures_and_query_tokens_plain_t
     vector, tokens = st.encode_query_with_tokens("who is on call")
     assert np.allclose(tokens, real_encoder.query_tokens("who is on call"), atol=1e-4)
     assert float(vector @ real_encoder.encode_query("who is on call")) > 0.99999
+
+
+def test_signatures_can_be_turned_off_and_a_change_re_encodes_prose_only(tmp_path, real_encoder):
+    """GROUNDMCP_TOKEN_SIGNATURES=false: prose chunks keep no signature (searches keep the fused
+    order); turning it back on re-encodes the prose files on their next ingest, not the code."""
+    from groundmcp.engine import Engine
+    from groundmcp.settings import Settings
+
+    root = tmp_path / "work" / "project"
+    root.mkdir(parents=True)
+    for name in ("oncall.md", "review.md"):
+        (root / name).write_text(DOCS[name])
+    (root / "vault.py").write_text(CODE)
+
+    def ingest(signatures: bool):
+        settings = Settings(data_dir=tmp_path / "data", roots=[tmp_path / "work"], token_signatures=signatures)
+        engine = Engine(settings, encoder=real_encoder)
+        try:
+            report = engine.ingest(str(root))
+            hits = engine.search(SearchRequest("who answers pages", top_k=10))
+            inputs = engine.store.late_inputs(settings.collection, [h.id for h in hits])
+            signed = {h.path for h in hits if inputs[h.id][1]}
+            return report, {h.path for h in hits}, signed
+        finally:
+            engine.close()
+
+    report, found, signed = ingest(False)
+    assert len(report.added) == 3 and {"oncall.md", "review.md", "vault.py"} <= found and not signed
+    report, found, signed = ingest(False)
+    assert (report.added, report.changed) == ([], [])  # the same key: nothing to redo
+    report, found, signed = ingest(True)
+    assert sorted(report.changed) == ["oncall.md", "review.md"]  # the prose, not vault.py
+    assert signed == {"oncall.md", "review.md"}
+    report, _, signed = ingest(False)
+    assert sorted(report.changed) == ["oncall.md", "review.md"] and not signed

@@ -286,7 +286,8 @@ class Engine:
         s = self.settings
         extra = {"walk": WalkOptions(max_file_bytes=s.max_file_bytes, extra_ignores=tuple(s.ignore))} if files else {}
         return IngestOptions(
-            collection=name, chunk_tokens=s.chunk_tokens, chunk_overlap=s.chunk_overlap, dry_run=dry_run, **extra
+            collection=name, chunk_tokens=s.chunk_tokens, chunk_overlap=s.chunk_overlap, dry_run=dry_run,
+            signatures=s.token_signatures, **extra
         )
 
     def _locked_ingest(self, name: str, run: Callable[[Encoder | LazyEncoder], IngestReport]) -> IngestReport:

@@ -66,10 +66,14 @@ class IngestOptions:
     window_chunks: int = 1024
     # Runs with at most this many files to read take no threads (see INLINE_FILES).
     inline_files: int = INLINE_FILES
+    # Prose chunks keep their token signatures (Settings.token_signatures): part of prose's key.
+    signatures: bool = True
 
     def chunking(self, path: str) -> str:
-        """The chunking key of `path` under these options (see `chunking.chunking_key`)."""
-        return chunking_key(path, self.chunk_tokens, self.chunk_overlap)
+        """The chunking key of `path` under these options (see `chunking.chunking_key`); a prose
+        file's says whether its chunks carry signatures, so turning them on or off re-encodes it."""
+        key = chunking_key(path, self.chunk_tokens, self.chunk_overlap)
+        return key if self.signatures or not key.startswith("prose-") else f"{key}/unsigned"
 
     def legacy_chunking(self, path: str) -> str:
         """What chunks stored without a chunking key are taken for: every chunker was at its first
@@ -378,7 +382,7 @@ class _Run:
             return None
         t0 = time.perf_counter()
         encoder, texts, tick = self.slot.get(), [c.dense_text for c in chunks], lambda n: self.tick(encoded=n)
-        if encoder.gives_tokens and any(c.kind == DOC for c in chunks):
+        if self.options.signatures and encoder.gives_tokens and any(c.kind == DOC for c in chunks):
             encoded: tuple[np.ndarray, list[str] | None] = encoder.encode_documents_signed(texts, on_batch=tick)
         else:
             encoded = encoder.encode_documents(texts, on_batch=tick), None
