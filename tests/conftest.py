@@ -160,7 +160,10 @@ def demo_index(tmp_path_factory, real_encoder):
     engine.ingest(str(root), collection="groundmcp")
     engine.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GROUNDMCP_", "XDG_DATA_HOME"))}
-    return SimpleNamespace(root=root, home=home, data=data, env=env | {"HOME": str(home)})
+    yield SimpleNamespace(root=root, home=home, data=data, env=env | {"HOME": str(home)})
+    from groundmcp.owner.daemon import stop_owner
+
+    stop_owner(data)  # the owner a `serve` of the README's commands started: not past the session
 
 
 @pytest.fixture(scope="session")

@@ -101,6 +101,9 @@ def build(bert: Bert, reference: Callable[[str], np.ndarray], threads: int) -> O
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning: a server's call spends most of its time outside
+        # the encoder (its event loop, the store), where a spinning worker would take a core from it.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         values = [ort.OrtValue.ortvalue_from_numpy(array) for array in feeds.values()]
         options.add_external_initializers(list(feeds), values)
         keep = [list(feeds.values()), values]
