@@ -110,21 +110,27 @@ def cosine_tolerance(encoder) -> float:
     return 1e-5 if encoder.dtype == torch.float32 else 1e-3
 
 
+@pytest.fixture(scope="module")
+def normal_single_vectors() -> tuple[list[str], np.ndarray]:
+    """The query texts, and torch's own forward of each text alone (no padding), which an encoder
+    that was never warmed up runs."""
+    texts = _query_texts()
+    normal_encoder = SentenceTransformerEncoder(single_text_runtime="torch")
+    return texts, np.stack([normal_encoder.encode_queries([t])[0] for t in texts])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("runtime", "path"), [("auto", "onnx"), ("torch", "traced")])
-def test_single_text_paths_give_the_normal_paths_vectors(runtime, path):
+def test_single_text_paths_give_the_normal_paths_vectors(runtime, path, normal_single_vectors):
     """The fast single-text path (ONNX Runtime by default, the traced graph with
-    single_text_runtime=torch) against torch's own forward of each text, which an encoder that
-    was never warmed up runs."""
+    single_text_runtime=torch) against the normal path."""
     encoder = SentenceTransformerEncoder(single_text_runtime=runtime)
-    normal_encoder = SentenceTransformerEncoder(single_text_runtime="torch")
     encoder.warm_up()
     assert encoder.query_path == path
     tolerance = cosine_tolerance(encoder)
-    texts = _query_texts()
+    texts, normal = normal_single_vectors
     assert len(texts) > 200
     fast = np.stack([encoder.encode_query(t) for t in texts])
-    normal = np.stack([normal_encoder.encode_queries([t])[0] for t in texts])  # one text: no padding
     assert fast.shape == (len(texts), 384) and fast.dtype == np.float32
     assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=tolerance)
     gaps = 1.0 - np.sum(fast * normal, axis=1)

@@ -296,7 +296,7 @@ async def test_search_counts_no_points_per_call_and_sees_ingests_and_deletes(tmp
         engine.close()
 
 
-async def test_the_server_prepares_the_traced_query_path_in_the_background(tmp_path, real_encoder):
+async def test_the_server_prepares_the_single_text_path_in_the_background(tmp_path, real_encoder):
     root = write_project(tmp_path / "work" / "project")
     settings = Settings(data_dir=tmp_path / "data", roots=[tmp_path / "work"])
     indexer = Engine(settings, encoder=real_encoder)
@@ -307,10 +307,10 @@ async def test_the_server_prepares_the_traced_query_path_in_the_background(tmp_p
         async with Client(build_server(settings, engine=engine)) as client:
             assert not (await call(client, "search", query="refund policy")).is_error
             for _ in range(600):  # the encoder-load thread: under a second once the model is loaded
-                if engine.encoder.query_path == "traced":
+                if engine.encoder.query_path == "onnx":
                     break
                 await anyio.sleep(0.1)
-            assert engine.encoder.query_path == "traced"
+            assert engine.encoder.query_path == "onnx"
             hits = (await call(client, "search", query="retry with exponential backoff")).structured_content["hits"]
         assert hits[0]["path"] == "src/retry.js"
     finally:

@@ -35,6 +35,7 @@ medians of 1 and 3 texts were 18 and 53 ms against 535 and 915 ms when the team 
 against 53 ms for 1 text when it did not; the best tries tie at 1-2 texts (14 against 17 ms, 21
 against 21) and the team wins from 4 (18 against 58 ms, 90 against 131 at 8). So a memory-style
 client's one note an ingest costs what a query costs, and a folder's batches (32) keep the team."""
+
 SINGLE_TEXT_THREADS = 4  # ONNX Runtime's threads for a lone text: more gain nothing on ~40 tokens
 
 
@@ -61,11 +62,12 @@ class SentenceTransformerEncoder(Encoder):
     model, device or backend "sentence-transformers" loads sentence-transformers itself.
 
     On a CPU, single queries (`encode_query`) run on dedicated threads with one torch thread
-    each (encoders/query_threads.py), and after `warm_up` through a traced graph of the model
-    where it matches the normal path (encoders/query_path.py). Document batches of fewer than
-    SMALL_BATCH texts run on those threads too (the same vectors: only the thread count differs),
-    and a lone document without a prompt takes the traced path as a query does; larger batches
-    keep torch's threads."""
+    each (encoders/query_threads.py), and after `warm_up` through the single-text path where it
+    matches the normal one: the plain-torch model in float32 on ONNX Runtime
+    (encoders/onnx_single.py, unless single_text_runtime is "torch"), else a traced graph of the
+    model (encoders/query_path.py). Document batches of fewer than SMALL_BATCH texts run on those
+    threads too (the same vectors: only the thread count differs), and a lone document without a
+    prompt takes the single-text path as a query does; larger batches keep torch's threads."""
 
     def __init__(
         self,
@@ -319,7 +321,8 @@ def _onnx_single(bert: Bert, reference) -> OnnxVector | None:
     None where it cannot be had. Its threads: the cores, at most SINGLE_TEXT_THREADS."""
     from .onnx_single import build
 
-    single = build(bert, reference, threads=min(SINGLE_TEXT_THREADS, len(os.sched_getaffinity(0))))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    single = build(bert, reference, threads=min(SINGLE_TEXT_THREADS, cores))
     if single is None:
         return None
     bert.single = single
