@@ -20,6 +20,7 @@ INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
     "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+NOT_UTF8 = b'{"jsonrpc": "2.0", "id": 3, "method": "ping", "params": {"_meta": {"note": "caf\xe9"}}}'
 
 
 def lines(*messages) -> bytes:
@@ -94,14 +95,15 @@ def check(got: dict[object, dict]) -> None:
 
 def test_serve_over_pipes_answers_and_survives_a_bad_line(tmp_path: Path) -> None:
     """Raw JSON-RPC to `serve` over pipes (the event-loop transport): a line that is no JSON-RPC is
-    dropped and the next request answered; every line the server writes is JSON-RPC (no stray
-    output reaches the wire); closing stdin ends it cleanly."""
+    dropped and the next request answered, a request with a byte that is not UTF-8 is answered;
+    every line the server writes is JSON-RPC (no stray output reaches the wire); closing stdin ends
+    it cleanly."""
     proc = serve(tmp_path, subprocess.PIPE)
     try:
-        proc.stdin.write(lines(INIT, INITIALIZED, b"this is not json", LIST))
+        proc.stdin.write(lines(INIT, INITIALIZED, b"this is not json", NOT_UTF8, LIST))
         proc.stdin.flush()
         out = b""
-        while b'"id":2' not in out.replace(b" ", b""):  # the answer to tools/list
+        while b'"id":2' not in out.replace(b" ", b""):  # the answer to tools/list (after the ping's)
             line = proc.stdout.readline()
             assert line, proc.stderr.read().decode()[-2000:]
             out += line
@@ -110,4 +112,6 @@ def test_serve_over_pipes_answers_and_survives_a_bad_line(tmp_path: Path) -> Non
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err.decode()[-2000:]
-    check(answers(out + rest))
+    got = answers(out + rest)
+    check(got)
+    assert got[3]["result"] == {}  # a Latin-1 byte inside a string is read as U+FFFD, not dropped

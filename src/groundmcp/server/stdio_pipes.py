@@ -122,8 +122,9 @@ async def _pipe_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple]:
                     return
                 if not line.strip():
                     continue
-                try:
-                    message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                try:  # bytes that are not UTF-8 become U+FFFD, as the SDK's transport reads them
+                    text = line.decode("utf-8", errors="replace")
+                    message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
                 except Exception as exc:  # noqa: BLE001 - handed to the server, as the SDK's transport does
                     await read_stream_writer.send(exc)
                     continue
