@@ -1,22 +1,22 @@
 """One text at a time on ONNX Runtime, over the plain-torch BERT's own weights.
 
 A query, or a note sent alone to `ingest`, is one short text: about 40 tokens, a few matrix products
-of 40 rows each. torch runs these on one core whatever its thread count (MKL keeps a product this
-small on one thread), so a lone text took about 15 ms here while a second core sat idle. ONNX
-Runtime's own GEMM splits even these across its threads: the same text in about 10 ms on two cores.
-Batches stay on torch, which is faster for them (32 passages of 256 tokens: 31.7 against 20.2
-passages/s here).
+of 40 rows each. MKL keeps a product that small on one thread, so torch takes the same time on one
+thread or two (12.3 ms a query here, traced) while a second core sits idle. ONNX Runtime's own GEMM
+splits even these across its threads: 8.0 ms on two cores, idle. Batches stay on torch: ONNX Runtime
+is no faster for them (32 x 256 tokens: 20.9 against 20.8 passages/s).
 
-The graph is BERT's encoder for one unpadded text (encoders/bert.py BertNetwork.states, no mask:
-nothing is padded), built here node by node. Its weights are not copied into it: every initializer
-is handed to the session as the torch tensor's own memory (`add_initializer`), so ONNX Runtime adds
-only its packed copy of the matrix weights (about 42 MB for MiniLM-L6) and its own library. The
-token vectors come out of the graph; pooling, normalising and the token signatures' rows are done
-as the torch path does them, and the path is used only after its vectors matched the torch path's
-on probe texts (`MAX_COSINE_GAP`).
+The graph is BERT's encoder for one unpadded text (encoders/bert.py BertNetwork.states after the
+embedding lookup; no mask: nothing is padded), built here node by node. Its weights are not copied
+into it: every initializer is handed to the session as the torch tensor's own memory
+(`add_external_initializers`), and the embeddings are looked up outside it, so the resident set
+grows only by ONNX Runtime's library and its packed copy of the matrices (82 MB measured in a
+server). Its idle threads sleep rather than spin: a spinning thread took a core from the rest of a
+server's call. Pooling, normalising and the token signatures' rows are done as the torch path does
+them, and the path is used only after its vectors matched the torch path's on probe texts.
 
-Where onnxruntime or onnx is missing, or the model is not a plain-torch BERT on the CPU, the torch
-path stays (its traced graph); `GROUNDMCP_SINGLE_TEXT_RUNTIME=torch` keeps it too.
+Where onnxruntime or onnx is missing, or the model is not a plain-torch BERT in float32 on the CPU,
+the torch path stays (its traced graph); `GROUNDMCP_SINGLE_TEXT_RUNTIME=torch` keeps it too.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def build(bert: Bert, reference: Callable[[str], np.ndarray], threads: int) -> O
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # Idle threads sleep instead of spinning: a server's call spends most of its time outside
-        # the encoder (its event loop, the store), where a spinning worker would take a core from it.
+        # the encoder (its event loop, the store), where a spinning worker took a core from it.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         values = [ort.OrtValue.ortvalue_from_numpy(array) for array in feeds.values()]
         options.add_external_initializers(list(feeds), values)
