@@ -275,13 +275,19 @@ def build_bridge(link: OwnerLink, grant_of: GrantOf) -> Server:
 def serve_stdio_bridge(link: OwnerLink, roots: Sequence[Path]) -> None:
     """Serve the bridge over stdio until the client closes it."""
     from ..server.stdio_pipes import stdio_streams
+    from .lane import OwnerLane
 
-    server = build_bridge(link, local_grant(roots))
+    grant_of = local_grant(roots)
+    server = build_bridge(link, grant_of)
     link.start_in_background()
+    lane = OwnerLane(link.owner, grant_of(None))  # tool calls without progress: owner/lane.py
 
     async def main() -> None:
-        async with stdio_streams() as (read, write):
-            await server.run(read, write, server.create_initialization_options(NotificationOptions(resources_changed=True)))
+        try:
+            async with stdio_streams(lane) as (read, write):
+                await server.run(read, write, server.create_initialization_options(NotificationOptions(resources_changed=True)))
+        finally:
+            await lane.close()
 
     anyio.run(main)
 

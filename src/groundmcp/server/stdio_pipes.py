@@ -18,12 +18,14 @@ same way, where the SDK would hold it all in memory.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import stat
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any, Protocol
 
 import anyio
 import mcp_types as types
@@ -33,6 +35,18 @@ from mcp.shared.message import SessionMessage
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 256 * 1024 * 1024  # one JSON-RPC message; a larger one is dropped, not buffered
+LANE_WORDS = ('"tools/call"', '"initialize"', "notifications/initialized")  # lines a lane takes or sees
+
+
+class Lane(Protocol):
+    """Requests sent some other way than through the server (owner/lane.py OwnerLane)."""
+
+    def takes(self, message: Any) -> bool:
+        """Whether the parsed JSON-RPC message goes by the lane (it sees every message that holds
+        one of LANE_WORDS)."""
+
+    async def send(self, line: bytes, request_id: Any) -> bytes | None:
+        """The JSON-RPC answer to the request `line`, or None: the server then answers it."""
 
 
 class LineTooLong(ValueError):
@@ -40,9 +54,11 @@ class LineTooLong(ValueError):
 
 
 @asynccontextmanager
-async def stdio_streams() -> AsyncIterator[tuple]:
+async def stdio_streams(lane: Lane | None = None) -> AsyncIterator[tuple]:
     """(read_stream, write_stream) of SessionMessages over this process's stdin and stdout, for
-    `Server.run`: on the event loop where they are pipes or sockets, else the SDK's transport."""
+    `Server.run`: on the event loop where they are pipes or sockets, else the SDK's transport.
+    `lane` (event loop only): requests it `takes` are sent by it and its answer written as it came;
+    one it cannot answer goes to the server as any other (owner/lane.py)."""
     if not _native_applies():
         from mcp.server.stdio import stdio_server
 
@@ -51,7 +67,7 @@ async def stdio_streams() -> AsyncIterator[tuple]:
         return
     wire_in, wire_out = _claim(0, os.O_RDONLY), _claim(1, os.O_WRONLY)
     try:
-        async with _pipe_streams(wire_in, wire_out) as streams:
+        async with _pipe_streams(wire_in, wire_out, lane) as streams:
             yield streams
     finally:
         _restore(1, wire_out)
@@ -96,7 +112,7 @@ def _restore(fd: int, wire: int) -> None:
 
 
 @asynccontextmanager
-async def _pipe_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple]:
+async def _pipe_streams(wire_in: int, wire_out: int, lane: Lane | None) -> AsyncIterator[tuple]:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=MAX_LINE_BYTES, loop=loop)
     # Duplicates again, for the loop's transports to own and close: `wire_in`/`wire_out` stay ours.
@@ -122,13 +138,35 @@ async def _pipe_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple]:
                     return
                 if not line.strip():
                     continue
-                try:  # bytes that are not UTF-8 become U+FFFD, as the SDK's transport reads them
-                    text = line.decode("utf-8", errors="replace")
-                    message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
-                except Exception as exc:  # noqa: BLE001 - handed to the server, as the SDK's transport does
-                    await read_stream_writer.send(exc)
-                    continue
-                await read_stream_writer.send(SessionMessage(message))
+                text = line.decode("utf-8", errors="replace")  # not UTF-8: U+FFFD, as the SDK reads it
+                if lane is not None and any(word in text for word in LANE_WORDS):
+                    try:
+                        raw = json.loads(text)
+                    except ValueError:
+                        raw = None
+                    if lane.takes(raw):
+                        tasks.start_soon(by_lane, text, raw["id"])
+                        continue
+                await to_server(text)
+
+    async def to_server(text: str) -> None:
+        try:
+            message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
+        except Exception as exc:  # noqa: BLE001 - handed to the server, as the SDK's transport does
+            await read_stream_writer.send(exc)
+            return
+        await read_stream_writer.send(SessionMessage(message))
+
+    async def by_lane(text: str, request_id) -> None:
+        assert lane is not None
+        answer = await lane.send(text.encode("utf-8"), request_id)
+        if answer is None:  # the server answers it, as any other request
+            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                await to_server(text)
+            return
+        writer.write(answer + b"\n")
+        with suppress(ConnectionError, BrokenPipeError):
+            await writer.drain()
 
     async def stdout_writer() -> None:
         async with write_stream_reader:
@@ -141,11 +179,11 @@ async def _pipe_streams(wire_in: int, wire_out: int) -> AsyncIterator[tuple]:
                     return
 
     try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(stdin_reader)
-            tg.start_soon(stdout_writer)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(stdin_reader)
+            tasks.start_soon(stdout_writer)
             yield read_stream, write_stream
-            tg.cancel_scope.cancel()
+            tasks.cancel_scope.cancel()
     finally:
         read_transport.close()
         write_transport.close()
