@@ -187,3 +187,18 @@ def replay_ndcg(ds, cands: dict, order: Callable[[list], list[int]]) -> dict[str
                 ranked.setdefault(pid)
         out[q.id] = score_query(list(ranked), ds.qrels[q.id])["ndcg@10"]
     return out
+
+
+def alternated_ms(queries: list[str], variants: list[str], run: Callable[[str, str], float], warm: int = 5) -> None:
+    """Print p50 and p90 ms of `run(variant, query)` for each variant: each query once on each, the
+    order flipped every query so drift hits all alike, after `warm` queries on each unmeasured."""
+    for text in queries[:warm]:
+        for name in variants:
+            run(name, text)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for i, text in enumerate(queries):
+        for name in variants[:: 1 if i % 2 else -1]:
+            times[name].append(run(name, text))
+    for name, xs in times.items():
+        xs.sort()
+        print(f"{name}: p50 {statistics.median(xs):.1f} ms, p90 {xs[int(len(xs) * 0.9)]:.1f} ms ({len(xs)} queries)")

@@ -12,9 +12,10 @@ path and no re-ordering. Prints p50 and p90 ms of `Engine.search` for each.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from pathlib import Path
+
+from benchutil import alternated_ms
 
 from groundmcp.engine import Engine
 from groundmcp.eval.dataset import open_dataset
@@ -49,16 +50,7 @@ def main() -> None:
         return (time.perf_counter() - began) * 1000
 
     try:
-        for text in queries[:5]:  # warm both paths
-            for name in variants:
-                run(name, text)
-        times: dict[str, list[float]] = {name: [] for name in variants}
-        for i, text in enumerate(queries):
-            for name in list(variants)[:: 1 if i % 2 else -1]:
-                times[name].append(run(name, text))
-        for name, xs in times.items():
-            xs.sort()
-            print(f"{name}: p50 {statistics.median(xs):.1f} ms, p90 {xs[int(len(xs) * 0.9)]:.1f} ms ({len(xs)} queries)")
+        alternated_ms(queries, list(variants), run)
     finally:
         engine.close()
 

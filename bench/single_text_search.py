@@ -12,9 +12,10 @@ the late step's query encode (the vector and the tokens) takes the same path. Pr
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from pathlib import Path
+
+from benchutil import alternated_ms
 
 from groundmcp.encoders.query_path import trace_bert
 from groundmcp.engine import Engine
@@ -50,16 +51,7 @@ def main() -> None:
         return (time.perf_counter() - began) * 1000
 
     try:
-        for text in queries[:5]:  # warm both paths
-            for name in variants:
-                run(name, text)
-        times: dict[str, list[float]] = {name: [] for name in variants}
-        for i, text in enumerate(queries):
-            for name in list(variants)[:: 1 if i % 2 else -1]:
-                times[name].append(run(name, text))
-        for name, xs in times.items():
-            xs.sort()
-            print(f"{name}: p50 {statistics.median(xs):.1f} ms, p90 {xs[int(len(xs) * 0.9)]:.1f} ms ({len(xs)} queries)")
+        alternated_ms(queries, list(variants), run)
     finally:
         engine.close()
 
