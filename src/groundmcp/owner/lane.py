@@ -78,9 +78,10 @@ class OwnerLane:
             await self._open()
             assert self._http is not None
             response = await self._http.post(self._url, content=line, headers=self._headers)
-            body = await response.aread()
-            if response.status_code == 200 and _answers(body, request_id):
-                return body.strip()
+            body = (await response.aread()).strip()
+            # stdio frames a message by its line: an answer must hold no raw newline (compact JSON never does)
+            if response.status_code == 200 and b"\n" not in body and _answers(body, request_id):
+                return body
             log.info("the owner answered the lane %d; sending the call by the bridge", response.status_code)
         except Exception as exc:  # noqa: BLE001 - any failure: the normal path answers this call
             log.info("the lane to the index owner failed (%s: %s); sending the call by the bridge",
