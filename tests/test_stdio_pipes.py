@@ -21,6 +21,7 @@ INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 NOT_UTF8 = b'{"jsonrpc": "2.0", "id": 3, "method": "ping", "params": {"_meta": {"note": "caf\xe9"}}}'
+BAD_PARAMS = {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": "not an object"}
 
 
 def lines(*messages) -> bytes:
@@ -95,12 +96,13 @@ def check(got: dict[object, dict]) -> None:
 
 def test_serve_over_pipes_answers_and_survives_a_bad_line(tmp_path: Path) -> None:
     """Raw JSON-RPC to `serve` over pipes (the event-loop transport): a line that is no JSON-RPC is
-    dropped and the next request answered, a request with a byte that is not UTF-8 is answered;
+    dropped and the next request answered, a request with a byte that is not UTF-8 is answered, and
+    one that is JSON with an id but not a valid request gets JSON-RPC's Invalid Request error;
     every line the server writes is JSON-RPC (no stray output reaches the wire); closing stdin ends
     it cleanly."""
     proc = serve(tmp_path, subprocess.PIPE)
     try:
-        proc.stdin.write(lines(INIT, INITIALIZED, b"this is not json", NOT_UTF8, LIST))
+        proc.stdin.write(lines(INIT, INITIALIZED, b"this is not json", NOT_UTF8, BAD_PARAMS, LIST))
         proc.stdin.flush()
         out = b""
         while b'"id":2' not in out.replace(b" ", b""):  # the answer to tools/list (after the ping's)
@@ -115,3 +117,4 @@ def test_serve_over_pipes_answers_and_survives_a_bad_line(tmp_path: Path) -> Non
     got = answers(out + rest)
     check(got)
     assert got[3]["result"] == {}  # a Latin-1 byte inside a string is read as U+FFFD, not dropped
+    assert got[4]["error"]["code"] == -32600 and "tools/call" in got[4]["error"]["message"]  # answered, not dropped

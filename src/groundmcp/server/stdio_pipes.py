@@ -153,6 +153,12 @@ async def _pipe_streams(wire_in: int, wire_out: int, lane: Lane | None) -> Async
         try:
             message = types.jsonrpc_message_adapter.validate_json(text, by_name=False)
         except Exception as exc:  # noqa: BLE001 - handed to the server, as the SDK's transport does
+            answer = _invalid_request(text, exc)
+            if answer is not None:  # a request the server would drop unanswered: its client would wait
+                writer.write(answer)
+                with suppress(ConnectionError, BrokenPipeError):
+                    await writer.drain()
+                return
             await read_stream_writer.send(exc)
             return
         await read_stream_writer.send(SessionMessage(message))
@@ -187,6 +193,25 @@ async def _pipe_streams(wire_in: int, wire_out: int, lane: Lane | None) -> Async
     finally:
         read_transport.close()
         write_transport.close()
+
+
+def _invalid_request(text: str, error: Exception) -> bytes | None:
+    """JSON-RPC's "Invalid Request" answer (a line) to a request that is JSON with an id but not a
+    valid message (params that are not an object, say), or None for anything else (not JSON, a
+    notification, no id): the SDK's server drops such a message without an answer."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(raw, dict) or raw.get("id") is None or "method" not in raw:
+        return None
+    if not isinstance(raw["id"], (str, int)) or isinstance(raw["id"], bool):
+        return None
+    first = str(error).strip().splitlines()
+    why = " ".join(first[:3])[:300]
+    answer = {"jsonrpc": "2.0", "id": raw["id"], "error": {
+        "code": types.INVALID_REQUEST, "message": f"invalid request {raw.get('method')!r}: {why}"}}
+    return json.dumps(answer).encode("utf-8") + b"\n"
 
 
 async def _next_line(reader: asyncio.StreamReader) -> bytes | None:
