@@ -142,7 +142,7 @@ async def _pipe_streams(wire_in: int, wire_out: int, lane: Lane | None) -> Async
                 if lane is not None and any(word in text for word in LANE_WORDS):
                     try:
                         raw = json.loads(text)
-                    except ValueError:
+                    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
                         raw = None
                     if lane.takes(raw):
                         tasks.start_soon(by_lane, text, raw["id"])
@@ -201,7 +201,7 @@ def _invalid_request(text: str, error: Exception) -> bytes | None:
     notification, no id): the SDK's server drops such a message without an answer."""
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return None
     if not isinstance(raw, dict) or raw.get("id") is None or "method" not in raw:
         return None
