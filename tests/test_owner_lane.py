@@ -1,10 +1,13 @@
-"""A stdio bridge's tool calls posted to the owner as they came (owner/lane.py): which calls take the
-lane, what they answer, and the normal path answering whenever the lane cannot. Real owner
-processes and a real `groundmcp serve` spoken to over stdio by the SDK's client in the handshake
-mode IDE clients use; the route each call took is read from the owner's request counts."""
+"""A stdio bridge's tool calls sent to the owner as they came (owner/lane.py), on a Unix owner's lane
+socket (owner/lane_server.py) or a loopback owner's JSON route: which calls take the lane, what
+they answer, and the normal path answering whenever the lane cannot; and the lane socket as a
+hostile or careless client meets it. Real owner processes and a real `groundmcp serve` spoken to
+over stdio by the SDK's client in the handshake mode IDE clients use; the route each call took is
+read from the owner's request counts."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -12,11 +15,12 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from groundmcp.owner.daemon import stop_owner
+from groundmcp.owner.endpoint import JSON_PATH, MCP_PATH
 from groundmcp.owner.lane import PROTOCOL, OwnerLane
 from groundmcp.owner.paths import OwnerPaths
 
 from .mcp_helpers import server_env
-from .test_owner_json import counts, note
+from .test_owner_json import note, owner_get
 
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="the owner serves a Unix socket by default"),
@@ -26,29 +30,43 @@ pytestmark = [
 ENV = {"GROUNDMCP_OWNER": "1", "GROUNDMCP_WATCH": "0", "GROUNDMCP_OWNER_IDLE_S": "120"}
 
 
-def handshake_client(data: Path, root: Path) -> Client:
+def handshake_client(data: Path, root: Path, **env: str) -> Client:
     params = StdioServerParameters(command=sys.executable, args=["-m", "groundmcp", "serve", "--root", str(root)],
-                                   env=server_env(data, **ENV))
+                                   env=server_env(data, **ENV, **env))
     return Client(params, mode="legacy", read_timeout_seconds=120)
 
 
+def routes(paths: OwnerPaths) -> dict[str, int]:
+    """The owner's requests so far on each route: its JSON path, its SSE path, its lane socket."""
+    status, _, body = owner_get(paths, "/owner")
+    assert status == 200, body
+    return json.loads(body)["requests"]
+
+
 @pytest.mark.anyio
-async def test_tool_calls_take_the_lane_and_the_bridge_answers_when_it_cannot(tmp_path):
+@pytest.mark.parametrize(("transport", "route", "handshake"), [("unix", "lane", 1), ("loopback", JSON_PATH, 2)])
+async def test_tool_calls_take_the_lane_and_the_bridge_answers_when_it_cannot(tmp_path, transport, route, handshake):
+    """A Unix owner's lane is its lane socket (the handshake one request there: the initialize);
+    a loopback owner's is its JSON route (the handshake two posts: initialize and initialized)."""
     data = tmp_path / "d"
     paths = OwnerPaths(data)
+
+    def taken() -> int:
+        return routes(paths).get(route, 0)
+
     try:
-        async with handshake_client(data, tmp_path) as client:
+        async with handshake_client(data, tmp_path, GROUNDMCP_OWNER_TRANSPORT=transport) as client:
             first = await client.call_tool("ingest", note(0))  # no owner yet: the bridge starts it and answers
             assert not first.is_error, first.content[0].text
-            before, _ = counts(paths)
-            second = await client.call_tool("ingest", note(1))  # the lane's handshake (2 posts), then the call
+            before = taken()
+            second = await client.call_tool("ingest", note(1))  # the lane's handshake, then the call
             assert not second.is_error and second.structured_content["added"] == 1
-            after, _ = counts(paths)
-            assert after - before == 3
+            after = taken()
+            assert after - before == handshake + 1
             for i in (2, 3):
                 got = await client.call_tool("ingest", note(i))
                 assert not got.is_error and got.structured_content["added"] == 1
-            assert counts(paths)[0] - after == 2  # one post a call
+            assert taken() - after == 2  # one request a call
 
             bad = await client.call_tool("search", {"query": "x", "collection": "missing"})
             assert bad.is_error and "does not exist" in bad.content[0].text  # the owner's answer, as it came
@@ -60,17 +78,17 @@ async def test_tool_calls_take_the_lane_and_the_bridge_answers_when_it_cannot(tm
             async def progress(done: float, total: float | None, message: str | None) -> None:
                 seen.append(done)
 
-            json_before, sse_before = counts(paths)
+            lane_before, sse_before = taken(), routes(paths).get(MCP_PATH, 0)
             tracked = await client.call_tool("ingest", note(4), progress_callback=progress)
             assert not tracked.is_error and seen  # progress wanted: the bridge, on the SSE route
-            assert counts(paths) == (json_before, sse_before + 3)  # its session's handshake, then the call
+            assert (taken(), routes(paths).get(MCP_PATH, 0)) == (lane_before, sse_before + 3)  # handshake, call
 
             assert stop_owner(data) is not None  # the owner goes: the lane's session with it
             again = await client.call_tool("ingest", note(5))  # the lane fails; the bridge starts a new owner
             assert not again.is_error and again.structured_content["added"] == 1
-            restarted, _ = counts(paths)
+            restarted = taken()
             last = await client.call_tool("ingest", note(6))  # the lane again, on a new session
-            assert not last.is_error and counts(paths)[0] - restarted == 3
+            assert not last.is_error and taken() - restarted == handshake + 1
     finally:
         stop_owner(data)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from groundmcp.server.stdio_pipes import LineTooLong, _next_line
+from groundmcp.server.stdio_pipes import LineTooLong, next_line
 
 from .mcp_helpers import server_env
 
@@ -29,7 +29,7 @@ def lines(*messages) -> bytes:
 
 
 async def read_all(chunks: list[bytes], limit: int) -> list[object]:
-    """What `_next_line` gives for `chunks` fed one by one to a reader of `limit` bytes a line."""
+    """What `next_line` gives for `chunks` fed one by one to a reader of `limit` bytes a line."""
     reader = asyncio.StreamReader(limit=limit)
     got: list[object] = []
 
@@ -42,7 +42,7 @@ async def read_all(chunks: list[bytes], limit: int) -> list[object]:
     feeding = asyncio.ensure_future(feed())
     while True:
         try:
-            line = await _next_line(reader)
+            line = await next_line(reader)
         except LineTooLong as exc:
             got.append(exc)
             continue

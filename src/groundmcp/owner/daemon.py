@@ -1,6 +1,7 @@
 """The owner process: take the data dir's owner lock, open the Engine once, serve the MCP app
 over Streamable HTTP on its private endpoint (owner/endpoint.py: the Unix socket, or loopback with
-a token), and exit after an idle spell with the store closed (flushed) and the endpoint removed.
+a token) and, on a Unix owner, as lines on its lane socket (owner/lane_server.py), and exit after
+an idle spell with the store closed (flushed) and the endpoint removed.
 `groundmcp owner` runs this in the foreground; clients start it detached (owner/client.py)."""
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ class Activity:
             self.active -= 1
             self.last = time.monotonic()
 
+    def begin(self, route: str) -> None:
+        """A request on `route` (other than HTTP: the lane socket's) is in flight."""
+        self.requests[route] = self.requests.get(route, 0) + 1
+        self.active += 1
+
+    def end(self) -> None:
+        """One begun is done."""
+        self.active -= 1
+        self.last = time.monotonic()
+
     def idle_for(self) -> float:
         return 0.0 if self.active else time.monotonic() - self.last
 
@@ -95,6 +106,7 @@ def _own(settings: Settings, paths: OwnerPaths, listener: Listener) -> int:
     from ..server.app import build_server
     from ..server.auth import ForwardedGrant, OwnerToken
     from ..server.transports import http_app
+    from .lane_server import serve_lanes
 
     try:
         engine = Engine(settings)
@@ -118,6 +130,9 @@ def _own(settings: Settings, paths: OwnerPaths, listener: Listener) -> int:
         async def main() -> None:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_exit_when_idle, server, activity, settings.owner_idle_s)
+                if listener.lane is not None:
+                    tg.start_soon(serve_lanes, listener.lane, mcp._lowlevel_server, activity,  # noqa: SLF001 - as serve_stdio
+                                  settings.http_max_body_bytes)
                 await server.serve(sockets=[sock])
                 tg.cancel_scope.cancel()
 

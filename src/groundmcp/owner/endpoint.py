@@ -255,7 +255,7 @@ def write_endpoint(path: Path, port: int, token: str, pid: int | None = None) ->
 
 def clear_stale(paths: OwnerPaths) -> None:
     """Remove a dead owner's endpoint file and socket. Only the owner lock's holder calls this."""
-    for stale in (paths.endpoint, paths.socket):
+    for stale in (paths.endpoint, paths.socket, paths.lane_socket):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
 
@@ -271,11 +271,14 @@ class Listener:
         # The token every request to a loopback owner must bear (server/auth.py OwnerToken).
         self.token = secrets.token_urlsafe(32) if transport == "loopback" else None
         self.sock: socket.socket | None = None
+        self.lane: socket.socket | None = None  # unix: the lane socket (owner/lane_server.py)
         self.endpoint: Endpoint | None = None
 
     def open(self) -> socket.socket:
-        """A listening socket; for loopback, published in the endpoint file once it listens."""
+        """A listening socket; for loopback, published in the endpoint file once it listens. A
+        Unix owner opens its lane socket first, so a client that finds the owner finds both."""
         if self.transport == "unix":
+            self.lane = bind_private(self.paths.lane_socket)
             self.sock = bind_private(self.paths.socket)
             self.endpoint = UnixEndpoint(self.paths.socket)
             return self.sock
@@ -296,8 +299,11 @@ class Listener:
     def close(self) -> None:
         """Remove the published file (ours: no other process writes it while we hold the lock),
         then close the socket."""
-        with contextlib.suppress(OSError):
-            (self.paths.socket if self.transport == "unix" else self.paths.endpoint).unlink()
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        published = (self.paths.socket, self.paths.lane_socket) if self.transport == "unix" else (self.paths.endpoint,)
+        for path in published:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        for sock in (self.sock, self.lane):
+            if sock is not None:
+                sock.close()
+        self.sock = self.lane = None

@@ -15,6 +15,7 @@ from typing import TextIO
 from ..store.edge_layout import EDGE_SUBDIR, PROCESS_LOCK
 
 SOCKET_NAME = "owner.sock"
+LANE_NAME = "owner.lane"  # a Unix owner's MCP sessions as lines, one per connection (owner/lane_server.py)
 ENDPOINT_NAME = "owner.endpoint"  # a loopback owner's port, token and pid (owner/endpoint.py)
 LOCK_NAME = "owner.lock"  # held by the owner for its life; holds its pid
 START_NAME = "owner.start"  # held by a client while it starts an owner and waits for it
@@ -29,6 +30,10 @@ class OwnerPaths:
     @property
     def socket(self) -> Path:
         return self.data_dir / SOCKET_NAME
+
+    @property
+    def lane_socket(self) -> Path:  # as long a name as `socket`'s: where one fits, both do
+        return self.data_dir / LANE_NAME
 
     @property
     def endpoint(self) -> Path:

@@ -111,14 +111,20 @@ class ForwardedGrant:
             raw = next((v for k, v in scope.get("headers", ()) if k == GRANT_HEADER.encode()), None)
             if raw is not None:
                 try:
-                    claims = _grant_claims(json.loads(raw))
+                    user = forwarded_user(raw)
                 except (ValueError, TypeError) as exc:
                     await _json_response(400, {"error": "bad_grant", "message": f"{GRANT_HEADER}: {exc}"})(send)
                     return
-                label = "front-" + hashlib.sha256(raw).hexdigest()[:12]
-                user = AuthenticatedUser(AccessToken(token=label, client_id=label, scopes=[], claims=claims))
                 scope = {**scope, "user": user}
         await self.app(scope, receive, send)
+
+
+def forwarded_user(raw: bytes) -> AuthenticatedUser:
+    """The user a forwarded grant (claims.py forwarded_grant, as bytes) stands for: the tools apply
+    its claims (access.py). ValueError or TypeError, saying what is wrong, for a malformed one."""
+    claims = _grant_claims(json.loads(raw))
+    label = "front-" + hashlib.sha256(raw).hexdigest()[:12]
+    return AuthenticatedUser(AccessToken(token=label, client_id=label, scopes=[], claims=claims))
 
 
 class OwnerToken:

@@ -121,7 +121,41 @@ async def _pipe_streams(wire_in: int, wire_out: int, lane: Lane | None) -> Async
     read_transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), read_file)
     write_transport, write_protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, write_file)
     writer = asyncio.StreamWriter(write_transport, write_protocol, None, loop)
+    try:
+        async with line_streams(reader, writer, lane) as streams:
+            yield streams
+    finally:
+        read_transport.close()
+        write_transport.close()
 
+
+class Watch(Protocol):
+    """What a line transport tells its owner of the requests it carries (owner/lane_server.py)."""
+
+    def begin(self, request_id: Any) -> None:
+        """A request came in."""
+
+    def end(self, request_id: Any) -> None:
+        """It was answered, or its client cancelled it."""
+
+
+@asynccontextmanager
+async def line_streams(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    lane: Lane | None = None,
+    *,
+    metadata: Any = None,
+    watch: Watch | None = None,
+    where: str = "stdin",
+    limit: int = MAX_LINE_BYTES,
+) -> AsyncIterator[tuple]:
+    """(read_stream, write_stream) of SessionMessages over newline-delimited JSON-RPC on `reader` and
+    `writer`: stdio's framing, on any asyncio stream (stdin and stdout, or an owner's lane socket).
+    `metadata` rides on every message read (an owner's lane: the grant of the client it forwards,
+    as an HTTP request carries it); `watch` hears of each request and its answer; `where` and
+    `limit` (the reader's) name the input and its line limit in LineTooLong. The caller closes
+    `writer`."""
     read_stream_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
     write_stream, write_stream_reader = create_context_streams[SessionMessage](0)
 
@@ -129,11 +163,13 @@ async def _pipe_streams(wire_in: int, wire_out: int, lane: Lane | None) -> Async
         async with read_stream_writer:
             while True:
                 try:
-                    line = await _next_line(reader)
+                    line = await next_line(reader, where, limit)
                 except LineTooLong as exc:
                     log.warning("%s", exc)
                     await read_stream_writer.send(exc)
                     continue
+                except ConnectionError:  # a socket reset by its peer: the end of input
+                    return
                 if line is None:
                     return
                 if not line.strip():
@@ -161,7 +197,12 @@ async def _pipe_streams(wire_in: int, wire_out: int, lane: Lane | None) -> Async
                 return
             await read_stream_writer.send(exc)
             return
-        await read_stream_writer.send(SessionMessage(message))
+        if watch is not None:
+            if isinstance(message, types.JSONRPCRequest):
+                watch.begin(message.id)
+            elif isinstance(message, types.JSONRPCNotification) and message.method == "notifications/cancelled":
+                watch.end((message.params or {}).get("requestId"))
+        await read_stream_writer.send(SessionMessage(message, metadata=metadata))
 
     async def by_lane(text: str, request_id) -> None:
         assert lane is not None
@@ -177,22 +218,21 @@ async def _pipe_streams(wire_in: int, wire_out: int, lane: Lane | None) -> Async
     async def stdout_writer() -> None:
         async with write_stream_reader:
             async for session_message in write_stream_reader:
-                text = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                writer.write(text.encode("utf-8") + b"\n")
+                message = session_message.message
+                writer.write(message.model_dump_json(by_alias=True, exclude_unset=True).encode("utf-8") + b"\n")
                 try:
                     await writer.drain()
                 except (ConnectionError, BrokenPipeError):  # the client went: nothing more to answer
                     return
+                finally:
+                    if watch is not None and isinstance(message, (types.JSONRPCResponse, types.JSONRPCError)):
+                        watch.end(message.id)
 
-    try:
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(stdin_reader)
-            tasks.start_soon(stdout_writer)
-            yield read_stream, write_stream
-            tasks.cancel_scope.cancel()
-    finally:
-        read_transport.close()
-        write_transport.close()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(stdin_reader)
+        tasks.start_soon(stdout_writer)
+        yield read_stream, write_stream
+        tasks.cancel_scope.cancel()
 
 
 def _invalid_request(text: str, error: Exception) -> bytes | None:
@@ -214,7 +254,7 @@ def _invalid_request(text: str, error: Exception) -> bytes | None:
     return json.dumps(answer).encode("utf-8") + b"\n"
 
 
-async def _next_line(reader: asyncio.StreamReader) -> bytes | None:
+async def next_line(reader: asyncio.StreamReader, where: str = "stdin", limit: int = MAX_LINE_BYTES) -> bytes | None:
     """The next line (without its newline), None at the end of input; LineTooLong (after dropping
     the whole line) for one over the reader's limit."""
     try:
@@ -232,5 +272,5 @@ async def _next_line(reader: asyncio.StreamReader) -> bytes | None:
             except asyncio.IncompleteReadError as end:
                 dropped += len(end.partial)
                 break
-        raise LineTooLong(f"dropped a message of {dropped:,} bytes on stdin: over the "  # noqa: B904 - the overrun is not the cause
-                          f"{MAX_LINE_BYTES:,}-byte limit; send large ingests as a path or in smaller batches")
+        raise LineTooLong(f"dropped a message of {dropped:,} bytes on {where}: over the "  # noqa: B904 - the overrun is not the cause
+                          f"{limit:,}-byte limit; send large ingests as a path or in smaller batches")
