@@ -7,16 +7,23 @@ read from the owner's request counts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import stat
+import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from groundmcp.claims import forwarded_grant
 from groundmcp.owner.daemon import stop_owner
-from groundmcp.owner.endpoint import JSON_PATH, MCP_PATH
+from groundmcp.owner.endpoint import JSON_PATH, MCP_PATH, live
 from groundmcp.owner.lane import PROTOCOL, OwnerLane
+from groundmcp.owner.lane_server import HELLO_KEY, LANE_VERSION
 from groundmcp.owner.paths import OwnerPaths
 
 from .mcp_helpers import server_env
@@ -109,3 +116,111 @@ def test_what_takes_the_lane(tmp_path):
         assert not lane.takes(other)
     lane.takes({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "1999-01-01"}})
     assert lane.protocol == PROTOCOL
+
+
+class LaneSession:
+    """A raw client of the owner's lane socket: lines out, lines in."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, paths: OwnerPaths, first: bytes) -> LaneSession:
+        reader, writer = await asyncio.open_unix_connection(os.fspath(paths.lane_socket), limit=1 << 22)
+        writer.write(first)
+        await writer.drain()
+        return cls(reader, writer)
+
+    async def line(self) -> dict | None:
+        with anyio.fail_after(60):
+            raw = await self.reader.readline()
+        return json.loads(raw) if raw else None
+
+    async def send(self, message: dict | bytes) -> None:
+        self.writer.write(message if isinstance(message, bytes) else json.dumps(message).encode() + b"\n")
+        await self.writer.drain()
+
+    async def answer(self, request_id) -> dict:
+        while (message := await self.line()) is not None:
+            if message.get("id") == request_id and "method" not in message:
+                return message
+        raise AssertionError(f"the lane closed before answering {request_id!r}")
+
+    async def handshake(self) -> None:
+        await self.send({"jsonrpc": "2.0", "id": "hi", "method": "initialize", "params": {
+            "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+        assert (await self.answer("hi"))["result"]["serverInfo"]["name"] == "groundmcp"
+        await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    async def call(self, request_id, name: str, arguments: dict) -> dict:
+        await self.send({"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
+                         "params": {"name": name, "arguments": arguments}})
+        return (await self.answer(request_id))["result"]
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def hello(collections=None, roots=None, front_roots=()) -> bytes:
+    grant = forwarded_grant(collections, roots, list(front_roots))
+    return json.dumps({HELLO_KEY: LANE_VERSION, "grant": grant}).encode() + b"\n"
+
+
+@pytest.mark.anyio
+async def test_the_lane_socket_against_a_hostile_or_careless_client(tmp_path):
+    """The socket is the user's alone; a bad hello is told why and closed; a grant's limits hold on
+    every request of its session; an over-long line or an invalid request costs the session nothing;
+    concurrent calls are answered by their ids."""
+    data = tmp_path / "d"
+    paths = OwnerPaths(data)
+    env = server_env(data, **ENV, GROUNDMCP_HTTP_MAX_BODY_BYTES="65536")
+    owner = subprocess.Popen([sys.executable, "-m", "groundmcp", "owner"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with anyio.fail_after(120):
+            while live(paths) is None:
+                assert owner.poll() is None, "the owner exited"
+                await anyio.sleep(0.1)
+        assert stat.S_ISSOCK(os.stat(paths.lane_socket).st_mode)
+        assert stat.S_IMODE(os.stat(paths.lane_socket).st_mode) == 0o600
+
+        for first in (b"GET / HTTP/1.1\r\n\r\n", b'{"groundmcp_lane": 2, "grant": "{}"}\n',
+                      hello(roots=["relative/dir"]), b'{"groundmcp_lane": 1, "grant": {"a": 1}}\n'):
+            bad = await LaneSession.open(paths, first)
+            refused = await bad.line()
+            assert refused["error"] == "bad_hello" and "lane socket" in refused["message"], refused
+            assert await bad.line() is None  # and closed
+            bad.close()
+
+        full = await LaneSession.open(paths, hello(front_roots=[str(tmp_path)]))
+        await full.handshake()
+        stored = await full.call(1, "ingest", note(0))
+        assert not stored.get("isError") and stored["structuredContent"]["added"] == 1
+
+        limited = await LaneSession.open(paths, hello(collections=["other"], roots=[], front_roots=[str(tmp_path)]))
+        await limited.handshake()
+        denied = await limited.call(1, "search", {"query": "refunds", "collection": "notes"})
+        assert denied["isError"] and "other" in denied["content"][0]["text"], denied
+        written = await limited.call(2, "ingest", note(1))
+        assert written["isError"], written
+        listed = await limited.call(3, "list_collections", {})
+        assert "notes" not in json.dumps(listed["structuredContent"]), listed
+        limited.close()
+
+        await full.send(b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": "' + b"x" * 100_000 + b'"}\n')
+        await full.send({"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": "not an object"})
+        invalid = await full.answer(10)
+        assert invalid["error"]["code"] == -32600, invalid
+        await full.send({"jsonrpc": "2.0", "id": 11, "method": "tools/call",
+                         "params": {"name": "search", "arguments": {"query": "refunds", "collection": "notes"}}})
+        await full.send({"jsonrpc": "2.0", "id": "twelve", "method": "tools/call", "params": {
+            "name": "ingest", "arguments": note(2)}})
+        answers = {(m := await full.line())["id"]: m for _ in range(2)}
+        assert set(answers) == {11, "twelve"}  # the over-long line was dropped unanswered, the session kept
+        assert answers[11]["result"]["structuredContent"]["hits"][0]["path"] == "note-0"
+        assert answers["twelve"]["result"]["structuredContent"]["added"] == 1
+        full.close()
+        assert routes(paths)["lane"] >= 7
+    finally:
+        owner.terminate()
+        owner.wait(60)

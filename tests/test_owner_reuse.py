@@ -34,6 +34,7 @@ NOTES = [
     "The staging database is reset every Sunday night.",
     "Deploys are frozen during the last week of the quarter.",
     "The on-call rotation changes every Monday at nine.",
+    "Backups run nightly at two and are kept for thirty days.",
 ]
 
 
@@ -145,8 +146,9 @@ class StdioBridge:
 
 
 async def test_a_stdio_bridge_outlives_idle_exits_and_kills_and_writes_only_json_rpc(tmp_path):
-    """The kept session holds no request open in the owner (no GET stream), so the owner still
-    exits when idle; the next call starts a new one, as does the call after a kill -9. Progress is
+    """The kept session holds no request open in the owner (no GET stream), nor does the lane's
+    session on the lane socket, so the owner still exits when idle; the next call starts a new one,
+    as does the call after a kill -9. Progress is
     forwarded for the call that asked for it, and only for that one."""
     data = tmp_path / "d"
     paths = OwnerPaths(data)
@@ -162,6 +164,7 @@ async def test_a_stdio_bridge_outlives_idle_exits_and_kills_and_writes_only_json
                 await bridge.store(0)
                 await bridge.store(1, progress_token="p1")
                 assert bridge.progress and {p["progressToken"] for p in bridge.progress} == {"p1"}  # asked once
+                await bridge.store(4)  # by the lane (owner/lane.py): its session on the lane socket stays open
                 first = read_pid(paths.lock)
 
                 await anyio.to_thread.run_sync(wait_until_free, paths)  # idle for 3 s with the session kept
@@ -169,6 +172,7 @@ async def test_a_stdio_bridge_outlives_idle_exits_and_kills_and_writes_only_json
                 await bridge.store(2)
                 second = read_pid(paths.lock)
                 assert second != first
+                await bridge.store(5)  # the lane again, on a new session: open when the owner is killed
 
                 await anyio.to_thread.run_sync(kill_owner, paths)
                 await bridge.store(3)
