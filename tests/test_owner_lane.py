@@ -18,6 +18,7 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp.shared.exceptions import MCPError
 
 from groundmcp.claims import forwarded_grant
 from groundmcp.owner.daemon import stop_owner
@@ -28,13 +29,15 @@ from groundmcp.owner.paths import OwnerPaths
 
 from .mcp_helpers import server_env
 from .test_owner_json import note, owner_get
+from .test_owner_reuse import StdioBridge
 
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="the owner serves a Unix socket by default"),
     pytest.mark.filterwarnings("ignore:subprocess .* is still running:ResourceWarning"),  # detached owners
 ]
 
-ENV = {"GROUNDMCP_OWNER": "1", "GROUNDMCP_WATCH": "0", "GROUNDMCP_OWNER_IDLE_S": "120"}
+ENV = {"GROUNDMCP_OWNER": "1", "GROUNDMCP_WATCH": "0", "GROUNDMCP_OWNER_IDLE_S": "120",
+       "GROUNDMCP_HTTP_MAX_BODY_BYTES": "65536"}
 
 
 def handshake_client(data: Path, root: Path, **env: str) -> Client:
@@ -43,11 +46,15 @@ def handshake_client(data: Path, root: Path, **env: str) -> Client:
     return Client(params, mode="legacy", read_timeout_seconds=120)
 
 
-def routes(paths: OwnerPaths) -> dict[str, int]:
-    """The owner's requests so far on each route: its JSON path, its SSE path, its lane socket."""
+def owner_status(paths: OwnerPaths) -> dict:
     status, _, body = owner_get(paths, "/owner")
     assert status == 200, body
-    return json.loads(body)["requests"]
+    return json.loads(body)
+
+
+def routes(paths: OwnerPaths) -> dict[str, int]:
+    """The owner's requests so far on each route: its JSON path, its SSE path, its lane socket."""
+    return owner_status(paths)["requests"]
 
 
 @pytest.mark.anyio
@@ -96,6 +103,15 @@ async def test_tool_calls_take_the_lane_and_the_bridge_answers_when_it_cannot(tm
             restarted = taken()
             last = await client.call_tool("ingest", note(6))  # the lane again, on a new session
             assert not last.is_error and taken() - restarted == handshake + 1
+
+            lane_before, sse_before = taken(), routes(paths).get(MCP_PATH, 0)
+            huge = {"texts": [{"id": "huge", "text": "word " * 20_000}], "collection": "notes"}
+            with pytest.raises(MCPError, match="GROUNDMCP_HTTP_MAX_BODY_BYTES"):  # over the owner's limit:
+                await client.call_tool("ingest", huge)  # the bridge's way, whose 413 says what to do
+            after_it = await client.call_tool("ingest", note(7))  # and the lane goes on
+            assert not after_it.is_error
+            if route == "lane":  # the socket session knew the owner's limit: the call never took it
+                assert taken() == lane_before + 1
     finally:
         stop_owner(data)
 
@@ -170,12 +186,14 @@ def hello(collections=None, roots=None, front_roots=()) -> bytes:
 async def test_the_lane_socket_against_a_hostile_or_careless_client(tmp_path):
     """The socket is the user's alone; a bad hello is told why and closed; a grant's limits hold on
     every request of its session; an over-long line or an invalid request costs the session nothing;
-    concurrent calls are answered by their ids."""
+    concurrent calls are answered by their ids; a client that goes with a call in flight costs the
+    owner nothing."""
     data = tmp_path / "d"
     paths = OwnerPaths(data)
-    env = server_env(data, **ENV, GROUNDMCP_HTTP_MAX_BODY_BYTES="65536")
-    owner = subprocess.Popen([sys.executable, "-m", "groundmcp", "owner"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = server_env(data, **ENV)
+    with open(tmp_path / "owner.err", "wb") as err:
+        owner = subprocess.Popen([sys.executable, "-m", "groundmcp", "owner"], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=err)
     try:
         with anyio.fail_after(120):
             while live(paths) is None:
@@ -193,6 +211,7 @@ async def test_the_lane_socket_against_a_hostile_or_careless_client(tmp_path):
             bad.close()
 
         full = await LaneSession.open(paths, hello(front_roots=[str(tmp_path)]))
+        assert await full.line() == {HELLO_KEY: LANE_VERSION, "max_line_bytes": 65536}  # the longest line read
         await full.handshake()
         stored = await full.call(1, "ingest", note(0))
         assert not stored.get("isError") and stored["structuredContent"]["added"] == 1
@@ -219,8 +238,56 @@ async def test_the_lane_socket_against_a_hostile_or_careless_client(tmp_path):
         assert set(answers) == {11, "twelve"}  # the over-long line was dropped unanswered, the session kept
         assert answers[11]["result"]["structuredContent"]["hits"][0]["path"] == "note-0"
         assert answers["twelve"]["result"]["structuredContent"]["added"] == 1
+        gone = await LaneSession.open(paths, hello(front_roots=[str(tmp_path)]))
+        await gone.handshake()
+        await gone.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                         "params": {"name": "search", "arguments": {"query": "refunds", "collection": "notes"}}})
+        gone.close()  # the client goes with its call in flight: the owner carries on
+        again = await full.call(13, "search", {"query": "refunds", "collection": "notes"})
+        assert again["structuredContent"]["hits"] and owner.poll() is None
         full.close()
-        assert routes(paths)["lane"] >= 7
+        assert routes(paths)["lane"] >= 9
     finally:
         owner.terminate()
         owner.wait(60)
+    log = (tmp_path / "owner.err").read_text()
+    assert "Traceback" not in log and "stopped; store closed" in log, log
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_call_on_the_lane_is_passed_on_and_gets_no_answer(tmp_path):
+    """The client's cancellation of a call the lane's socket session runs reaches the owner (its
+    count of requests in flight drops at once, where the ingest would have held it for seconds)
+    and no answer to the call is written (one would be, had the ingest ended meanwhile)."""
+    data = tmp_path / "d"
+    paths = OwnerPaths(data)
+    project = tmp_path / "project"
+    project.mkdir()
+    for i in range(300):  # enough to keep the owner's encoder busy for a while
+        (project / f"m{i}.py").write_text(f'def handler_{i}(event):\n    """Handle event {i}."""\n    return {i}\n')
+    command = [sys.executable, "-m", "groundmcp", "serve", "--root", str(tmp_path)]
+    try:
+        async with await anyio.open_process(command, env=server_env(data, **ENV), stderr=subprocess.DEVNULL) as process:
+            bridge = StdioBridge(process)
+            await bridge.request("initialize", {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}})
+            await bridge.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            await bridge.store(0)  # starts the owner
+            await bridge.store(1)  # opens the lane's session
+            before = routes(paths).get("lane", 0)
+            await bridge.send({"jsonrpc": "2.0", "id": "slow", "method": "tools/call", "params": {
+                "name": "ingest", "arguments": {"path": str(project), "collection": "code"}}})
+            await anyio.sleep(0.5)
+            await bridge.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                               "params": {"requestId": "slow", "reason": "the user gave up"}})
+            assert routes(paths)["lane"] == before + 1  # the slow call went by the lane
+            with anyio.fail_after(10):  # the owner heard: nothing of this client's is in flight there
+                while owner_status(paths)["active"]:
+                    await anyio.sleep(0.05)
+            await bridge.store(2)
+            found = await bridge.request("tools/call", {"name": "search", "arguments": {
+                "query": "dark mode", "collection": "notes"}})
+            assert found["structuredContent"]["hits"]
+            assert not [line for line in bridge.lines if json.loads(line).get("id") == "slow"]
+    finally:
+        stop_owner(data)

@@ -20,14 +20,15 @@ from .paths import OwnerPaths, private_dir, try_lock, unlock, write_pid
 
 log = logging.getLogger(__name__)
 
-STATUS_PATH = "/owner"  # GET: this owner's pid and its requests per path, as JSON (Activity)
+STATUS_PATH = "/owner"  # GET: this owner's pid, its requests per path and those in flight, as JSON (Activity)
 
 
 class Activity:
     """An ASGI wrapper that counts requests in flight and remembers when the last one ended: the
     owner is idle when none is in flight and the last ended long enough ago. It also counts the
-    requests to each MCP path (endpoint.py MCP_PATH, JSON_PATH), which GET /owner reports: what a
-    bridge's requests cost depends on the one they take."""
+    requests to each MCP path (endpoint.py MCP_PATH, JSON_PATH) and on the lane socket ("lane",
+    told by lane_server.py through begin and end), which GET /owner reports: what a bridge's
+    requests cost depends on the route they take."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -42,7 +43,8 @@ class Activity:
         if path == STATUS_PATH and scope.get("method") == "GET":
             from starlette.responses import JSONResponse
 
-            return await JSONResponse({"pid": os.getpid(), "requests": self.requests})(scope, receive, send)
+            return await JSONResponse({"pid": os.getpid(), "requests": self.requests, "active": self.active})(
+                scope, receive, send)
         if path in (MCP_PATH, JSON_PATH):
             self.requests[path] = self.requests.get(path, 0) + 1
         self.active += 1
@@ -106,7 +108,7 @@ def _own(settings: Settings, paths: OwnerPaths, listener: Listener) -> int:
     from ..server.app import build_server
     from ..server.auth import ForwardedGrant, OwnerToken
     from ..server.transports import http_app
-    from .lane_server import serve_lanes
+    from .lane_server import lanes_served
 
     try:
         engine = Engine(settings)
@@ -117,8 +119,15 @@ def _own(settings: Settings, paths: OwnerPaths, listener: Listener) -> int:
         mcp = build_server(settings, engine=engine)
         # The token gates the connection (loopback only: the socket's permissions gate it otherwise),
         # then the grant header says whose request it is. Refused requests keep no owner awake.
-        activity = Activity(ForwardedGrant(
-            http_app(mcp, host="127.0.0.1", token=None, max_body_bytes=settings.http_max_body_bytes, json_path=JSON_PATH)
+        activity = Activity(None)
+
+        def lanes(state):  # a Unix owner's lane socket, served within the app's lifespan (opened by then)
+            return lanes_served(listener.lane, mcp._lowlevel_server, state, activity,  # noqa: SLF001 - as serve_stdio
+                                settings.http_max_body_bytes)
+
+        activity.app = ForwardedGrant(http_app(
+            mcp, host="127.0.0.1", token=None, max_body_bytes=settings.http_max_body_bytes, json_path=JSON_PATH,
+            beside=lanes if listener.transport == "unix" else None,
         ))
         app = activity if listener.token is None else OwnerToken(activity, listener.token)
         sock = listener.open()
@@ -130,9 +139,6 @@ def _own(settings: Settings, paths: OwnerPaths, listener: Listener) -> int:
         async def main() -> None:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_exit_when_idle, server, activity, settings.owner_idle_s)
-                if listener.lane is not None:
-                    tg.start_soon(serve_lanes, listener.lane, mcp._lowlevel_server, activity,  # noqa: SLF001 - as serve_stdio
-                                  settings.http_max_body_bytes)
                 await server.serve(sockets=[sock])
                 tg.cancel_scope.cancel()
 

@@ -12,7 +12,8 @@ the owner's answer to stdout unchanged. The session goes by one of two channels:
 - otherwise (a loopback owner, or one without a lane socket) its JSON route (owner/endpoint.py),
   one POST per call: an HTTP client's work on each, some 4 ms of CPU more a call.
 
-Anything else takes the bridge's normal path (owner/bridge.py): every other method, a call that asked
+A client's cancellation of a call in the socket session is passed on to it, so the owner stops the
+call. Anything else takes the bridge's normal path (owner/bridge.py): every other method, a call that asked
 for progress (only the SSE route carries it), anything before the client's `initialized`, and any
 call the lane could not complete. On a failure (no owner yet, the owner gone or replaced, an answer
 that is not one) the lane drops its session and hands the request back, and the normal path, which
@@ -73,6 +74,10 @@ class OwnerLane:
         if message.get("method") == "notifications/initialized":
             self.ready = True
             return False
+        if message.get("method") == "notifications/cancelled":  # of a call the lane's socket session runs
+            params = message.get("params")
+            target = params.get("requestId") if isinstance(params, dict) else None
+            return isinstance(self.channel, _SocketChannel) and self.channel.runs(target)
         if not self.ready or message.get("method") != "tools/call" or "id" not in message:
             return False
         params = message.get("params")
@@ -82,8 +87,14 @@ class OwnerLane:
     async def send(self, line: bytes, request_id: Any) -> bytes | None:
         """The owner's answer to the request `line` (bytes of one JSON-RPC message), or None when
         the lane could not get one: the caller then sends the request by the normal path."""
+        if request_id is None:  # a cancellation `takes` found in the socket session: passed on, no answer
+            if isinstance(self.channel, _SocketChannel):
+                await self.channel.cancel(line, json.loads(line)["params"]["requestId"])
+            return b""
         try:
             channel = await self._open()
+            if len(line) >= channel.max_line_bytes:  # the bridge's way: HTTP answers 413, saying what to do
+                return None
             answer = await channel.call(line, request_id)
             if answer is not None:
                 return answer
@@ -133,6 +144,7 @@ class _SocketChannel:
         self.reader, self.writer = reader, writer
         self.pending: dict[Any, asyncio.Future[bytes | None]] = {}
         self.closed = False
+        self.max_line_bytes = 0  # the owner's, from the hello's answer
         self._reading: asyncio.Task | None = None
 
     @classmethod
@@ -150,7 +162,9 @@ class _SocketChannel:
                     message = json.loads(line)
                     if message.get("error") == "bad_hello":
                         raise ConnectionError(message.get("message"))
-                    if message.get("id") == "lane":
+                    if message.get(HELLO_KEY) == LANE_VERSION:
+                        channel.max_line_bytes = int(message.get("max_line_bytes") or 0)
+                    elif message.get("id") == "lane":
                         break
                 if not (message.get("result") or {}).get("protocolVersion"):
                     raise ConnectionError(f"the owner's handshake answered {line[:200]!r}")
@@ -173,6 +187,20 @@ class _SocketChannel:
             return await answer
         finally:
             self.pending.pop(request_id, None)
+
+    def runs(self, request_id: Any) -> bool:
+        """Whether a call of this id waits for its answer on this session."""
+        return isinstance(request_id, (str, int)) and request_id in self.pending
+
+    async def cancel(self, line: bytes, request_id: Any) -> None:
+        """Pass the client's cancellation of a call on, so the owner stops it; the call then ends
+        with nothing to write (a cancelled request gets no answer)."""
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            self.writer.write(line.rstrip(b"\n") + b"\n")
+            await self.writer.drain()
+        waiting = self.pending.get(request_id)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(b"")
 
     async def _read(self) -> None:
         """Hand each answer to its call; answer the owner's own requests (it has no cause to send
@@ -216,6 +244,8 @@ class _SocketChannel:
 
 class _HttpChannel:
     """A session on the owner's JSON route (owner/endpoint.py): one POST per call."""
+
+    max_line_bytes = MAX_LINE_BYTES  # the owner answers 413 to a body over its limit: the bridge's way then
 
     def __init__(self, http: httpx2.AsyncClient, url: str, headers: dict[str, str]) -> None:
         self.http, self.url, self.headers = http, url, headers

@@ -11,8 +11,10 @@ The socket sits beside the owner's HTTP socket (`owner.lane`, 0600 in the 0700 d
 same user can connect, as there). A connection's first line is the hello, a JSON object
 `{"groundmcp_lane": 1, "grant": "<claims.py forwarded_grant>"}`: whose calls these are, applied to
 every request of the session as the HTTP route applies GRANT_HEADER. A bad hello is answered with one
-line `{"error": ..., "message": ...}` and the connection closed. Then comes an MCP session: the
-handshake, then requests, each answered on its line. Requests in flight keep the owner awake as
+line `{"error": ..., "message": ...}` and the connection closed; a good one with
+`{"groundmcp_lane": 1, "max_line_bytes": N}`, the longest request line the owner reads (its HTTP
+body limit; a longer line is dropped unanswered). Then comes an MCP session: the handshake, then
+requests, each answered on its line. Requests in flight keep the owner awake as
 HTTP requests do; when the owner stops, it waits (up to STOP_WAIT_S) for them before it closes the
 connections, and a bridge whose connection closes sends its calls by its normal path.
 
@@ -27,9 +29,12 @@ import contextlib
 import json
 import logging
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+from mcp.server.runner import serve_dual_era_loop
 from mcp.shared.message import ServerMessageMetadata
 
 from ..server.auth import forwarded_user
@@ -87,9 +92,22 @@ def read_hello(line: bytes):
     return forwarded_user(grant.encode("utf-8"))
 
 
-async def serve_lanes(sock: socket.socket, server, activity, max_bytes: int) -> None:
-    """Serve MCP sessions of the low-level `server` on the listening `sock` until cancelled; a
-    request line may be up to `max_bytes` (the HTTP route's body limit)."""
+@asynccontextmanager
+async def lanes_served(sock: socket.socket, server, state, activity, max_bytes: int) -> AsyncIterator[None]:
+    """MCP sessions of the low-level `server` served on the listening `sock` while in the block;
+    `state` is the server's lifespan state (entered by the owner's app, server/transports.py
+    add_json_route), `activity` the owner's (daemon.py), a request line up to `max_bytes` long
+    (the HTTP route's body limit)."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(serve_lanes, sock, server, state, activity, max_bytes)
+        try:
+            yield
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def serve_lanes(sock: socket.socket, server, state, activity, max_bytes: int) -> None:
+    """Serve MCP sessions on the listening `sock` until cancelled (`lanes_served`)."""
     writers: set[asyncio.StreamWriter] = set()
     flights: list[_InFlight] = []
 
@@ -98,7 +116,7 @@ async def serve_lanes(sock: socket.socket, server, activity, max_bytes: int) -> 
         flight = _InFlight(activity)
         flights.append(flight)
         try:
-            await _session(reader, writer, server, flight, max_bytes)
+            await _session(reader, writer, server, state, flight, max_bytes)
         except Exception:  # noqa: BLE001 - one connection's failure is not the owner's
             log.exception("a lane session ended in error")
         finally:
@@ -119,7 +137,7 @@ async def serve_lanes(sock: socket.socket, server, activity, max_bytes: int) -> 
             writer.close()
 
 
-async def _session(reader, writer, server, flight: _InFlight, max_bytes: int) -> None:
+async def _session(reader, writer, server, state, flight: _InFlight, max_bytes: int) -> None:
     try:
         with anyio.fail_after(HELLO_TIMEOUT_S):
             line = await next_line(reader, WHERE, max_bytes)
@@ -134,6 +152,9 @@ async def _session(reader, writer, server, flight: _InFlight, max_bytes: int) ->
         with contextlib.suppress(ConnectionError):
             await writer.drain()
         return
+    # The hello's answer: the longest request line this owner reads (a longer one is dropped
+    # unanswered, so a bridge sends such a call by HTTP, which answers 413 saying what to do).
+    writer.write(json.dumps({HELLO_KEY: LANE_VERSION, "max_line_bytes": max_bytes}).encode("utf-8") + b"\n")
     metadata = ServerMessageMetadata(request_context=LaneRequest(user))
     async with line_streams(reader, writer, metadata=metadata, watch=flight, where=WHERE, limit=max_bytes) as streams:
-        await server.run(*streams, server.create_initialization_options())
+        await serve_dual_era_loop(server, *streams, lifespan_state=state, init_options=server.create_initialization_options())

@@ -178,8 +178,8 @@ def _grant_claims(data) -> dict:
 
 
 class BodyLimit:
-    """413 for a request whose Content-Length is over `max_bytes`, with a message that says what to
-    do. Bodies sent without a length (chunked) are capped by the MCP SDK at the same size."""
+    """413 for a request whose Content-Length is over `max_bytes`, with a JSON-RPC error that says
+    what to do. Bodies sent without a length (chunked) are capped by the MCP SDK at the same size."""
 
     def __init__(self, app, max_bytes: int) -> None:
         self.app = app
@@ -189,11 +189,14 @@ class BodyLimit:
         if scope["type"] == "http":
             for name, value in scope.get("headers", ()):
                 if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                    await _json_response(
-                        413,
-                        {"error": "request_too_large", "message": f"the request body is {int(value)} bytes; "
-                         f"this server accepts at most {self.max_bytes} (GROUNDMCP_HTTP_MAX_BODY_BYTES). "
-                         "Send fewer or shorter texts per call, or ingest files by path"},
-                    )(send)
+                    message = (f"the request body is {int(value)} bytes; this server accepts at most "
+                               f"{self.max_bytes} (GROUNDMCP_HTTP_MAX_BODY_BYTES). Send fewer or shorter "
+                               "texts per call, or ingest files by path")
+                    # A JSON-RPC error (id null: the body was not read), which an MCP client shows as
+                    # the answer to its request; the SDK's shows any other 413 body as "Server
+                    # returned an error response". "message" too, for a plain HTTP reader.
+                    await _json_response(413, {"jsonrpc": "2.0", "id": None, "error": {
+                        "code": -32600, "message": message, "data": {"reason": "request_too_large"}},
+                        "message": message})(send)
                     return
         await self.app(scope, receive, send)

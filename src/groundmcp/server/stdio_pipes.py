@@ -35,7 +35,8 @@ from mcp.shared.message import SessionMessage
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 256 * 1024 * 1024  # one JSON-RPC message; a larger one is dropped, not buffered
-LANE_WORDS = ('"tools/call"', '"initialize"', "notifications/initialized")  # lines a lane takes or sees
+# lines a lane takes or sees
+LANE_WORDS = ('"tools/call"', '"initialize"', "notifications/initialized", "notifications/cancelled")
 
 
 class Lane(Protocol):
@@ -46,7 +47,8 @@ class Lane(Protocol):
         one of LANE_WORDS)."""
 
     async def send(self, line: bytes, request_id: Any) -> bytes | None:
-        """The JSON-RPC answer to the request `line`, or None: the server then answers it."""
+        """The JSON-RPC answer to the request `line`, or None: the server then answers it. For a
+        notification (`request_id` None), b"" once it is passed on."""
 
 
 class LineTooLong(ValueError):
@@ -181,7 +183,7 @@ async def line_streams(
                     except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
                         raw = None
                     if lane.takes(raw):
-                        tasks.start_soon(by_lane, text, raw["id"])
+                        tasks.start_soon(by_lane, text, raw.get("id"))
                         continue
                 await to_server(text)
 
@@ -210,6 +212,8 @@ async def line_streams(
         if answer is None:  # the server answers it, as any other request
             with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
                 await to_server(text)
+            return
+        if not answer:  # a notification the lane passed on: nothing to answer
             return
         writer.write(answer + b"\n")
         with suppress(ConnectionError, BrokenPipeError):

@@ -53,10 +53,11 @@ def http_app(
     max_body_bytes: int = DEFAULT_HTTP_MAX_BODY_BYTES,
     routes: Sequence = (),
     json_path: str | None = None,
+    beside: Callable[[Any], AbstractAsyncContextManager[Any]] | None = None,
 ):
     """The Starlette app behind auth and a body-size limit (`routes`: Starlette routes added to it,
     behind the same gates: an HTTP bridge's /metrics; `json_path`: the MCP app served there too,
-    answering with JSON bodies, `add_json_route`). `token` may use every collection, each
+    answering with JSON bodies, `add_json_route`, which also enters `beside`). `token` may use every collection, each
     of `tokens` only the collections its list names. DNS-rebinding protection stays on: loopback
     hosts always, plus the bind address and any `allowed_hosts` (host:port or host:*). A loopback
     or bind host is accepted with any port or none (`Host: 127.0.0.1` is the same origin as
@@ -76,7 +77,7 @@ def http_app(
     )
     app.router.routes.extend(routes)
     if json_path is not None:
-        add_json_route(app, mcp.session_manager, json_path)
+        add_json_route(app, mcp.session_manager, json_path, beside)
     app = BodyLimit(app, max_body_bytes)
     grants: dict[str, Sequence[str] | None] = {**(tokens or {})}
     if token:
@@ -84,13 +85,18 @@ def http_app(
     return BearerAuth(app, grants) if grants else app
 
 
-def add_json_route(app, primary: StreamableHTTPSessionManager, path: str) -> None:
+def add_json_route(
+    app, primary: StreamableHTTPSessionManager, path: str,
+    beside: Callable[[Any], AbstractAsyncContextManager[Any]] | None = None,
+) -> None:
     """Serve the MCP app of `primary` at `path` as well, from a second session manager that answers
     each request with one JSON body instead of an SSE stream: some 5 ms less per call for a client
     that needs no progress (the SSE stream is the only way progress reaches a client; an owner's
     bridge uses this route for every other request, owner/bridge.py). Both managers share the server
     and its lifespan, entered once (`shared_lifespan`); sessions are not shared: one opened on a
-    path is unknown on the other."""
+    path is unknown on the other. `beside(state)`, given the server's lifespan state, is entered
+    once both managers run and left before they stop, in the same task (the lifespan's): another
+    way in to the same server (an owner's lane socket, owner/lane_server.py)."""
     from contextlib import asynccontextmanager
 
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
@@ -108,7 +114,11 @@ def add_json_route(app, primary: StreamableHTTPSessionManager, path: str) -> Non
     @asynccontextmanager
     async def both(_app) -> AsyncIterator[None]:
         async with primary.run(), manager.run():
-            yield
+            if beside is None:
+                yield
+                return
+            async with server.lifespan(server) as state, beside(state):
+                yield
 
     app.router.lifespan_context = both
 
