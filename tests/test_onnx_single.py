@@ -64,6 +64,29 @@ def test_a_signed_note_and_a_query_take_it_and_sign_as_torch_does(warmed):
     assert float(np.dot(vector, vectors[0])) > 1 - 1e-5 and rows.shape[0] == want_tokens.shape[0]
 
 
+def test_a_lone_text_runs_on_the_callers_thread_and_a_few_on_the_torch_workers(warmed, monkeypatch):
+    """ONNX Runtime's own threads run a lone text: it needs no one-thread torch worker (a thread
+    hop each way); two texts are a torch batch and still take one."""
+    sent: list[str] = []
+    workers = warmed._query_workers
+    plain = workers.run
+
+    def run(fn, *args):
+        sent.append(getattr(fn, "__name__", str(fn)))
+        return plain(fn, *args)
+
+    monkeypatch.setattr(workers, "run", run)
+    text = "Refunds are retried with exponential backoff."
+    warmed.encode_query(text)
+    warmed.encode_query_with_tokens(text)
+    warmed.encode_documents([text])
+    warmed.encode_documents_signed([text])
+    assert sent == []
+    warmed.encode_documents_signed([text, text])
+    warmed.encode_documents([text, text])
+    assert sent == ["encode_documents_signed", "encode_documents"]
+
+
 def test_the_session_reads_the_torch_weights_in_place(warmed):
     bert = warmed._bert
     _, feeds = onnx_single._graph(bert)

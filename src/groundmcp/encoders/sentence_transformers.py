@@ -223,7 +223,7 @@ class SentenceTransformerEncoder(Encoder):
             vector = pooled[0].astype(np.float32)
             return vector / max(float(np.linalg.norm(vector)), 1e-12), token_signs.query_rows(tokens[0])
 
-        return run() if self._query_workers is None else self._query_workers.run(run)
+        return run() if self._query_workers is None or self._onnx_one(1) else self._query_workers.run(run)
 
     def count_tokens(self, text: str) -> int:
         return self._count(text)
@@ -237,10 +237,17 @@ class SentenceTransformerEncoder(Encoder):
             return "normal"
         return "onnx" if isinstance(self._query_path, OnnxVector) else "traced"
 
+    def _onnx_one(self, n: int) -> bool:
+        """Whether a call on `n` texts is one text on ONNX Runtime: its own threads run it, so it
+        runs on the caller's thread, without the hop to a one-thread torch worker and back."""
+        return n == 1 and isinstance(self._query_path, OnnxVector)
+
     def encode_documents(
         self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
     ) -> np.ndarray:
         if self._query_workers is not None and len(texts) == 1 and self._doc_prompt is None:
+            if self._onnx_one(1):
+                return self._one_document(texts[0], on_batch)
             return self._query_workers.run(self._one_document, texts[0], on_batch)
         if self._query_workers is not None and 0 < len(texts) < SMALL_BATCH:
             return self._query_workers.run(super().encode_documents, texts, on_batch)
@@ -263,13 +270,15 @@ class SentenceTransformerEncoder(Encoder):
     def encode_documents_signed(
         self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
     ) -> tuple[np.ndarray, list[str]]:
-        if self._query_workers is not None and 0 < len(texts) < SMALL_BATCH:
+        if self._query_workers is not None and 0 < len(texts) < SMALL_BATCH and not self._onnx_one(len(texts)):
             return self._query_workers.run(super().encode_documents_signed, texts, on_batch)
         return super().encode_documents_signed(texts, on_batch)
 
     def encode_query(self, text: str) -> np.ndarray:
         if self._query_workers is None:
             return super().encode_query(text)
+        if self._onnx_one(1):
+            return self._one_query(text)
         return self._query_workers.run(self._one_query, text)
 
     def _one_query(self, text: str) -> np.ndarray:
