@@ -94,10 +94,10 @@ __all__ = ["EdgeStore", "validate_collection_name"]
 
 # The WAL already keeps acknowledged writes through a kill -9; flushing (segments to disk, WAL
 # trimmed) after every write halved ingest speed, so writes flush at most this often, and on close.
-# A flush costs more as the collection grows (26 ms at 100 points, 52 ms at 5,000, about 0.2 s at
-# 128k) and the write it falls on pays it all: at one flush a second, a stream of one-note ingests
-# paid 0.5 to 5 ms a call on average, growing with the collection, and one call a second paid it
-# whole. Every 5 s: a fifth of that, and the WAL holds at most 5 s of writes to replay after a kill.
+# The write a flush falls on pays it whole: a stream of one-note ingests (bench/store_flush.py,
+# 100 to 50,000 points) paid 21 to 26 ms once a second at 1 s, 25 to 77 ms once in 5 s at 5 s, and
+# 0.05 to 0.75 ms less a call on average. At 5 s, one call in some 200 pays a flush instead of one
+# in 40, and the WAL holds at most 5 s of writes to replay after a kill.
 FLUSH_INTERVAL_S = 5.0
 
 T = TypeVar("T")
