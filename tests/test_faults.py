@@ -35,8 +35,9 @@ from groundmcp.ingest.walk import Skipped, walk
 from groundmcp.search.query import SearchRequest
 from groundmcp.server.app import build_server
 from groundmcp.settings import Settings
+from groundmcp.store import edge
 from groundmcp.store.base import Filters, PointData, SparseVec
-from groundmcp.store.edge import FLUSH_INTERVAL_S, EdgeStore
+from groundmcp.store.edge import EdgeStore
 from groundmcp.store.edge_faults import MIN_FREE_BYTES
 
 from .conftest import write_project
@@ -695,7 +696,7 @@ def file_size_limit(limit: int):
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
-def test_a_long_running_server_recovers_from_a_failed_write_without_a_restart(tmp_path, real_encoder):
+def test_a_long_running_server_recovers_from_a_failed_write_without_a_restart(tmp_path, real_encoder, monkeypatch):
     """After a refused write the engine refuses every later write until the shard is reopened;
     the store reopens it by itself once writes work again, so a server needs no restart."""
     vectors = real_encoder.encode_documents(["invoice totals", "refund policy", "retry with backoff"])
@@ -707,6 +708,7 @@ def test_a_long_running_server_recovers_from_a_failed_write_without_a_restart(tm
             for i in range(n)
         ]
 
+    monkeypatch.setattr(edge, "FLUSH_INTERVAL_S", 1.0)  # the shipped 5 s, shorter: the test waits for one
     store = EdgeStore(tmp_path / "edge")
     store.create_collection("t", real_encoder.dim, {"model": real_encoder.name})
     store.upsert("t", points_for("a.py", 5))
@@ -722,7 +724,7 @@ def test_a_long_running_server_recovers_from_a_failed_write_without_a_restart(tm
         store.upsert("t", points_for("b.py", 40))  # room again: the shard is reopened, no restart
         store.publish("t", Filters(paths=["b.py"], visible=False))
         assert store.count("t", Filters(visible=True)) == 45
-        time.sleep(FLUSH_INTERVAL_S)  # writes flush at most this often: the refusal shows at a flush
+        time.sleep(edge.FLUSH_INTERVAL_S)  # writes flush at most this often: the refusal shows at a flush
         with file_size_limit(512):
             with pytest.raises(GroundError, match=refused):
                 store.upsert("t", points_for("c.py", 40))

@@ -97,12 +97,13 @@ async def test_tool_calls_take_the_lane_and_the_bridge_answers_when_it_cannot(tm
             assert not tracked.is_error and seen  # progress wanted: the bridge, on the SSE route
             assert (taken(), routes(paths).get(MCP_PATH, 0)) == (lane_before, sse_before + 3)  # handshake, call
 
-            assert stop_owner(data) is not None  # the owner goes: the lane's session with it
-            again = await client.call_tool("ingest", note(5))  # the lane fails; the bridge starts a new owner
-            assert not again.is_error and again.structured_content["added"] == 1
-            restarted = taken()
-            last = await client.call_tool("ingest", note(6))  # the lane again, on a new session
-            assert not last.is_error and taken() - restarted == handshake + 1
+            if route == "lane":  # the JSON route's channel lost its owner in round four's test
+                assert stop_owner(data) is not None  # the owner goes: the lane's session with it
+                again = await client.call_tool("ingest", note(5))  # the lane fails; the bridge starts a new owner
+                assert not again.is_error and again.structured_content["added"] == 1
+                restarted = taken()
+                last = await client.call_tool("ingest", note(6))  # the lane again, on a new session
+                assert not last.is_error and taken() - restarted == handshake + 1
 
             lane_before, sse_before = taken(), routes(paths).get(MCP_PATH, 0)
             huge = {"texts": [{"id": "huge", "text": "word " * 20_000}], "collection": "notes"}
@@ -128,8 +129,11 @@ def test_what_takes_the_lane(tmp_path):
     with_progress = {**call, "params": {**call["params"], "_meta": {"progressToken": 1}}}
     assert not lane.takes(with_progress)
     assert lane.takes({**call, "params": {**call["params"], "_meta": {"progressToken": None}}})
-    for other in ({**call, "method": "tools/list"}, {k: v for k, v in call.items() if k != "id"}, [call], "x", None):
+    for other in ({**call, "method": "tools/list"}, {k: v for k, v in call.items() if k != "id"}, [call], "x", None,
+                  {**call, "id": None}, {**call, "id": True}, {**call, "id": [1]}):
         assert not lane.takes(other)
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3}}
+    assert not lane.takes(cancel)  # no call of the lane's runs: the bridge's server hears it
     lane.takes({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "1999-01-01"}})
     assert lane.protocol == PROTOCOL
 
@@ -263,7 +267,7 @@ async def test_a_cancelled_call_on_the_lane_is_passed_on_and_gets_no_answer(tmp_
     paths = OwnerPaths(data)
     project = tmp_path / "project"
     project.mkdir()
-    for i in range(300):  # enough to keep the owner's encoder busy for a while
+    for i in range(150):  # enough to keep the owner's encoder busy for a while
         (project / f"m{i}.py").write_text(f'def handler_{i}(event):\n    """Handle event {i}."""\n    return {i}\n')
     command = [sys.executable, "-m", "groundmcp", "serve", "--root", str(tmp_path)]
     try:

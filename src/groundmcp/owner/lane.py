@@ -12,11 +12,13 @@ the owner's answer to stdout unchanged. The session goes by one of two channels:
 - otherwise (a loopback owner, or one without a lane socket) its JSON route (owner/endpoint.py),
   one POST per call: an HTTP client's work on each, some 4 ms of CPU more a call.
 
-A client's cancellation of a call in the socket session is passed on to it, so the owner stops the
-call. Anything else takes the bridge's normal path (owner/bridge.py): every other method, a call that asked
-for progress (only the SSE route carries it), anything before the client's `initialized`, and any
-call the lane could not complete. On a failure (no owner yet, the owner gone or replaced, an answer
-that is not one) the lane drops its session and hands the request back, and the normal path, which
+A client's cancellation of a call in the socket session is passed on to it: the owner cancels the
+call's handler and no longer counts it in flight (work already on an engine thread runs to its end,
+as after a cancellation on any transport). Anything else takes the bridge's normal path
+(owner/bridge.py): every other method, a call that asked for progress (only the SSE route carries
+it), anything before the client's `initialized`, a call over the owner's line limit, and any call
+the lane could not complete. On a failure (no owner yet, the owner gone or replaced, an answer that
+is not one) the lane drops its session and hands the request back, and the normal path, which
 starts and finds owners and sends again after a loss, answers it; the lane opens a new session on
 the next call. A call the owner ran before its connection broke may so run twice, as the normal
 path's resend already allows: every tool is idempotent.
@@ -78,7 +80,9 @@ class OwnerLane:
             params = message.get("params")
             target = params.get("requestId") if isinstance(params, dict) else None
             return isinstance(self.channel, _SocketChannel) and self.channel.runs(target)
-        if not self.ready or message.get("method") != "tools/call" or "id" not in message:
+        request_id = message.get("id")
+        if not self.ready or message.get("method") != "tools/call" or not isinstance(request_id, (str, int)) \
+                or isinstance(request_id, bool):  # a request without a valid id: the bridge's server says so
             return False
         params = message.get("params")
         meta = params.get("_meta") if isinstance(params, dict) else None
@@ -193,8 +197,8 @@ class _SocketChannel:
         return isinstance(request_id, (str, int)) and request_id in self.pending
 
     async def cancel(self, line: bytes, request_id: Any) -> None:
-        """Pass the client's cancellation of a call on, so the owner stops it; the call then ends
-        with nothing to write (a cancelled request gets no answer)."""
+        """Pass the client's cancellation of a call on, so the owner cancels its handler; the call
+        then ends with nothing to write (a cancelled request gets no answer)."""
         with contextlib.suppress(ConnectionError, RuntimeError):
             self.writer.write(line.rstrip(b"\n") + b"\n")
             await self.writer.drain()
