@@ -202,3 +202,13 @@ def alternated_ms(queries: list[str], variants: list[str], run: Callable[[str, s
     for name, xs in times.items():
         xs.sort()
         print(f"{name}: p50 {statistics.median(xs):.1f} ms, p90 {xs[int(len(xs) * 0.9)]:.1f} ms ({len(xs)} queries)")
+
+
+def cold_search_ms(engine, text: str, collection: str, top_k: int = 10) -> float:
+    """ms of one `engine.search` of `text`, its query cache emptied first (the query is encoded)."""
+    from groundmcp.search.query import SearchRequest
+
+    engine.queries.clear()
+    began = time.perf_counter()
+    engine.search(SearchRequest(text, top_k=top_k), collection=collection)
+    return (time.perf_counter() - began) * 1000

@@ -12,16 +12,14 @@ path and no re-ordering. Prints p50 and p90 ms of `Engine.search` for each.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from benchutil import alternated_ms
+from benchutil import alternated_ms, cold_search_ms
 
 from groundmcp.engine import Engine
 from groundmcp.eval.dataset import open_dataset
 from groundmcp.search import late
 from groundmcp.search import query as search_query
-from groundmcp.search.query import SearchRequest
 from groundmcp.settings import Settings
 
 
@@ -44,10 +42,7 @@ def main() -> None:
 
     def run(name: str, text: str) -> float:
         search_query.late_ordered, search_query.late_query_inputs = variants[name]
-        engine.queries.clear()
-        began = time.perf_counter()
-        engine.search(SearchRequest(text, top_k=args.top_k), collection=args.collection)
-        return (time.perf_counter() - began) * 1000
+        return cold_search_ms(engine, text, args.collection, args.top_k)
 
     try:
         alternated_ms(queries, list(variants), run)

@@ -12,15 +12,13 @@ the late step's query encode (the vector and the tokens) takes the same path. Pr
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from benchutil import alternated_ms
+from benchutil import alternated_ms, cold_search_ms
 
 from groundmcp.encoders.query_path import trace_bert
 from groundmcp.engine import Engine
 from groundmcp.eval.dataset import open_dataset
-from groundmcp.search.query import SearchRequest
 from groundmcp.settings import Settings
 
 
@@ -45,10 +43,7 @@ def main() -> None:
 
     def run(name: str, text: str) -> float:
         encoder._query_path, bert.single = variants[name]
-        engine.queries.clear()
-        began = time.perf_counter()
-        engine.search(SearchRequest(text, top_k=10), collection=args.collection)
-        return (time.perf_counter() - began) * 1000
+        return cold_search_ms(engine, text, args.collection)
 
     try:
         alternated_ms(queries, list(variants), run)

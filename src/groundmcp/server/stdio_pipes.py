@@ -183,7 +183,7 @@ async def line_streams(
                     except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
                         raw = None
                     if lane.takes(raw):
-                        tasks.start_soon(by_lane, text, raw.get("id"))
+                        tasks.start_soon(by_lane, line, text, raw.get("id"))
                         continue
                 await to_server(text)
 
@@ -206,9 +206,9 @@ async def line_streams(
                 watch.end((message.params or {}).get("requestId"))
         await read_stream_writer.send(SessionMessage(message, metadata=metadata))
 
-    async def by_lane(text: str, request_id) -> None:
+    async def by_lane(line: bytes, text: str, request_id) -> None:
         assert lane is not None
-        answer = await lane.send(text.encode("utf-8"), request_id)
+        answer = await lane.send(line, request_id)  # the bytes as read: the owner decodes them as this did
         if answer is None:  # the server answers it, as any other request
             with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
                 await to_server(text)
