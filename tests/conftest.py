@@ -21,6 +21,16 @@ STDLIB_JSON = Path(json.__file__).parent  # a small, real, always-present Python
 os.environ.setdefault("GROUNDMCP_OWNER", "0")
 os.environ.setdefault("GROUNDMCP_OWNER_IDLE_S", "30")
 
+# The suite runs the model in float32 on every CPU, so that its vectors and the tolerances the tests
+# hold them to are the same on every machine. On a CPU with native bf16 the product picks bfloat16
+# (encoders/device.py pick_dtype); tests/test_bf16.py runs that precision on purpose, on any CPU.
+# Subprocesses read the setting; encoders built in this process ask `cpu_has_fast_bf16`.
+os.environ.setdefault("GROUNDMCP_PRECISION", "float32")
+if os.environ["GROUNDMCP_PRECISION"] == "float32":
+    from groundmcp.encoders import device as _device
+
+    _device.cpu_has_fast_bf16 = lambda: False
+
 
 @pytest.fixture(scope="session")
 def real_encoder() -> Encoder:

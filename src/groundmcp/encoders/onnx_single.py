@@ -15,8 +15,17 @@ server). Its idle threads sleep rather than spin: a spinning thread took a core 
 server's call. Pooling, normalising and the token signatures' rows are done as the torch path does
 them, and the path is used only after its vectors matched the torch path's on probe texts.
 
-Where onnxruntime or onnx is missing, or the model is not a plain-torch BERT in float32 on the CPU,
-the torch path stays (its traced graph); `GROUNDMCP_SINGLE_TEXT_RUNTIME=torch` keeps it too.
+A model held in bfloat16 (picked on CPUs with native bf16, where a batch encodes 1.6 to 1.9x as fast
+as in float32) still has its lone texts run here, in float32: a lone text's few rows ran slower in
+bf16 torch (its traced graph) than on this graph. `bench/precision_single.py`, all-MiniLM-L6-v2 on a
+2-core AVX512-BF16 EPYC, p50 ms, bf16 torch against this path: one note 8.0 to 9.1 against 5.7 to
+7.5, one query 5.4 to 6.1 against 3.0 to 4.2. The session then reads float32 copies of the layers'
+weights (42 MB for MiniLM) instead of torch's own memory; the embedding tables stay in bf16, read as
+their raw bits, and a text's rows are widened after the lookup. Its vectors differ from the bf16
+batch path's by bf16 rounding (1 - cosine under BF16_COSINE_GAP), as two bf16 paths differ.
+
+Where onnxruntime or onnx is missing, or the model is not a plain-torch BERT in float32 or bfloat16 on
+the CPU, the torch path stays (its traced graph); `GROUNDMCP_SINGLE_TEXT_RUNTIME=torch` keeps it too.
 """
 
 from __future__ import annotations
@@ -32,6 +41,12 @@ from .query_path import MAX_COSINE_GAP, PROBES  # the traced path's check, which
 
 log = logging.getLogger(__name__)
 
+# How far (1 - cosine) this float32 path may be from a bf16 model's own vectors: bf16 rounds each
+# activation to 8 bits, so two graphs of one model differ by a few 1e-5 (2.4e-5 seen between two
+# torch paths; 4e-6 to 5e-5 between this path and the bf16 batch path), far below what reorders
+# search results.
+BF16_COSINE_GAP = 1e-3
+
 
 class OnnxSingle:
     """BERT's last-layer token vectors of one text: the embeddings looked up here (numpy, in the
@@ -42,17 +57,27 @@ class OnnxSingle:
         self._tokenizer = bert.tokenizer
         self._session = session
         self._keep = keep  # the arrays the session reads in place: they must outlive it
-        self._word = net.word.weight.detach().numpy()
-        self._position = net.position.weight.detach().numpy()
-        self._type0 = net.token_type.weight[0].detach().numpy()
+        import torch
+
+        # bf16 tables are read as their raw 16 bits (numpy has no bf16) and a text's rows widened
+        # after the lookup; not in torch, whose threads then spun against the session's (+2 ms).
+        self._widen = bert.dtype == torch.bfloat16
+        table = (lambda t: t.detach().view(torch.uint16).numpy()) if self._widen else (lambda t: t.detach().numpy())
+        self._word = table(net.word.weight)
+        self._position = table(net.position.weight)
+        self._type0 = table(net.token_type.weight[0])
         self._mean = bert.files.pooling == "mean"
+
+    def _embedded(self, ids: list[int]) -> np.ndarray:
+        rows = (self._word[ids], self._position[: len(ids)], self._type0)
+        if self._widen:  # a bf16 value is the top half of the float32 it rounds
+            rows = tuple((r.astype(np.uint32) << 16).view(np.float32) for r in rows)
+        return rows[0] + rows[1] + rows[2]
 
     def states(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(token vectors (tokens, hidden) float32, mask of the ordinary tokens: not [CLS]/[SEP])."""
         encoding = self._tokenizer.encode(text)
-        ids = encoding.ids
-        embedded = self._word[ids] + self._position[: len(ids)] + self._type0
-        states = self._session.run(None, {"embedded": embedded[None]})[0][0]
+        states = self._session.run(None, {"embedded": self._embedded(encoding.ids)[None]})[0][0]
         return states, np.asarray(encoding.special_tokens_mask, dtype=bool) == 0
 
     def pooled(self, states: np.ndarray) -> np.ndarray:
@@ -76,12 +101,14 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def build(bert: Bert, reference: Callable[[str], np.ndarray], threads: int) -> OnnxSingle | None:
-    """An OnnxSingle for `bert` (float32 only) whose vectors match `reference(text)` (the torch
-    path's unit vector) on the probe texts, or None where it cannot be had."""
+    """An OnnxSingle for `bert` (float32, or bfloat16 run in float32) whose vectors match
+    `reference(text)` (the torch path's unit vector) on the probe texts, or None where it cannot be
+    had."""
     import torch
 
-    if bert.dtype != torch.float32:
+    if bert.dtype not in (torch.float32, torch.bfloat16):
         return None
+    allowed = MAX_COSINE_GAP if bert.dtype == torch.float32 else BF16_COSINE_GAP
     try:
         import onnxruntime as ort
     except ImportError:
@@ -105,7 +132,7 @@ def build(bert: Bert, reference: Callable[[str], np.ndarray], threads: int) -> O
     except Exception as exc:  # noqa: BLE001 - any failure here means: keep the torch path
         log.info("single texts on torch: the ONNX Runtime path failed to build (%s: %s)", type(exc).__name__, exc)
         return None
-    if not gap < MAX_COSINE_GAP:
+    if not gap < allowed:
         log.info("single texts on torch: ONNX Runtime's vectors differ (cosine gap %.2g)", gap)
         return None
     return single
@@ -113,7 +140,9 @@ def build(bert: Bert, reference: Callable[[str], np.ndarray], threads: int) -> O
 
 def _graph(bert: Bert) -> tuple[bytes, dict[str, np.ndarray]]:
     """The serialized ONNX model of BertNetwork.states after the embedding lookup, for one unpadded
-    text, and its weights by initializer name, as arrays that share the torch tensors' memory."""
+    text, and its weights by initializer name, as arrays that share the torch tensors' memory
+    (float32 copies of a bf16 model's)."""
+    import torch
     from onnx import TensorProto, helper, numpy_helper
 
     net, c = bert.network, bert.files.config
@@ -125,7 +154,10 @@ def _graph(bert: Bert) -> tuple[bytes, dict[str, np.ndarray]]:
     count = [0]
 
     def weight(name: str, tensor) -> str:
-        array = tensor.detach().numpy()
+        tensor = tensor.detach()
+        if tensor.dtype != torch.float32:  # a bf16 model: the session gets a float32 copy
+            tensor = tensor.float()
+        array = tensor.numpy()
         if not array.flags["C_CONTIGUOUS"]:
             array = np.ascontiguousarray(array)  # only where the torch layout is not (never for bert.py's)
         feeds[name] = array
