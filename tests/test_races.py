@@ -34,7 +34,8 @@ from groundmcp.store.base import Filters
 from .inproc_http import serve_in_thread
 from .mcp_helpers import http_client
 
-RACE_SECONDS = float(os.environ.get("GROUNDMCP_RACE_SECONDS", "30"))
+# 15 s gives each side thousands of flips to lose to; GROUNDMCP_RACE_SECONDS runs it longer.
+RACE_SECONDS = float(os.environ.get("GROUNDMCP_RACE_SECONDS", "15"))
 INSIDE = "def inside():\n    return 'the ordinary file inside the root'\n"
 OUTSIDE_MARK = "OUTSIDE-THE-ROOT-7f3a"
 AWS_KEY = "AKIA" + "Q3EGRT7XN2LBCD5H"
