@@ -19,6 +19,8 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from groundmcp.claims import forwarded_grant
 from groundmcp.owner.daemon import stop_owner
@@ -38,6 +40,10 @@ pytestmark = [
 
 ENV = {"GROUNDMCP_OWNER": "1", "GROUNDMCP_WATCH": "0", "GROUNDMCP_OWNER_IDLE_S": "120",
        "GROUNDMCP_HTTP_MAX_BODY_BYTES": "65536"}
+
+
+# A 2026-revision request's envelope: its protocol version and the client's capabilities, in `_meta`.
+ENVELOPE = {PROTOCOL_VERSION_META_KEY: MODERN_PROTOCOL_VERSIONS[-1], CLIENT_CAPABILITIES_META_KEY: {}}
 
 
 def handshake_client(data: Path, root: Path, **env: str) -> Client:
@@ -117,6 +123,38 @@ async def test_tool_calls_take_the_lane_and_the_bridge_answers_when_it_cannot(tm
         stop_owner(data)
 
 
+@pytest.mark.anyio
+@pytest.mark.parametrize("transport", ["unix", "loopback"])
+async def test_calls_of_the_2026_revision_take_the_lane_socket(tmp_path, transport):
+    """The SDK's client in its default mode speaks the 2026 revision (no handshake; each request
+    carries its envelope): a Unix owner's lane socket takes its calls too, in a session of that era
+    opened without a handshake. A loopback owner's JSON route keeps handshake-era sessions only, so
+    there the bridge answers them, as before the lane."""
+    data = tmp_path / "d"
+    paths = OwnerPaths(data)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "groundmcp", "serve", "--root", str(tmp_path)],
+                                   env=server_env(data, **ENV, GROUNDMCP_OWNER_TRANSPORT=transport))
+    try:
+        async with Client(params, read_timeout_seconds=120) as client:
+            assert not (await client.call_tool("ingest", note(0))).is_error  # the bridge starts the owner
+            before = routes(paths)
+            for i in (1, 2, 3):
+                got = await client.call_tool("ingest", note(i))
+                assert not got.is_error and got.structured_content["added"] == 1
+            bad = await client.call_tool("search", {"query": "x", "collection": "missing"})
+            assert bad.is_error and "does not exist" in bad.content[0].text
+            found = await client.call_tool("search", {"query": "refunds retried with backoff", "collection": "notes"})
+            assert found.structured_content["hits"][0]["text"].startswith("Note ")
+            after = routes(paths)
+            if transport == "unix":
+                assert after.get("lane", 0) - before.get("lane", 0) == 5  # one request a call, no handshake
+            else:  # the bridge's own path: its kept session's posts, one a call (a lane's session
+                # would have posted its handshake first)
+                assert "lane" not in after and after[JSON_PATH] - before[JSON_PATH] == 5
+    finally:
+        stop_owner(data)
+
+
 def test_what_takes_the_lane(tmp_path):
     lane = OwnerLane(owner=None, grant="{}")  # type: ignore[arg-type] - takes() never reaches the owner
     call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "search", "arguments": {}}}
@@ -132,6 +170,14 @@ def test_what_takes_the_lane(tmp_path):
     for other in ({**call, "method": "tools/list"}, {k: v for k, v in call.items() if k != "id"}, [call], "x", None,
                   {**call, "id": None}, {**call, "id": True}, {**call, "id": [1]}):
         assert not lane.takes(other)
+    assert not lane.takes({**call, "params": {**call["params"], "_meta": {LOG_LEVEL_META_KEY: "info"}}})
+    assert not lane.takes({**call, "params": {**call["params"], "_meta": ENVELOPE}})  # of the other era
+    fresh = OwnerLane(owner=None, grant="{}")  # type: ignore[arg-type]
+    enveloped = {**call, "params": {**call["params"], "_meta": ENVELOPE}}
+    assert fresh.takes(enveloped) and not fresh.takes(call)  # a 2026-revision client: no handshake needed
+    assert not fresh.takes({**enveloped, "params": {**enveloped["params"], "_meta": {**ENVELOPE, "progressToken": 7}}})
+    fresh.modern_lane = False  # the owner had no lane socket for them
+    assert not fresh.takes(enveloped)
     cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3}}
     assert not lane.takes(cancel)  # no call of the lane's runs: the bridge's server hears it
     lane.takes({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "1999-01-01"}})
@@ -172,9 +218,10 @@ class LaneSession:
         assert (await self.answer("hi"))["result"]["serverInfo"]["name"] == "groundmcp"
         await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
-    async def call(self, request_id, name: str, arguments: dict) -> dict:
-        await self.send({"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
-                         "params": {"name": name, "arguments": arguments}})
+    async def call(self, request_id, name: str, arguments: dict, *, modern: bool = False) -> dict:
+        """A tools/call's result; `modern`: enveloped as the 2026 revision sends it (no handshake)."""
+        params = {"name": name, "arguments": arguments} | ({"_meta": ENVELOPE} if modern else {})
+        await self.send({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params})
         return (await self.answer(request_id))["result"]
 
     def close(self) -> None:
@@ -229,6 +276,23 @@ async def test_the_lane_socket_against_a_hostile_or_careless_client(tmp_path):
         listed = await limited.call(3, "list_collections", {})
         assert "notes" not in json.dumps(listed["structuredContent"]), listed
         limited.close()
+        # A session of the 2026 revision (no handshake: each request carries its envelope) is held
+        # to its hello's grant alike.
+        modern = await LaneSession.open(paths, hello(collections=["other"], roots=[], front_roots=[str(tmp_path)]))
+        assert (await modern.line())[HELLO_KEY] == LANE_VERSION
+        denied = await modern.call(1, "search", {"query": "refunds", "collection": "notes"}, modern=True)
+        assert denied["isError"] and "other" in denied["content"][0]["text"], denied
+        assert (await modern.call(2, "ingest", note(1), modern=True))["isError"]
+        listed = await modern.call(3, "list_collections", {}, modern=True)
+        assert "notes" not in json.dumps(listed["structuredContent"]), listed
+        await modern.send({"jsonrpc": "2.0", "id": 4, "method": "initialize", "params": {
+            "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+        assert "error" in await modern.answer(4)  # no handshake on a session of the 2026 revision
+        modern.close()
+        modern = await LaneSession.open(paths, hello(front_roots=[str(tmp_path)]))
+        found = await modern.call(1, "search", {"query": "refunds", "collection": "notes"}, modern=True)
+        assert found["structuredContent"]["hits"][0]["path"] == "note-0", found
+        modern.close()
 
         await full.send(b'{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": "' + b"x" * 100_000 + b'"}\n')
         await full.send({"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": "not an object"})

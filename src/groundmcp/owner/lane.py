@@ -4,19 +4,23 @@ A bridge forwards a request by parsing it into the SDK's models, answering it in
 with a handler that sends it again through the SDK's client, and parsing and writing the answer back:
 about 4 ms of the bridge's CPU a call, a one-note ingest's whole budget against a one-process peer.
 A `tools/call` whose client asked for no progress needs none of that. The lane keeps an MCP session
-of its own with the owner, opened with a plain handshake, sends the request's line to it unchanged
-(the id is the client's own: only that client sends in this session, so ids never clash) and writes
-the owner's answer to stdout unchanged. The session goes by one of two channels:
+of its own with the owner, sends the request's line to it unchanged (the id is the client's own:
+only that client sends in this session, so ids never clash) and writes the owner's answer to stdout
+unchanged. The session is of the client's era: opened with a plain handshake in the client's
+revision for a client that opened with `initialize` (IDE clients), or with none for a client of the
+2026 revision (the SDK's client by default), whose requests each carry their protocol version and
+capabilities in `_meta` and open the session in that era. The session goes by one of two channels:
 - a Unix owner's lane socket (owner/lane_server.py): the line written to a socket and the answer's
   line read back, the owner serving the session as stdio is served;
 - otherwise (a loopback owner, or one without a lane socket) its JSON route (owner/endpoint.py),
-  one POST per call: an HTTP client's work on each, some 4 ms of CPU more a call.
+  one POST per call: an HTTP client's work on each, some 4 ms of CPU more a call. That route keeps
+  handshake-era sessions only: a 2026-revision client's calls to such an owner take the normal path.
 
 A client's cancellation of a call in the socket session is passed on to it: the owner cancels the
 call's handler and no longer counts it in flight (work already on an engine thread runs to its end,
 as after a cancellation on any transport). Anything else takes the bridge's normal path
-(owner/bridge.py): every other method, a call that asked for progress (only the SSE route carries
-it), anything before the client's `initialized`, a call over the owner's line limit, and any call
+(owner/bridge.py): every other method, a call that asked for progress or log messages (only the
+SSE route carries them), a handshake-era call before the client's `initialized`, a call over the owner's line limit, and any call
 the lane could not complete. On a failure (no owner yet, the owner gone or replaced, an answer that
 is not one) the lane drops its session and hands the request back, and the normal path, which
 starts and finds owners and sends again after a loss, answers it; the lane opens a new session on
@@ -36,6 +40,7 @@ from typing import Any
 import anyio
 import httpx2
 from mcp.client.streamable_http import MCP_PROTOCOL_VERSION_HEADER, MCP_SESSION_ID
+from mcp_types import LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from .. import __version__
@@ -60,18 +65,21 @@ class OwnerLane:
         self.grant = grant
         self.ready = False  # the client sent `notifications/initialized`: the session is its to use
         self.protocol = PROTOCOL  # the revision the client asked for in its handshake, if one we speak
+        self.handshake = False  # the client opened with `initialize`: its requests are of that era
+        self.modern_lane = True  # False once the owner had no lane socket for 2026-revision calls
         self.channel: _SocketChannel | _HttpChannel | None = None
         self._lock = anyio.Lock()
 
     def takes(self, message: Any) -> bool:
         """Whether `message` (a parsed JSON-RPC line) goes by the lane: a tools/call request that
-        asked for no progress, once the client finished the handshake (a client of the stateless
-        2026 revision does none, and keeps the normal path)."""
+        asked for no progress and no log messages, of a client that finished the handshake, or of
+        a client of the 2026 revision, whose requests carry their protocol version and need none."""
         if not isinstance(message, dict):
             return False
         if message.get("method") == "initialize":  # answered by the bridge; the lane asks the same revision
             asked = (message.get("params") or {}).get("protocolVersion") if isinstance(message.get("params"), dict) else None
             self.protocol = asked if asked in HANDSHAKE_PROTOCOL_VERSIONS else PROTOCOL
+            self.handshake = True
             return False
         if message.get("method") == "notifications/initialized":
             self.ready = True
@@ -81,12 +89,17 @@ class OwnerLane:
             target = params.get("requestId") if isinstance(params, dict) else None
             return isinstance(self.channel, _SocketChannel) and self.channel.runs(target)
         request_id = message.get("id")
-        if not self.ready or message.get("method") != "tools/call" or not isinstance(request_id, (str, int)) \
+        if message.get("method") != "tools/call" or not isinstance(request_id, (str, int)) \
                 or isinstance(request_id, bool):  # a request without a valid id: the bridge's server says so
             return False
         params = message.get("params")
         meta = params.get("_meta") if isinstance(params, dict) else None
-        return not (isinstance(meta, dict) and meta.get("progressToken") is not None)
+        meta = meta if isinstance(meta, dict) else {}
+        if meta.get("progressToken") is not None or meta.get(LOG_LEVEL_META_KEY) is not None:
+            return False  # notifications wanted: the bridge passes them on
+        if PROTOCOL_VERSION_META_KEY in meta:  # the 2026 revision: on a lane session of that era
+            return not self.handshake and self.modern_lane
+        return self.ready
 
     async def send(self, line: bytes, request_id: Any) -> bytes | None:
         """The owner's answer to the request `line` (bytes of one JSON-RPC message), or None when
@@ -118,8 +131,12 @@ class OwnerLane:
             if endpoint is None:
                 raise ConnectionError("no index owner runs yet")
             lane_socket = self.owner.paths.lane_socket
+            modern = not self.handshake
             if endpoint.kind == "unix" and await anyio.to_thread.run_sync(lane_socket.exists):
-                self.channel = await _SocketChannel.open(os.fspath(lane_socket), self.grant, self.protocol)
+                self.channel = await _SocketChannel.open(os.fspath(lane_socket), self.grant, self.protocol, modern)
+            elif modern:  # the JSON route keeps handshake-era sessions: this client's calls go the bridge's way
+                self.modern_lane = False
+                raise ConnectionError("the index owner has no lane socket for calls of the 2026 revision")
             else:
                 self.channel = await _HttpChannel.open(self.owner, endpoint, self.grant, self.protocol)
             return self.channel
@@ -152,12 +169,15 @@ class _SocketChannel:
         self._reading: asyncio.Task | None = None
 
     @classmethod
-    async def open(cls, path: str, grant: str, protocol: str) -> _SocketChannel:
+    async def open(cls, path: str, grant: str, protocol: str, modern: bool = False) -> _SocketChannel:
+        """A session opened with the handshake in `protocol`, or with none (`modern`: the client's
+        first call, enveloped in the 2026 revision's `_meta`, opens the session in that era)."""
         reader, writer = await asyncio.open_unix_connection(path, limit=MAX_LINE_BYTES)
         channel = cls(reader, writer)
         try:
             with anyio.fail_after(OPEN_TIMEOUT_S):
-                writer.write(_line({HELLO_KEY: LANE_VERSION, "grant": grant}) + _line(_hello(protocol)))
+                hello = _line({HELLO_KEY: LANE_VERSION, "grant": grant})
+                writer.write(hello if modern else hello + _line(_hello(protocol)))
                 await writer.drain()
                 while True:  # the owner may say something before it answers (a log message)
                     line = await next_line(reader, "the owner's lane socket", MAX_LINE_BYTES)
@@ -168,12 +188,15 @@ class _SocketChannel:
                         raise ConnectionError(message.get("message"))
                     if message.get(HELLO_KEY) == LANE_VERSION:
                         channel.max_line_bytes = int(message.get("max_line_bytes") or 0)
+                        if modern:
+                            break
                     elif message.get("id") == "lane":
                         break
-                if not (message.get("result") or {}).get("protocolVersion"):
-                    raise ConnectionError(f"the owner's handshake answered {line[:200]!r}")
-                writer.write(_line(INITIALIZED))
-                await writer.drain()
+                if not modern:
+                    if not (message.get("result") or {}).get("protocolVersion"):
+                        raise ConnectionError(f"the owner's handshake answered {line[:200]!r}")
+                    writer.write(_line(INITIALIZED))
+                    await writer.drain()
         except BaseException:
             writer.close()
             raise

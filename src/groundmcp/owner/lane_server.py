@@ -13,8 +13,9 @@ same user can connect, as there). A connection's first line is the hello, a JSON
 every request of the session as the HTTP route applies GRANT_HEADER. A bad hello is answered with one
 line `{"error": ..., "message": ...}` and the connection closed; a good one with
 `{"groundmcp_lane": 1, "max_line_bytes": N}`, the longest request line the owner reads (its HTTP
-body limit; a longer line is dropped unanswered). Then comes an MCP session: the handshake, then
-requests, each answered on its line. Requests in flight keep the owner awake as
+body limit; a longer line is dropped unanswered). Then comes an MCP session in the era its first request opens
+(the SDK's serve_dual_era_loop): the handshake then requests, or requests of the 2026 revision,
+each carrying its envelope, with no handshake; each answered on its line. Requests in flight keep the owner awake as
 HTTP requests do; when the owner stops, it waits (up to STOP_WAIT_S) for them before it closes the
 connections, and a bridge whose connection closes sends its calls by its normal path.
 
