@@ -71,10 +71,11 @@ class Settings(BaseSettings):
     )
     single_text_runtime: Literal["auto", "torch"] = Field(
         "auto",
-        description="auto: where the model runs in plain torch in float32, a lone text (a query, a "
-        "note ingested alone) runs on ONNX Runtime over the same weights (encoders/onnx_single.py): "
-        "its GEMM uses every core for a text this short, about half torch's time, for some 70 MB "
-        "more resident; torch: keep single texts on torch's traced graph.",
+        description="auto: where the model runs in plain torch on the CPU, a lone text (a query, a "
+        "note ingested alone) runs on ONNX Runtime over the same weights (encoders/onnx_single.py; "
+        "in float32, also for a bfloat16 model): its GEMM uses every core for a text this short, "
+        "about half torch's time, for some 80 MB more resident (a bf16 model: 120 MB, with the "
+        "float32 copy of its layers); torch: keep single texts on torch's traced graph.",
     )
     # An OpenAI-compatible embeddings endpoint, for GROUNDMCP_MODEL=openai:<model> (encoders/openai_compat.py)
     openai_base_url: str | None = Field(
