@@ -124,3 +124,20 @@ def test_vectors_that_differ_keep_the_torch_path(warmed):
         return v
 
     assert onnx_single.build(warmed._bert, wrong, threads=1) is None
+
+
+def test_the_sessions_threads_stop_spinning_when_a_run_returns(warmed):
+    """Its threads spin between operators but not after a run: a lone text leaves no thread
+    burning a core that the rest of a server's call needs (a session that kept spinning burnt the
+    whole 200 ms that follow; `bench/onnx_spinning.py`)."""
+    import resource
+    import time
+
+    def cpu_s() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    warmed.encode_query("how are retries backed off")
+    before = cpu_s()
+    time.sleep(0.2)
+    assert cpu_s() - before < 0.02
