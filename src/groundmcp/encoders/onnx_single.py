@@ -12,11 +12,11 @@ into it: every initializer is handed to the session as the torch tensor's own me
 (`add_external_initializers`), and the embeddings are looked up outside it, so the resident set
 grows only by ONNX Runtime's library and its packed copy of the matrices (82 MB measured in a
 server). Its threads spin between the graph's operators, and stop spinning when a run returns
-(`session.force_spinning_stop`). Threads that slept between operators cost 0.9 to 1.0 ms of a
-4.9 to 5.0 ms run in waking (26 tokens, 2 threads, `bench/onnx_spinning.py`); threads left spinning
-after a run took a core from the rest of a server's call (20 ms of CPU in the 20 ms after a run,
-against 0.1 to 0.3 ms with the stop). Pooling, normalising and the token signatures' rows are done as the torch path does
-them, and the path is used only after its vectors matched the torch path's on probe texts.
+(`session.force_spinning_stop`). Threads that slept between operators cost 0.9 to 1.0 ms of a 4.9 to
+5.0 ms run in waking (26 tokens, 2 threads, `bench/onnx_spinning.py`); threads left spinning after a
+run took a core from the rest of a server's call (20 ms of CPU in the 20 ms after a run, against 0.1
+to 0.3 ms with the stop). Pooling, normalising and the token signatures' rows are done as the torch
+path does them, and the path is used only after its vectors matched the torch path's on probe texts.
 
 A model held in bfloat16 (picked on CPUs with native bf16, where a batch encodes 1.6 to 1.9x as fast
 as in float32) still has its lone texts run here, in float32: a lone text's few rows ran slower in
@@ -25,9 +25,9 @@ bf16 torch (its traced graph) than on this graph. `bench/precision_single.py`, a
 7.5, one query 5.4 to 6.1 against 3.0 to 4.2. The session then reads float32 copies of the layers'
 weights (42 MB for MiniLM) instead of torch's own memory: a process with a bf16 model that has run
 lone texts holds 120 MB more than on the traced path, 463 MB in all against 464 MB for float32 with
-this path (/proc VmRSS, one process each); the embedding tables stay in bf16, read as
-their raw bits, and a text's rows are widened after the lookup. Its vectors differ from the bf16
-batch path's by bf16 rounding (1 - cosine under BF16_COSINE_GAP), as two bf16 paths differ.
+this path (/proc VmRSS, one process each); the embedding tables stay in bf16, read as their raw
+bits, and a text's rows are widened after the lookup. Its vectors differ from the bf16 batch path's
+by bf16 rounding (1 - cosine under BF16_COSINE_GAP), as two bf16 paths differ.
 
 Where onnxruntime or onnx is missing, or the model is not a plain-torch BERT in float32 or bfloat16 on
 the CPU, the torch path stays (its traced graph); `GROUNDMCP_SINGLE_TEXT_RUNTIME=torch` keeps it too.

@@ -19,13 +19,13 @@ capabilities in `_meta` and open the session in that era. The session goes by on
 A client's cancellation of a call in the socket session is passed on to it: the owner cancels the
 call's handler and no longer counts it in flight (work already on an engine thread runs to its end,
 as after a cancellation on any transport). Anything else takes the bridge's normal path
-(owner/bridge.py): every other method, a call that asked for progress or log messages (only the
-SSE route carries them), a handshake-era call before the client's `initialized`, a call over the owner's line limit, and any call
-the lane could not complete. On a failure (no owner yet, the owner gone or replaced, an answer that
-is not one) the lane drops its session and hands the request back, and the normal path, which
-starts and finds owners and sends again after a loss, answers it; the lane opens a new session on
-the next call. A call the owner ran before its connection broke may so run twice, as the normal
-path's resend already allows: every tool is idempotent.
+(owner/bridge.py): every other method, a call that asked for progress or log messages (only the SSE
+route carries them), a handshake-era call before the client's `initialized`, a call over the owner's
+line limit, and any call the lane could not complete. On a failure (no owner yet, the owner gone or
+replaced, an answer that is not one) the lane drops its session and hands the request back, and the
+normal path, which starts and finds owners and sends again after a loss, answers it; the lane opens
+a new session on the next call. A call the owner ran before its connection broke may so run twice,
+as the normal path's resend already allows: every tool is idempotent.
 """
 
 from __future__ import annotations

@@ -10,14 +10,15 @@ same framing and the same code (server/stdio_pipes.py line_streams), on a Unix s
 The socket sits beside the owner's HTTP socket (`owner.lane`, 0600 in the 0700 data dir: only the
 same user can connect, as there). A connection's first line is the hello, a JSON object
 `{"groundmcp_lane": 1, "grant": "<claims.py forwarded_grant>"}`: whose calls these are, applied to
-every request of the session as the HTTP route applies GRANT_HEADER. A bad hello is answered with one
-line `{"error": ..., "message": ...}` and the connection closed; a good one with
+every request of the session as the HTTP route applies GRANT_HEADER. A bad hello is answered with
+one line `{"error": ..., "message": ...}` and the connection closed; a good one with
 `{"groundmcp_lane": 1, "max_line_bytes": N}`, the longest request line the owner reads (its HTTP
-body limit; a longer line is dropped unanswered). Then comes an MCP session in the era its first request opens
-(the SDK's serve_dual_era_loop): the handshake then requests, or requests of the 2026 revision,
-each carrying its envelope, with no handshake; each answered on its line. Requests in flight keep the owner awake as
-HTTP requests do; when the owner stops, it waits (up to STOP_WAIT_S) for them before it closes the
-connections, and a bridge whose connection closes sends its calls by its normal path.
+body limit; a longer line is dropped unanswered). Then comes an MCP session in the era its first
+request opens (the SDK's serve_dual_era_loop): the handshake then requests, or requests of the 2026
+revision, each carrying its envelope, with no handshake; each answered on its line. Requests in
+flight keep the owner awake as HTTP requests do; when the owner stops, it waits (up to STOP_WAIT_S)
+for them before it closes the connections, and a bridge whose connection closes sends its calls by
+its normal path.
 
 Loopback owners (Windows, or a data dir path too long for a socket) open no lane socket: their
 bridges' lanes use the HTTP route.
