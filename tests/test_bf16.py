@@ -13,7 +13,7 @@ from groundmcp.encoders import onnx_single, token_signs
 from groundmcp.encoders.onnx_single import BF16_COSINE_GAP
 from groundmcp.encoders.sentence_transformers import SentenceTransformerEncoder
 
-from .test_encoders import _query_texts
+from .test_encoders import _query_texts, assert_same_nearest
 from .test_onnx_single import TEXTS, torch_rows
 
 
@@ -34,15 +34,7 @@ def test_lone_texts_are_the_bf16_models_vectors_and_rank_as_they_do(bf16):
     assert lone.dtype == np.float32 and np.allclose(np.linalg.norm(lone, axis=1), 1.0, atol=1e-5)
     gaps = 1.0 - np.sum(lone * normal, axis=1)
     assert gaps.max() < BF16_COSINE_GAP, texts[int(gaps.argmax())][:80]
-    # Each text's nearest other text is the same on both paths, where the bf16 model's top two
-    # are further apart than the paths may differ.
-    lone_scores, normal_scores = lone @ normal.T, normal @ normal.T
-    np.fill_diagonal(lone_scores, -np.inf)
-    np.fill_diagonal(normal_scores, -np.inf)
-    top2 = np.sort(normal_scores, axis=1)[:, -2:]
-    clear = (top2[:, 1] - top2[:, 0]) > 4 * BF16_COSINE_GAP
-    assert clear.sum() > len(texts) // 2
-    assert np.array_equal(lone_scores[clear].argmax(axis=1), normal_scores[clear].argmax(axis=1))
+    assert_same_nearest(lone, normal, BF16_COSINE_GAP)
 
 
 def test_a_lone_note_and_its_token_rows_match_the_bf16_batch(bf16):
