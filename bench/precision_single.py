@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import re
 import statistics
 import subprocess
 import sys
 import time
+
+from benchutil import rss_mb
 
 VARIANTS = {  # name: SentenceTransformerEncoder's arguments
     "float32": {"precision": "float32"},
@@ -29,10 +30,6 @@ VARIANTS = {  # name: SentenceTransformerEncoder's arguments
     # lone texts on bf16 torch (its traced graph), as before they ran on ONNX Runtime in float32
     "bfloat16, single_text_runtime=torch": {"precision": "bfloat16", "single_text_runtime": "torch"},
 }
-
-
-def rss_mb() -> float:
-    return int(re.search(r"VmRSS:\s+(\d+)", open("/proc/self/status").read()).group(1)) / 1024
 
 
 def one_rss(name: str) -> None:
@@ -45,7 +42,8 @@ def one_rss(name: str) -> None:
     for i in range(50):
         encoder.encode_query(f"a query {i}")
         encoder.encode_documents([f"a note {i} about refunds"])
-    print(f"{name} | {encoder.query_path} | {before:.0f} | {rss_mb():.0f} | +{rss_mb() - before:.0f}", flush=True)
+    after = rss_mb()
+    print(f"{name} | {encoder.query_path} | {before:.0f} | {after:.0f} | +{after - before:.0f}", flush=True)
 
 
 def main() -> None:
